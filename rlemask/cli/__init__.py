@@ -1,0 +1,60 @@
+"""The ``rlemask`` command: ``rlemask synth|stats|plot|cache|score|convert``.
+
+Each sub-command lives in its own module of this package and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to the
+function that runs it.  User errors (bad files, bad values) print one line
+to stderr and exit with status 2; anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# one sub-command per module, in the order ``--help`` lists them
+_COMMANDS = [
+    "synth",
+    "stats",
+    "plot",
+    "cache",
+    "score",
+    "convert",
+]
+
+#: exit status for errors in the user's input (argparse uses 2 as well)
+USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rlemask import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="rlemask",
+        description="Run-length encoded masks: data sets, plots, scoring, conversion.",
+    )
+    parser.add_argument("--version", action="version", version=f"rlemask {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _COMMANDS:
+        importlib.import_module(f"rlemask.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError) as err:  # RLEError, DicomError, ... are ValueErrors
+        print(f"rlemask {args.command}: error: {err}", file=sys.stderr)
+        return USER_ERROR
+    except KeyboardInterrupt:
+        print(f"rlemask {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
