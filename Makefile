@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # tensorflow-cpu is the lighter install; GPU users: pip install -e ".[keras-gpu]"
 EXTRAS ?= dev,keras-cpu
 
-.PHONY: install test test-nojit lint demo bench compare clean
+.PHONY: install test lint demo bench compare docs docs-figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,8 @@ lint: install
 # The kernel tests run twice: compiled, and once as plain Python
 # (NUMBA_DISABLE_JIT=1) so that the kernel source itself is covered.
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests rlemask rlemask_keras --doctest-modules \
+		--ignore=rlemask/__main__.py --ignore=rlemask_keras/__main__.py
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -m kernels -q -p no:cacheprovider
 
 demo: install
@@ -34,6 +35,16 @@ compare: install
 
 bench: install
 	$(BIN)/asv run --python=same --quick
+
+# The docs' figures and tables come from scripts in docs/scripts, never by hand.
+docs-figures: install
+	$(BIN)/pip install -e ".[$(EXTRAS),docs]"
+	MPLBACKEND=Agg $(BIN)/python docs/scripts/make_figures.py docs/_static
+
+docs: install
+	$(BIN)/pip install -e ".[$(EXTRAS),docs]"
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
 
 clean:
 	rm -rf $(VENV) .asv build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,65 @@
+"""Regenerate every figure and table the docs include (``make docs-figures``).
+
+Nothing in ``docs/_static`` is made by hand:
+
+* ``pooled_dice.md``  — ``docs/scripts/pooled_dice.py``;
+* ``compare.md``      — ``benchmarks/compare.py`` (rlemask vs pycocotools vs numpy);
+* ``demo_report.md``, ``demo_curves.png``, ``demo_overlays.png`` — copied from
+  the output of ``make demo`` (``runs/demo``), which is run first if missing;
+* ``activation.md``   — ``benchmarks/activation_experiment.py`` (run with
+  ``--activation`` because it trains four models).
+
+Usage: ``python docs/scripts/make_figures.py docs/_static [--activation]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_to_file(cmd: list[str], out: Path) -> None:
+    print("$", " ".join(cmd), ">", out, flush=True)
+    text = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    out.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("static", type=Path)
+    parser.add_argument("--activation", action="store_true", help="also rerun the experiment")
+    args = parser.parse_args(argv)
+    static = args.static.resolve()
+    static.mkdir(parents=True, exist_ok=True)
+    py = sys.executable
+
+    run_to_file([py, "docs/scripts/pooled_dice.py"], static / "pooled_dice.md")
+    run_to_file([py, "benchmarks/compare.py", "--markdown"], static / "compare.md")
+
+    demo = ROOT / "runs" / "demo"
+    if not (demo / "report.md").exists():
+        subprocess.run(
+            [str(Path(py).with_name("rlemask-keras")), "train", "--out", str(demo), "--overwrite"],
+            cwd=ROOT,
+            check=True,
+        )
+    shutil.copyfile(demo / "report.md", static / "demo_report.md")
+    shutil.copyfile(demo / "curves.png", static / "demo_curves.png")
+    shutil.copyfile(demo / "overlays.png", static / "demo_overlays.png")
+
+    if args.activation or not (static / "activation.md").exists():
+        subprocess.run(
+            [py, "benchmarks/activation_experiment.py", "--out", str(static / "activation.md")],
+            cwd=ROOT,
+            check=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
