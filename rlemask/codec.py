@@ -1,0 +1,263 @@
+"""``decode``, ``encode``, ``merge`` and ``warmup``: the codecs' public entry points.
+
+Every function validates its input, parses the text into canonical
+:class:`rlemask.Runs` (which raises :class:`rlemask.RLEError` on malformed
+text *before* any pixel is written), and only then decodes into a fresh
+array: a mask is never returned partly filled.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from rlemask.formats import get_format, scan_order
+from rlemask.runs import Runs, _check_shape, _union_many
+
+_MODES = ("union", "label", "stack")
+
+
+def _is_missing(rle: Any) -> bool:
+    """``None`` or a float NaN (pandas' empty cell)."""
+    if rle is None:
+        return True
+    return (
+        isinstance(rle, numbers.Real) and not isinstance(rle, numbers.Integral) and math.isnan(rle)
+    )
+
+
+def _parse(rle: Any, shape: tuple[int, int], fmt: str, options: dict) -> Runs:
+    codec = get_format(fmt)
+    if _is_missing(rle):
+        order = scan_order(codec, options)
+        return Runs._trusted(np.empty(0, np.int64), np.empty(0, np.int64), shape, order)
+    return codec.parse(rle, shape, **options)
+
+
+def decode(
+    rle: Any, shape: tuple[int, int] = (1024, 1024), *, format: str = "siim", **options: Any
+) -> np.ndarray:
+    """Decode one run-length encoded mask.
+
+    Parameters
+    ----------
+    rle : str, bytes, dict or None
+        The encoded mask.  ``None``, NaN, ``""``, ``"-1"`` and ``" -1"`` give an
+        empty mask.  For ``format="coco"`` a pycocotools dict
+        ``{"size": [h, w], "counts": ...}`` (its ``size`` is used; an explicit
+        ``shape`` other than the default must agree with it).
+    shape : (int, int)
+        Mask shape ``(H, W)``; two positive ints.
+    format : str
+        A registered format name: ``"siim"`` (default), ``"kaggle"``,
+        ``"coco"``, or a plugin's (see :func:`rlemask.formats`).
+    **options
+        Format options, e.g. ``order="C"`` for ``kaggle``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W)`` C-contiguous ``uint8`` array of 0/1.
+
+    Raises
+    ------
+    RLEError
+        Malformed text (odd token count, non-integer token, length <= 0,
+        negative offset, overlapping or backwards runs, runs past ``H*W``) or a
+        bad shape.  The message names the token position and value.
+
+    Examples
+    --------
+    >>> import rlemask
+    >>> rlemask.decode("1 2 7 1 7 2 9 1", shape=(6, 5))
+    array([[0, 0, 0, 1, 0],
+           [1, 0, 0, 1, 0],
+           [1, 0, 0, 0, 0],
+           [0, 0, 0, 0, 0],
+           [0, 1, 0, 0, 0],
+           [0, 0, 0, 0, 1]], dtype=uint8)
+    >>> int(rlemask.decode("-1", shape=(6, 5)).sum())
+    0
+    """
+    shape = _check_shape(shape)
+    codec = get_format(format)
+    if _is_missing(rle):
+        scan_order(codec, options)  # still reject unknown options
+        return np.zeros(shape, np.uint8)
+    fast = getattr(codec, "decode_mask", None)
+    if fast is not None:
+        return fast(rle, shape, **options)
+    return codec.parse(rle, shape, **options).to_mask()
+
+
+def encode(mask: Any, *, format: str = "siim", **options: Any) -> Any:
+    """Encode a 2-D mask; non-zero pixels are foreground.
+
+    Parameters
+    ----------
+    mask : array-like, shape (H, W)
+        bool or any integer dtype, any memory layout (C, Fortran, strided
+        views).  No ``.T`` is needed: the scan order is the format's.
+    format : str
+        ``"siim"`` (default), ``"kaggle"``, ``"coco"`` or a plugin's.
+    **options
+        Format options: ``order="C"`` for ``kaggle``; ``counts="bytes"``
+        (default, as pycocotools), ``"str"`` or ``"list"`` for ``coco``.
+
+    Returns
+    -------
+    str or dict
+        The text (``"-1"`` for an empty ``siim`` mask, ``""`` for ``kaggle``);
+        a dict ``{"size": [h, w], "counts": ...}`` for ``coco``.
+
+    Raises
+    ------
+    TypeError
+        A float or other non-integer dtype (threshold probabilities first).
+    ValueError
+        Not 2-D.
+
+    Examples
+    --------
+    >>> import numpy as np, rlemask
+    >>> mask = np.zeros((6, 5), bool)
+    >>> mask[5, 4] = True                  # the last pixel
+    >>> rlemask.encode(mask)
+    '29 1'
+    >>> rlemask.encode(mask, format="kaggle")
+    '30 1'
+    >>> rlemask.encode(np.zeros((6, 5), np.uint8))
+    '-1'
+    """
+    codec = get_format(format)
+    runs = Runs.from_mask(mask, order=scan_order(codec, options))
+    return codec.format(runs, **options)
+
+
+def merge(
+    rles: Iterable[Any],
+    shape: tuple[int, int] = (1024, 1024),
+    *,
+    format: str = "siim",
+    mode: str = "union",
+    **options: Any,
+) -> np.ndarray:
+    """Combine several encoded masks of one image (e.g. the CSV rows of one id).
+
+    Parameters
+    ----------
+    rles : iterable of str, bytes, dict or None
+        One encoded mask per region (a single ``str`` is one region).  Empty
+        markers are allowed.
+    shape : (int, int)
+        Mask shape ``(H, W)``.
+    format : str
+        Format of every item.
+    mode : {"union", "label", "stack"}
+        ``"union"``: ``(H, W)`` uint8 0/1, the OR of all regions (computed on
+        the runs, decoded once; repeated rows change nothing).
+        ``"label"``: ``(H, W)`` int32, pixel = 1-based index of the region
+        (row) that covers it, 0 for background; each item is one id, empty
+        items included, so ids match row positions; where regions overlap the
+        LATER row wins.
+        ``"stack"``: ``(n, H, W)`` uint8 0/1, one layer per item.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``mode``.
+    RLEError
+        A malformed item (the message says which one) or a bad shape.
+
+    Examples
+    --------
+    >>> import rlemask
+    >>> rles = ["0 2", "1 2", "-1"]
+    >>> rlemask.merge(rles, shape=(2, 2))
+    array([[1, 1],
+           [1, 0]], dtype=uint8)
+    >>> rlemask.merge(rles, shape=(2, 2), mode="label")
+    array([[1, 2],
+           [2, 0]], dtype=int32)
+    >>> rlemask.merge(rles, shape=(2, 2), mode="stack").shape
+    (3, 2, 2)
+    """
+    from rlemask._errors import RLEError
+
+    shape = _check_shape(shape)
+    if mode not in _MODES:
+        raise ValueError(f"`mode` must be one of {', '.join(_MODES)}. Received: mode={mode!r}")
+    if isinstance(rles, (str, bytes, Mapping)) or _is_missing(rles):
+        rles = [rles]
+    parsed = []
+    for i, rle in enumerate(rles):
+        try:
+            parsed.append(_parse(rle, shape, format, options))
+        except RLEError as err:
+            raise RLEError(f"item {i} of `rles`: {err}") from None
+    # coco dicts carry their own size; the result has the runs' (common) shape
+    shapes = {r.shape for r in parsed}
+    if len(shapes) > 1:
+        raise RLEError(f"`rles` have different shapes: {sorted(shapes)}")
+    if shapes:
+        shape = shapes.pop()
+    if mode == "union":
+        orders = {r.order for r in parsed}
+        order = orders.pop() if len(orders) == 1 else "F"
+        runs = _union_many([r.as_order(order) for r in parsed], shape, order)
+        return runs.to_mask()
+    if mode == "stack":
+        out = np.zeros((len(parsed),) + shape, np.uint8)
+        for i, r in enumerate(parsed):
+            out[i] = r.to_mask()
+        return out
+    from rlemask import _kernels as k
+
+    out = np.zeros(shape, np.int32)
+    for i, r in enumerate(parsed):
+        box = r.bbox()
+        if box is None:
+            continue
+        # decode the region (fast, C order), then paint only the rows it covers
+        k._paint_rows(out, r.to_mask(), np.int32(i + 1), box[1], box[1] + box[3])
+    return out
+
+
+def warmup() -> None:
+    """Compile (or load from numba's on-disk cache) every codec kernel now.
+
+    Kernels are compiled with ``cache=True``: the first call in a fresh
+    environment costs seconds, later processes load them in milliseconds.
+    Call this in a parent process before starting worker processes, or at
+    start-up of a service, to pay that cost at a known moment.  Covers bool,
+    uint8, int32 and int64 masks in C, Fortran and strided layouts.
+
+    Examples
+    --------
+    >>> import rlemask
+    >>> rlemask.warmup()
+    """
+    base = np.zeros((4, 3), np.uint8)
+    base[1:3, 1] = 1
+    base[3, 2] = 1
+    wide = np.zeros((2, 8), np.uint8)  # uint8 widths of 8k take the word kernel
+    wide[1, 3:] = 1
+    for dtype in (np.bool_, np.uint8, np.int32, np.int64):
+        for m in (base.astype(dtype), wide.astype(dtype)):
+            for arr in (m, np.asfortranarray(m), m[::-1, ::2]):  # C, F, strided
+                for order in ("F", "C"):
+                    Runs.from_mask(arr, order=order)
+    for fmt, opts in (("siim", {}), ("kaggle", {}), ("kaggle", {"order": "C"}), ("coco", {})):
+        text = encode(base, format=fmt, **opts)
+        decode(text, base.shape, format=fmt, **opts)
+    for fmt in ("siim", "coco"):
+        rles = [encode(base, format=fmt), encode(base[::-1].copy(), format=fmt)]
+        for mode in _MODES:
+            merge(rles, base.shape, format=fmt, mode=mode)
+    a = Runs.from_mask(base)
+    b = Runs.from_mask(base[::-1])
+    _ = (a | b, a & b, a.bbox())

@@ -1,0 +1,195 @@
+"""The registry of run-length text formats, and the plugin contract.
+
+Built-in formats: ``"siim"``, ``"kaggle"`` and ``"coco"`` (see FORMATS.md and
+each module's docstring).  Another package adds a format either at run time
+with :func:`register_format`, or by being installed: it declares an entry
+point in the group ``rlemask.formats`` whose name is the format name and
+whose object is a codec (or a class that builds one with no arguments)::
+
+    # the plugin's pyproject.toml
+    [project.entry-points."rlemask.formats"]
+    myformat = "mypackage.rle:MyCodec"
+
+Entry points are loaded lazily: the first time a format name is looked up that
+is not registered yet, or when :func:`formats` lists the names.
+
+Plugin contract
+---------------
+A codec is any object with:
+
+``name`` : str
+    The format name.
+``parse(rle, shape, **options) -> rlemask.Runs``
+    Parse one encoded mask.  ``rle`` is what the format stores (``str`` or
+    ``bytes`` for text formats; ``coco`` also takes a dict).  ``shape`` is a
+    validated ``(H, W)`` tuple of positive ints.  Empty markers of the format
+    (``""``, ``"-1"``) give empty runs; ``None`` and NaN are handled by
+    :func:`rlemask.decode` before the codec is called.  Malformed input raises
+    :class:`rlemask.RLEError` naming the token position and value.  Never
+    write a mask here: return :class:`rlemask.Runs` (validated by its
+    constructor, or built from a kernel's output with ``Runs._trusted``).
+``format(runs, **options) -> str | dict``
+    Print canonical :class:`rlemask.Runs`; an empty mask prints the format's
+    empty marker.  If ``runs.order`` is not the order the format needs, call
+    ``runs.as_order(...)``.
+``scan_order(**options) -> "F" | "C"`` (optional, default ``"F"``)
+    The scan order ``format`` wants, so that :func:`rlemask.encode` builds the
+    runs directly in that order.
+``decode_mask(rle, shape, **options) -> numpy.ndarray`` (optional fast path)
+    Used by :func:`rlemask.decode` instead of ``parse(...).to_mask()`` when
+    present: must return the same C-contiguous ``uint8`` 0/1 array and raise
+    the same errors, validating everything before writing a pixel.
+
+Options are the keyword arguments the user passes to ``decode``/``encode``
+(e.g. ``order="C"`` for kaggle); a codec must reject options it does not know
+with ``TypeError`` (plain keyword-only parameters do this).
+
+Examples
+--------
+>>> import rlemask
+>>> rlemask.formats()[:3]
+['coco', 'kaggle', 'siim']
+>>> rlemask.get_format("siim").name
+'siim'
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import sys
+import types
+from typing import Any
+
+ENTRY_POINT_GROUP = "rlemask.formats"
+
+# built-ins by import path, so that listing them imports nothing
+_BUILTIN: dict[str, str] = {
+    "siim": "rlemask.formats.siim:CODEC",
+    "kaggle": "rlemask.formats.kaggle:CODEC",
+    "coco": "rlemask.formats.coco:CODEC",
+}
+
+_registry: dict[str, Any] = {}
+_entry_points: dict[str, importlib.metadata.EntryPoint] | None = None
+
+
+def _discover() -> dict[str, importlib.metadata.EntryPoint]:
+    global _entry_points
+    if _entry_points is None:
+        found = {}
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            found.setdefault(ep.name, ep)
+        _entry_points = found
+    return _entry_points
+
+
+def _check_codec(name: str, codec: Any) -> Any:
+    if isinstance(codec, type):
+        codec = codec()
+    missing = [a for a in ("parse", "format") if not callable(getattr(codec, a, None))]
+    if missing:
+        raise TypeError(
+            f"a codec for format {name!r} must have callable `parse` and `format`; "
+            f"missing: {', '.join(missing)}. Received: {codec!r}"
+        )
+    return codec
+
+
+def register_format(name: str, codec: Any, *, replace: bool = False) -> None:
+    """Register ``codec`` under ``name`` (see the plugin contract in this module).
+
+    Parameters
+    ----------
+    name : str
+        The format name used by ``decode(..., format=name)``.
+    codec : object or class
+        An object with ``parse`` and ``format`` (a class is instantiated with
+        no arguments).
+    replace : bool
+        Allow replacing an already registered format (built-ins included).
+
+    Raises
+    ------
+    ValueError
+        ``name`` is taken and ``replace`` is false.
+    TypeError
+        ``codec`` lacks ``parse`` or ``format``.
+
+    Examples
+    --------
+    >>> import rlemask
+    >>> class Upper:
+    ...     name = "siim-upper"
+    ...     def parse(self, rle, shape, **options):
+    ...         return rlemask.get_format("siim").parse(rle, shape)
+    ...     def format(self, runs, **options):
+    ...         return rlemask.get_format("siim").format(runs).upper()
+    >>> rlemask.register_format("siim-upper", Upper, replace=True)
+    >>> rlemask.encode(rlemask.decode("1 2", (2, 2)), format="siim-upper")
+    '1 2'
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"`name` must be a non-empty str. Received: name={name!r}")
+    if not replace and (name in _registry or name in _BUILTIN):
+        raise ValueError(f"format {name!r} is already registered; pass replace=True")
+    _registry[name] = _check_codec(name, codec)
+
+
+def formats() -> list[str]:
+    """Sorted names of the available formats (built-ins, registered, entry points).
+
+    Examples
+    --------
+    >>> import rlemask
+    >>> {"siim", "kaggle", "coco"} <= set(rlemask.formats())
+    True
+    """
+    return sorted(set(_BUILTIN) | set(_registry) | set(_discover()))
+
+
+def get_format(name: str) -> Any:
+    """The codec registered as ``name``.
+
+    Raises
+    ------
+    ValueError
+        Unknown name; the message lists the available formats.
+
+    Examples
+    --------
+    >>> import rlemask
+    >>> rlemask.get_format("kaggle").scan_order(order="C")
+    'C'
+    """
+    codec = _registry.get(name)
+    if codec is not None:
+        return codec
+    if name in _BUILTIN:
+        module, _, attr = _BUILTIN[name].partition(":")
+        codec = getattr(importlib.import_module(module), attr)
+    elif isinstance(name, str) and name in _discover():
+        codec = _discover()[name].load()
+    else:
+        raise ValueError(f"unknown RLE format {name!r}; available formats: {', '.join(formats())}")
+    codec = _check_codec(name, codec)
+    _registry[name] = codec
+    return codec
+
+
+def scan_order(codec: Any, options: dict) -> str:
+    """The scan order ``codec`` wants for ``options`` (``"F"`` when it does not say)."""
+    fn = getattr(codec, "scan_order", None)
+    return fn(**options) if fn is not None else "F"
+
+
+class _CallableModule(types.ModuleType):
+    """Importing the sub-package ``rlemask.formats`` makes Python set the package
+    attribute ``rlemask.formats`` to this module, hiding the public function
+    ``rlemask.formats()``.  Making the module callable keeps both spellings working."""
+
+    def __call__(self) -> list[str]:
+        return formats()
+
+
+sys.modules[__name__].__class__ = _CallableModule
