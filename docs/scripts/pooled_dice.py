@@ -21,7 +21,7 @@ def build_batch(size: int = 1024):
     pred = np.zeros_like(truth)
     truth[0] = disc(shape, (400, 300), 180)  # large region, found perfectly
     pred[0] = truth[0]
-    for i, centre in zip((1, 2, 3), ((150, 200), (300, 800), (700, 150))):
+    for i, centre in zip((1, 2, 3), ((150, 200), (300, 800), (700, 150)), strict=True):
         truth[i] = disc(shape, centre, 12)  # small regions, missed
     return pred, truth  # images 4..7 are empty in both
 

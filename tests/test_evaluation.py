@@ -1,0 +1,214 @@
+"""evaluate / EvalReport on hand-built CSVs with known answers, and against dense Dice."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import reference_geometry as ref
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import rlemask
+
+pytestmark = pytest.mark.kernels
+
+SHAPE = (6, 5)
+# FORMATS.md example: 6 pixels, column-major 0-based pixels 1, 2, 10, 18, 19, 29
+EXAMPLE = "1 2 7 1 7 2 9 1"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def csvs(tmp_path):
+    # stage-1 spelling (space after the comma, " -1"), a duplicate row, two rows for "a"
+    truth = write(
+        tmp_path / "truth.csv",
+        f"ImageId, EncodedPixels\na, {EXAMPLE}\na, 20 2\nb, -1\nc, 0 4\nc, 0 4\nd, -1\n",
+    )
+    # stage-2 spelling; "c" missing, "x" extra, "d" a false positive
+    pred = write(
+        tmp_path / "pred.csv",
+        "ImageId,EncodedPixels\na,1 2 7 1\nb,-1\nd,3 1\nx,0 1\n",
+    )
+    return pred, truth
+
+
+def test_known_answer_from_csvs(csvs):
+    pred, truth = csvs
+    report = rlemask.evaluate(pred, truth, shape=SHAPE)
+    # a: truth {1,2,10,18,19,29} | {20,21} = 8 px, pred {1,2,10} = 3 px, all inside: 2*3/11
+    # b: both empty -> 1;  c: truth 4 px, missing -> 0;  d: empty truth, 1 px predicted -> 0
+    dice_a = 6 / 11
+    assert [(r.id, r.truth_area, r.pred_area) for r in report.per_image] == [
+        ("a", 8, 3),
+        ("b", 0, 0),
+        ("c", 4, 0),
+        ("d", 0, 1),
+    ]
+    assert [r.dice for r in report.per_image] == pytest.approx([dice_a, 1.0, 0.0, 0.0])
+    assert report.mean_dice == pytest.approx((dice_a + 1.0) / 4)
+    assert report.dice_positive == pytest.approx(dice_a / 2)
+    assert report.empty_accuracy == 0.5
+    assert report.positive_detected == 0.5
+    assert report.all_empty_baseline == 0.5
+    assert (report.n_images, report.n_positive, report.n_empty) == (4, 2, 2)
+    assert report.missing_in_predictions == ["c"]
+    assert report.extra_in_predictions == ["x"]
+    assert [r.truth_empty for r in report.per_image] == [False, True, False, True]
+    assert [r.pred_empty for r in report.per_image] == [False, True, True, False]
+
+
+def test_paths_as_str_and_pathlike_and_mappings_agree(csvs):
+    pred, truth = csvs
+    by_path = rlemask.evaluate(pred, truth, shape=SHAPE)
+    by_str = rlemask.evaluate(str(pred), str(truth), shape=SHAPE)
+    by_map = rlemask.evaluate(
+        {"a": "1 2 7 1", "b": None, "d": ["3 1"], "x": ["0 1"]},
+        {"a": [EXAMPLE, "20 2"], "b": [], "c": ["0 4", "0 4"], "d": ["-1"]},
+        shape=SHAPE,
+    )
+    assert by_path.to_dict() == by_str.to_dict() == by_map.to_dict()
+
+
+def test_duplicate_rows_do_not_change_the_score(tmp_path):
+    once = write(tmp_path / "once.csv", f"ImageId,EncodedPixels\na,{EXAMPLE}\n")
+    twice = write(tmp_path / "twice.csv", f"ImageId,EncodedPixels\na,{EXAMPLE}\na,{EXAMPLE}\n")
+    pred = {"a": ["1 2"]}
+    r1 = rlemask.evaluate(pred, once, shape=SHAPE)
+    r2 = rlemask.evaluate(pred, twice, shape=SHAPE)
+    assert r1.mean_dice == r2.mean_dice == pytest.approx(2 * 2 / (2 + 6))
+    assert r2.per_image[0].truth_area == 6
+
+
+def test_all_missing_but_one_and_all_empty_baseline():
+    truth = {"a": [], "b": [], "c": [], "d": ["0 3"]}
+    report = rlemask.evaluate({"a": []}, truth, shape=SHAPE)
+    assert report.missing_in_predictions == ["b", "c", "d"]
+    # nothing predicted anywhere: the score is the all-empty baseline
+    assert report.mean_dice == report.all_empty_baseline == 0.75
+    assert report.dice_positive == 0.0 and report.empty_accuracy == 1.0
+
+
+def test_no_positive_images_gives_nan_and_json_null():
+    report = rlemask.evaluate({"a": []}, {"a": []}, shape=SHAPE)
+    assert report.mean_dice == 1.0
+    assert math.isnan(report.dice_positive) and math.isnan(report.positive_detected)
+    data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert data["dice_positive"] is None
+    assert "n/a" in report.to_markdown()
+
+
+def test_no_overlap_is_an_error(tmp_path):
+    truth = write(tmp_path / "t.csv", "ImageId,EncodedPixels\na,-1\nb,0 1\n")
+    pred = write(tmp_path / "p.csv", "ImageId,EncodedPixels\nx,-1\n")
+    with pytest.raises(ValueError, match=r"share no image id.*2 ids \(e.g. 'a'\).*\(e.g. 'x'\)"):
+        rlemask.evaluate(pred, truth, shape=SHAPE)
+    with pytest.raises(ValueError, match="share no image id"):
+        rlemask.evaluate({}, {"a": []}, shape=SHAPE)
+    with pytest.raises(ValueError, match="holds no images"):
+        rlemask.evaluate({"a": []}, {}, shape=SHAPE)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(rlemask.RLEError, match=r"predictions, image 'a':"):
+        rlemask.evaluate({"a": ["1 2 3"]}, {"a": []}, shape=SHAPE)
+    with pytest.raises(rlemask.RLEError, match=r"truth, image 'a':.*past"):
+        rlemask.evaluate({"a": []}, {"a": ["25 10"]}, shape=SHAPE)
+    with pytest.raises(ValueError, match=r"`shape` must be .*received shape=\(0, 5\)"):
+        rlemask.evaluate({"a": []}, {"a": []}, shape=(0, 5))
+    with pytest.raises(ValueError, match=r"unknown RLE format 'nope'"):
+        rlemask.evaluate({"a": []}, {"a": []}, format="nope")
+    with pytest.raises(TypeError, match=r"`truth` must be a mapping"):
+        rlemask.evaluate({"a": []}, [("a", [])])
+
+
+def test_malformed_csv_names_the_file(tmp_path):
+    bad = write(tmp_path / "bad.csv", "ImageId,EncodedPixels\na,1 x\n")
+    with pytest.raises(rlemask.LabelsFileError, match=r"bad.csv, line 2"):
+        rlemask.evaluate({"a": []}, bad, shape=SHAPE)
+
+
+def test_kaggle_format():
+    truth = {"a": ["2 2 11 1 19 2 30 1"]}  # the same example, kaggle spelling
+    report = rlemask.evaluate({"a": ["2 2"]}, truth, shape=SHAPE, format="kaggle")
+    assert report.mean_dice == pytest.approx(2 * 2 / 8)
+    assert report.format == "kaggle"
+
+
+def test_runs_values_are_accepted():
+    truth = rlemask.Runs.from_text(EXAMPLE, SHAPE)
+    report = rlemask.evaluate({"a": [truth]}, {"a": [EXAMPLE]}, shape=SHAPE)
+    assert report.mean_dice == 1.0
+    row_major = rlemask.Runs.from_mask(rlemask.decode("1 2", SHAPE), order="C")
+    report = rlemask.evaluate({"a": [row_major]}, {"a": [EXAMPLE]}, shape=SHAPE)
+    assert report.mean_dice == pytest.approx(2 * 2 / (2 + 6))
+    with pytest.raises(ValueError, match=r"Runs of shape \(6, 5\), expected \(5, 6\)"):
+        rlemask.evaluate({"a": [truth]}, {"a": []}, shape=(5, 6))
+
+
+def test_report_text_markdown_and_dict(csvs):
+    pred, truth = csvs
+    report = rlemask.evaluate(pred, truth, shape=SHAPE)
+    text = str(report)
+    for needle in (
+        "competition score (mean Dice)  0.3864",
+        "all-empty baseline             0.5000",
+        "Dice on positive images        0.2727",
+        "missing in predictions (scored as empty): 1: c",
+        "extra in predictions (not scored): 1: x",
+        "lowest Dice",
+    ):
+        assert needle in text
+    md = report.to_markdown()
+    assert "| competition score (mean Dice) | 0.3864 |" in md
+    assert "| c | 0.0000 | 4 | 0 |" in md
+    data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert data["per_image"][0] == {
+        "id": "a",
+        "dice": pytest.approx(6 / 11),
+        "truth_area": 8,
+        "pred_area": 3,
+        "truth_empty": False,
+        "pred_empty": False,
+    }
+    assert data["shape"] == [6, 5] and len(data["per_image"]) == 4
+    assert "per_image" not in repr(report)  # the table stays out of the repr
+
+
+@st.composite
+def data_sets(draw):
+    h = draw(st.integers(1, 8))
+    w = draw(st.integers(1, 8))
+    n = draw(st.integers(1, 6))
+    masks = st.lists(arrays(np.uint8, (h, w), elements=st.integers(0, 1)), min_size=0, max_size=3)
+    truth = {f"id{i}": draw(masks) for i in range(n)}
+    pred = {f"id{i}": draw(masks) for i in range(n) if draw(st.booleans()) or i == 0}
+    return (h, w), pred, truth
+
+
+@given(data_sets())
+def test_evaluate_matches_dense_dice(data):
+    shape, pred, truth = data
+
+    def union(masks):
+        out = np.zeros(shape, np.uint8)
+        for m in masks:
+            out |= m
+        return out
+
+    as_text = {k: [rlemask.encode(m) for m in v] for k, v in pred.items()}
+    truth_text = {k: [rlemask.encode(m) for m in v] for k, v in truth.items()}
+    report = rlemask.evaluate(as_text, truth_text, shape=shape)
+    expected = [ref.dice(union(pred.get(k, [])), union(v)) for k, v in truth.items()]
+    assert [r.dice for r in report.per_image] == pytest.approx(expected, abs=1e-12)
+    assert report.mean_dice == pytest.approx(np.mean(expected), abs=1e-12)
+    assert report.missing_in_predictions == [k for k in truth if k not in pred]
