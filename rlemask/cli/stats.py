@@ -1,0 +1,189 @@
+"""``rlemask stats DATA``: what a SIIM-style data set holds.
+
+Counts (images, labelled, positive share), regions per image, mask areas
+(pixels and % of the image) and a metadata summary (sex, view, age, transfer
+syntaxes, image sizes) read with :func:`rlemask.read_dicom_meta` -- header
+only, no pixel decoding, so a 12k-image set takes seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "stats",
+        help="summarise a data set: counts, positive share, regions, areas, metadata",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("data", metavar="DATA", help="data-set folder (DICOMs + labels CSV)")
+    parser.add_argument("--csv", metavar="PATH", help="labels CSV (default: found under DATA)")
+    parser.add_argument("--format", default="siim", help="RLE format of the CSV (default siim)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def _percentiles(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    arr = np.asarray(values, dtype=np.float64)
+    out = {f"p{q}": float(np.percentile(arr, q)) for q in PERCENTILES}
+    out["mean"] = float(arr.mean())
+    return out
+
+
+def _counts(values: list[Any]) -> dict[str, int]:
+    counter = Counter("unknown" if v is None else str(v) for v in values)
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def compute_stats(
+    data: str | Path, *, csv: str | Path | None = None, format: str = "siim",
+    progress: bool = False,
+) -> dict[str, Any]:
+    """The summary ``rlemask stats`` prints, as a JSON-ready dict."""
+    from tqdm.auto import tqdm
+
+    from rlemask import DicomError, RLEError, load_siim, merge, read_dicom_meta
+    from rlemask.datasets import find_labels_csv, is_positive, n_regions
+
+    csv_path = Path(csv) if csv is not None else find_labels_csv(data)
+    paths, labels = load_siim(data, csv=csv_path, format=format)
+    metas: dict[str, dict[str, Any]] = {}
+    unreadable: list[str] = []
+    for path in tqdm(paths, desc="headers", unit="img", disable=not progress):
+        try:
+            metas[path.stem] = read_dicom_meta(path)
+        except DicomError:
+            unreadable.append(str(path))
+
+    regions: list[int] = []
+    areas_px: list[float] = []
+    areas_pct: list[float] = []
+    bad_labels: list[str] = []
+    for key, rles in labels.items():
+        regions.append(n_regions(rles))
+        if not is_positive(rles):
+            continue
+        meta = metas.get(key)
+        if meta is None or not meta.get("rows") or not meta.get("columns"):
+            continue  # no size to decode at: counted in `unreadable`
+        shape = (meta["rows"], meta["columns"])
+        try:
+            area = int(merge(rles, shape=shape, format=format).sum(dtype=np.int64))
+        except RLEError:
+            bad_labels.append(key)
+            continue
+        areas_px.append(area)
+        areas_pct.append(100.0 * area / (shape[0] * shape[1]))
+
+    n_positive = sum(1 for r in labels.values() if is_positive(r))
+    ages = [m["age"] for m in metas.values() if m.get("age") is not None]
+    sizes = [
+        f"{m['rows']}x{m['columns']}" if m.get("rows") and m.get("columns") else None
+        for m in metas.values()
+    ]
+    spacing = [m["pixel_spacing"][0] for m in metas.values() if m.get("pixel_spacing")]
+    return {
+        "data": str(data),
+        "labels_csv": str(csv_path),
+        "images": len(paths),
+        "labelled": len(labels),
+        "unlabelled": len(paths) - len(labels),
+        "positive": n_positive,
+        "negative": len(labels) - n_positive,
+        "positive_share": n_positive / len(labels) if labels else None,
+        "regions_per_image": {str(k): v for k, v in sorted(Counter(regions).items())},
+        "area_px": _percentiles(areas_px),
+        "area_percent": _percentiles(areas_pct),
+        "invalid_labels": len(bad_labels),
+        "invalid_label_ids": bad_labels[:10],
+        "unreadable": len(unreadable),
+        "unreadable_files": unreadable[:10],
+        "metadata": {
+            "sex": _counts([m.get("sex") for m in metas.values()]),
+            "view": _counts([m.get("view") for m in metas.values()]),
+            "age": {
+                "known": len(ages),
+                "unknown": len(metas) - len(ages),
+                **(_percentiles([float(a) for a in ages]) or {}),
+            },
+            "transfer_syntax": _counts([m.get("transfer_syntax") for m in metas.values()]),
+            "size": _counts(sizes),
+            "modality": _counts([m.get("modality") for m in metas.values()]),
+            "body_part": _counts([m.get("body_part") for m in metas.values()]),
+            "pixel_spacing_mm": _percentiles(spacing),
+        },
+    }
+
+
+def _syntax_name(uid: str) -> str:
+    try:
+        from pydicom.uid import UID
+
+        name = UID(uid).name
+        return f"{name} ({uid})" if name != uid else uid
+    except (ImportError, ValueError):
+        return uid
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    """The human-readable table of :func:`compute_stats`' result."""
+    lines = [f"data set      {stats['data']}", f"labels        {stats['labels_csv']}"]
+    share = stats["positive_share"]
+    lines += [
+        f"images        {stats['images']}  (labelled {stats['labelled']}, "
+        f"without labels {stats['unlabelled']}, unreadable {stats['unreadable']})",
+        f"positive      {stats['positive']}"
+        + (f"  ({100 * share:.1f} % of labelled)" if share is not None else ""),
+        f"negative      {stats['negative']}",
+        "regions/image " + ", ".join(f"{k}: {v}" for k, v in stats["regions_per_image"].items()),
+    ]
+    if stats["invalid_labels"]:
+        lines.append(f"invalid RLE   {stats['invalid_labels']} images, e.g. "
+                     f"{', '.join(stats['invalid_label_ids'][:3])}")
+    for key, unit, fmt in (("area_px", "px", "{:.0f}"), ("area_percent", "%", "{:.2f}")):
+        dist = stats[key]
+        if dist:
+            cells = "  ".join(f"{q} {fmt.format(v)}" for q, v in dist.items())
+            lines.append(f"{f'area ({unit})':<14}{cells}")
+    meta = stats["metadata"]
+    lines.append("metadata")
+    for key in ("sex", "view", "modality", "body_part", "size"):
+        lines.append(f"  {key:<12}" + ", ".join(f"{k}: {v}" for k, v in meta[key].items()))
+    age = meta["age"]
+    if age.get("known"):
+        lines.append(
+            f"  {'age':<12}n {age['known']} (unknown {age['unknown']}), min {age['p0']:.0f}, "
+            f"median {age['p50']:.0f}, mean {age['mean']:.1f}, max {age['p100']:.0f}"
+        )
+    else:
+        lines.append(f"  {'age':<12}unknown for all {age['unknown']}")
+    lines.append(
+        f"  {'syntax':<12}"
+        + ", ".join(f"{_syntax_name(k)}: {v}" for k, v in meta["transfer_syntax"].items())
+    )
+    if meta["pixel_spacing_mm"]:
+        lines.append(f"  {'spacing':<12}median {meta['pixel_spacing_mm']['p50']:.3f} mm")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    stats = compute_stats(
+        args.data, csv=args.csv, format=args.format, progress=not args.json and sys.stderr.isatty()
+    )
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        print(format_stats(stats))
+    return 0

@@ -1,0 +1,147 @@
+"""load_sample: one training example from a DICOM file and its RLE strings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rlemask
+from rlemask import load_sample
+
+
+@pytest.fixture
+def image64():
+    yy, xx = np.mgrid[:64, :64]
+    return ((xx * 3 + yy) % 256).astype(np.uint8)
+
+
+def _mask(shape, *boxes):
+    mask = np.zeros(shape, dtype=np.uint8)
+    for r0, r1, c0, c1 in boxes:
+        mask[r0:r1, c0:c1] = 1
+    return mask
+
+
+def test_shapes_dtypes_ranges(tmp_path, make_dicom, image64):
+    path = make_dicom(tmp_path / "a.dcm", image64)
+    rle = rlemask.encode(_mask((64, 64), (8, 24, 4, 20)))
+    image, mask = load_sample(path, [rle], img_size=16)
+    assert image.shape == (16, 16) and image.dtype == np.float32
+    assert mask.shape == (16, 16) and mask.dtype == np.uint8
+    assert image.flags.c_contiguous and mask.flags.c_contiguous
+    assert 0.0 <= image.min() and image.max() <= 1.0
+    assert set(np.unique(mask)) <= {0, 1}
+
+
+def test_image_is_the_area_resize_of_read_dicom(tmp_path, make_dicom, image64):
+    path = make_dicom(tmp_path / "a.dcm", image64)
+    image, _ = load_sample(path, [], img_size=16)
+    expected = rlemask.resize_image(rlemask.read_dicom(path, dtype=np.float32), 16, method="area")
+    np.testing.assert_allclose(image, expected, atol=1e-6)
+    # 4x4 block means of the 8-bit values / 255
+    blocks = image64.reshape(16, 4, 16, 4).mean(axis=(1, 3)) / 255
+    np.testing.assert_allclose(image, blocks, atol=1e-6)
+
+
+def test_high_bit_depth_image(tmp_path, make_dicom):
+    pixels = np.full((32, 32), 4095, np.uint16)
+    pixels[:16] = 0
+    path = make_dicom(tmp_path / "a.dcm", pixels, bits_stored=12)
+    image, _ = load_sample(path, None, img_size=8)
+    np.testing.assert_allclose(image[:4], 0.0)
+    np.testing.assert_allclose(image[4:], 1.0)
+
+
+def test_mask_is_merged_and_area_resized(tmp_path, make_dicom, image64):
+    path = make_dicom(tmp_path / "a.dcm", image64)
+    a = _mask((64, 64), (0, 32, 0, 32))
+    b = _mask((64, 64), (16, 48, 16, 48))  # overlaps a
+    _, mask = load_sample(path, [rlemask.encode(a), rlemask.encode(b)], img_size=16)
+    expected = rlemask.resize_mask(a | b, 16, method="area")
+    np.testing.assert_array_equal(mask, expected)
+    assert mask.max() == 1  # overlap never sums to 2
+
+
+def test_area_resize_of_the_mask_is_binary_safe(tmp_path, make_dicom, image64):
+    path = make_dicom(tmp_path / "a.dcm", image64)
+    # a 4x4 output pixel is foreground only when >= half its 4x4 footprint is
+    full = np.zeros((64, 64), np.uint8)
+    full[0:4, 0:2] = 1  # 8 of 16 -> foreground
+    full[0:4, 4:5] = 1  # 4 of 16 -> background
+    full[8:9, 8:9] = 1  # a single pixel -> background
+    _, mask = load_sample(path, [rlemask.encode(full)], img_size=16)
+    assert mask[0, 0] == 1 and mask[0, 1] == 0 and mask[2, 2] == 0
+    assert mask.sum() == 1
+
+
+@pytest.mark.parametrize("rles", [None, [], ["-1"], [" -1"], "-1"])
+def test_empty_masks(tmp_path, make_dicom, image64, rles):
+    path = make_dicom(tmp_path / "a.dcm", image64)
+    _, mask = load_sample(path, rles, img_size=16)
+    assert mask.shape == (16, 16) and not mask.any()
+
+
+def test_masks_decoded_at_the_images_own_size(tmp_path, make_dicom):
+    pixels = np.zeros((40, 24), np.uint8)  # H=40, W=24: not square, not 1024
+    path = make_dicom(tmp_path / "a.dcm", pixels)
+    full = _mask((40, 24), (20, 40, 12, 24))  # bottom-right quarter
+    image, mask = load_sample(path, [rlemask.encode(full)], img_size=(10, 6))
+    assert image.shape == mask.shape == (10, 6)
+    np.testing.assert_array_equal(mask, _mask((10, 6), (5, 10, 3, 6)))
+    # an RLE for another size runs past this image: an error, not a silent crop
+    big = rlemask.encode(_mask((1024, 1024), (1000, 1010, 1000, 1010)))
+    with pytest.raises(rlemask.RLEError):
+        load_sample(path, [big], img_size=8)
+
+
+def test_kaggle_format(tmp_path, make_dicom, image64):
+    path = make_dicom(tmp_path / "a.dcm", image64)
+    full = _mask((64, 64), (0, 32, 0, 64))
+    _, mask = load_sample(
+        path, [rlemask.encode(full, format="kaggle")], img_size=8, format="kaggle"
+    )
+    np.testing.assert_array_equal(mask, _mask((8, 8), (0, 4, 0, 8)))
+
+
+@pytest.mark.parametrize("bad", [0, -4, (16,), (16, 0), 2.5, "256", True, None])
+def test_bad_img_size(tmp_path, make_dicom, image64, bad):
+    path = make_dicom(tmp_path / "a.dcm", image64)
+    with pytest.raises(ValueError, match="`img_size`"):
+        load_sample(path, [], img_size=bad)
+
+
+def test_bad_file_raises_dicom_error(tmp_path):
+    path = tmp_path / "x.dcm"
+    path.write_text("not dicom")
+    with pytest.raises(rlemask.DicomError, match=r"x\.dcm"):
+        load_sample(path, [])
+
+
+def test_jpeg_siim_like_sample(tmp_path, make_dicom):
+    rng = np.random.default_rng(1234)
+    pixels = rng.integers(60, 200, size=(256, 256)).astype(np.uint8)
+    path = make_dicom(tmp_path / "j.dcm", pixels, syntax="jpeg")
+    full = _mask((256, 256), (40, 120, 8, 60))
+    image, mask = load_sample(path, [rlemask.encode(full)], img_size=64)
+    np.testing.assert_array_equal(mask, _mask((64, 64), (10, 30, 2, 15)))
+    # JPEG noise averages out in the 4x4 blocks
+    blocks = pixels.reshape(64, 4, 64, 4).mean(axis=(1, 3)) / 255
+    assert np.abs(image - blocks).mean() < 0.02
+
+
+@pytest.mark.skipif(
+    not hasattr(getattr(rlemask, "synthetic", None), "make_dataset"),
+    reason="rlemask.synthetic.make_dataset not available yet",
+)
+def test_synthetic_data_set_round_trip(tmp_path):
+    root = rlemask.synthetic.make_dataset(
+        tmp_path / "synth", n_images=6, size=128, positive_fraction=0.5, seed=3
+    )
+    paths, labels = rlemask.load_siim(root)
+    assert len(paths) == 6
+    for path in paths:
+        rles = labels[path.stem]
+        image, mask = load_sample(path, rles, img_size=32)
+        assert image.shape == mask.shape == (32, 32)
+        full = rlemask.merge(rles, shape=(128, 128))
+        np.testing.assert_array_equal(mask, rlemask.resize_mask(full, 32, method="area"))
