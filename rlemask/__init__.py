@@ -32,9 +32,9 @@ _EXPORTS: dict[str, str] = {
     "LabelsFileError": "rlemask._errors",
     # runs, formats, codecs
     "Runs": "rlemask.runs",
-    "formats": "rlemask.formats",
-    "register_format": "rlemask.formats",
-    "get_format": "rlemask.formats",
+    "formats": "rlemask._formats",
+    "register_format": "rlemask._formats",
+    "get_format": "rlemask._formats",
     "decode": "rlemask.codec",
     "encode": "rlemask.codec",
     "merge": "rlemask.codec",
@@ -65,6 +65,8 @@ _EXPORTS: dict[str, str] = {
     "plot_with_mask_and_bbox": "rlemask.plotting",
     "plot_prediction_overlay": "rlemask.plotting",
     "plot_dataset_overview": "rlemask.plotting",
+    "plot_prediction_grid": "rlemask.plotting",
+    "save_figure": "rlemask.plotting",
 }
 
 # submodules reachable as attributes, e.g. ``rlemask.synthetic.make_dataset``

@@ -1,7 +1,7 @@
 """numba kernels behind the codecs: text parsing, run decoding and encoding, run algebra.
 
 Every kernel here trusts its input: numba does not check bounds, so the public
-wrappers (:mod:`rlemask.runs`, :mod:`rlemask.formats`, :mod:`rlemask.codec`)
+wrappers (:mod:`rlemask.runs`, :mod:`rlemask._formats`, :mod:`rlemask.codec`)
 validate shapes, dtypes, contiguity and run positions before calling them.
 Kernels that validate text report an error *code* and a token index instead of
 raising; the wrapper then builds the message (with the token's text) in Python,

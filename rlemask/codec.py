@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from rlemask.formats import get_format, scan_order
+from rlemask._formats import get_format, scan_order
 from rlemask.runs import Runs, _check_shape, _union_many
 
 _MODES = ("union", "label", "stack")

@@ -383,7 +383,7 @@ def evaluate(
     >>> [(row.id, round(row.dice, 4)) for row in report.per_image]
     [('a', 0.6667), ('b', 1.0), ('c', 0.0)]
     """
-    from rlemask.formats import get_format
+    from rlemask._formats import get_format
 
     hw = _shape(shape)
     get_format(format)  # an unknown name fails here, listing the known ones

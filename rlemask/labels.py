@@ -75,7 +75,7 @@ def read_rle_csv(
     path = Path(path)
     check = None
     if validate and format in _TEXT_FORMATS:
-        from rlemask.formats import _text
+        from rlemask._formats import _text
 
         def check(value: str) -> None:
             _text.check_pairs(_text.tokens(value, format), format)
@@ -129,8 +129,8 @@ def read_rle_csv(
 
 
 def _row_text(image_id: str, value: Any, fmt: str, shape: tuple[int, int] | None) -> str:
+    from rlemask._formats import get_format, scan_order
     from rlemask.codec import _is_missing, encode
-    from rlemask.formats import get_format, scan_order
     from rlemask.runs import Runs, _check_shape, _union_many
 
     codec = get_format(fmt)

@@ -219,7 +219,7 @@ class Runs:
         >>> Runs.from_text("1 2 7 1", (6, 5)).starts
         array([ 1, 10])
         """
-        from rlemask.formats import get_format
+        from rlemask._formats import get_format
 
         return get_format(format).parse(text, _check_shape(shape), **options)
 
@@ -231,7 +231,7 @@ class Runs:
         >>> Runs([0, 5], [2, 1], (3, 3)).to_text(format="kaggle")
         '1 2 6 1'
         """
-        from rlemask.formats import get_format
+        from rlemask._formats import get_format
 
         return get_format(format).format(self, **options)
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rlemask
-import rlemask.formats as formats_mod
+import rlemask._formats as formats_mod
 from rlemask import RLEError
 
 pytestmark = [
@@ -47,8 +47,10 @@ def test_builtin_formats_listed():
     assert rlemask.formats() == sorted(rlemask.formats())
 
 
-def test_formats_is_callable_even_after_submodule_import():
-    import rlemask.formats  # noqa: F401  (sets the package attribute to the module)
+def test_formats_is_a_function_after_the_registry_module_is_imported():
+    # the registry lives in the private package ``rlemask._formats`` so that
+    # importing it never shadows the public function ``rlemask.formats``
+    import rlemask._formats  # noqa: F401
 
     assert "siim" in rlemask.formats()
     assert callable(rlemask.register_format)

@@ -58,8 +58,8 @@ def convert_rows(
     import numpy as np
 
     from rlemask._errors import LabelsFileError, RLEError
+    from rlemask._formats import get_format
     from rlemask.evaluation import _shape
-    from rlemask.formats import get_format
     from rlemask.runs import Runs
 
     shape = _shape(shape)

@@ -57,17 +57,15 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import sys
-import types
 from typing import Any
 
 ENTRY_POINT_GROUP = "rlemask.formats"
 
 # built-ins by import path, so that listing them imports nothing
 _BUILTIN: dict[str, str] = {
-    "siim": "rlemask.formats.siim:CODEC",
-    "kaggle": "rlemask.formats.kaggle:CODEC",
-    "coco": "rlemask.formats.coco:CODEC",
+    "siim": "rlemask._formats.siim:CODEC",
+    "kaggle": "rlemask._formats.kaggle:CODEC",
+    "coco": "rlemask._formats.coco:CODEC",
 }
 
 _registry: dict[str, Any] = {}
@@ -181,15 +179,3 @@ def scan_order(codec: Any, options: dict) -> str:
     """The scan order ``codec`` wants for ``options`` (``"F"`` when it does not say)."""
     fn = getattr(codec, "scan_order", None)
     return fn(**options) if fn is not None else "F"
-
-
-class _CallableModule(types.ModuleType):
-    """Importing the sub-package ``rlemask.formats`` makes Python set the package
-    attribute ``rlemask.formats`` to this module, hiding the public function
-    ``rlemask.formats()``.  Making the module callable keeps both spellings working."""
-
-    def __call__(self) -> list[str]:
-        return formats()
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -39,7 +39,7 @@ import numpy as np
 
 from rlemask import _kernels as k
 from rlemask._errors import RLEError
-from rlemask.formats import _text
+from rlemask._formats import _text
 from rlemask.runs import Runs, _check_shape
 
 _COUNTS = ("bytes", "str", "list")

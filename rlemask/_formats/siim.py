@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from rlemask import _kernels as k
-from rlemask.formats import _text
+from rlemask._formats import _text
 from rlemask.runs import Runs
 
 EMPTY = "-1"
