@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -19,3 +20,117 @@ settings.load_profile(
         "HYPOTHESIS_PROFILE", "nojit" if os.environ.get("NUMBA_DISABLE_JIT") == "1" else "ci"
     )
 )
+
+
+# --- DICOM files written by the tests (helper C: dicom, datasets, sample, cache) -------------
+
+
+def write_test_dicom(
+    path,
+    pixels,
+    *,
+    photometric: str = "MONOCHROME2",
+    bits_stored: int | None = None,
+    syntax: str = "explicit",
+    jpeg_quality: int = 95,
+    **tags,
+):
+    """Write ``pixels`` as a DICOM file with pydicom and return its path.
+
+    ``syntax``: ``"explicit"`` / ``"implicit"`` (uncompressed little endian),
+    ``"rle"`` (RLE Lossless, pydicom's encoder) or ``"jpeg"`` (JPEG Baseline,
+    8-bit, encoded with Pillow and encapsulated).  ``pixels`` shape (H, W),
+    (H, W, 3) or (frames, H, W); extra keyword arguments become tags.
+    """
+    import io
+    from pathlib import Path
+
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import (
+        ExplicitVRLittleEndian,
+        ImplicitVRLittleEndian,
+        JPEGBaseline8Bit,
+        RLELossless,
+        generate_uid,
+    )
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.asarray(pixels)
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.Modality = "CR"
+    if syntax == "jpeg":
+        from PIL import Image
+
+        if pixels.dtype != np.uint8:
+            raise ValueError("JPEG Baseline test files are 8-bit")
+        frames = pixels[None] if pixels.ndim == 2 else pixels
+        blobs = []
+        for frame in frames:
+            buf = io.BytesIO()
+            Image.fromarray(frame, mode="L").save(buf, format="JPEG", quality=jpeg_quality)
+            blobs.append(buf.getvalue())
+        ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+        ds.Rows, ds.Columns = frames.shape[1:3]
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = photometric
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+        if len(frames) > 1:
+            ds.NumberOfFrames = len(frames)
+        ds.PixelData = encapsulate(blobs)
+        ds["PixelData"].VR = "OB"
+        ds["PixelData"].is_undefined_length = True
+    else:
+        ds.file_meta.TransferSyntaxUID = (
+            ImplicitVRLittleEndian if syntax == "implicit" else ExplicitVRLittleEndian
+        )
+        if bits_stored is None:
+            bits_stored = pixels.dtype.itemsize * 8
+        ds.set_pixel_data(pixels, photometric, bits_stored)
+        if syntax == "rle":
+            ds.compress(RLELossless)
+    for key, value in tags.items():
+        setattr(ds, key, value)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.fixture
+def make_dicom():
+    """The :func:`write_test_dicom` function, as a fixture."""
+    return write_test_dicom
+
+
+# --- synthetic SIIM-like data sets (helper D: rlemask.synthetic) ------------------------------
+# Session-scoped: written once per test run into a temporary folder.  Both return the data-set
+# root (a Path) holding ``dicom-images-train/<study>/<series>/<id>.dcm`` and ``train-rle.csv``.
+# Read-only for tests: copy the folder (shutil.copytree) before changing anything in it.
+
+SYNTHETIC_SEED = 0
+
+
+@pytest.fixture(scope="session")
+def synthetic_siim(tmp_path_factory):
+    """24 images at 1024 x 1024 (the real SIIM size), 6 positive (1-3 regions), seed 0.
+
+    About 2-3 s to write.  Positives: regions 1, 2, 1, 1, 3, 1 in file order.
+    """
+    from rlemask.synthetic import make_dataset
+
+    return make_dataset(tmp_path_factory.mktemp("synthetic_siim"), 24, size=1024,
+                        positive_fraction=0.25, seed=SYNTHETIC_SEED)
+
+
+@pytest.fixture(scope="session")
+def synthetic_siim_small(tmp_path_factory):
+    """16 images at 256 x 256, 8 positive (regions 1, 2, 1, 1, 3, 1, 2, 1), seed 0 (~0.3 s)."""
+    from rlemask.synthetic import make_dataset
+
+    return make_dataset(tmp_path_factory.mktemp("synthetic_siim_small"), 16, size=256,
+                        positive_fraction=0.5, seed=SYNTHETIC_SEED)

@@ -1,0 +1,266 @@
+"""Figures: expected axes and artists, and PNGs that are really PNGs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from PIL import Image
+
+import rlemask
+from rlemask.plotting import (
+    FN_COLOUR,
+    FP_COLOUR,
+    TP_COLOUR,
+    plot_dataset_overview,
+    plot_prediction_grid,
+    plot_prediction_overlay,
+    plot_with_mask_and_bbox,
+    save_figure,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def small_set(synthetic_siim_small):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        files, labels = rlemask.load_siim(synthetic_siim_small)
+    return files, labels
+
+
+def _rectangles(ax) -> list[Rectangle]:
+    return [p for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def _assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > 1000
+    with Image.open(path) as img:
+        img.verify()
+
+
+# --- plot_with_mask_and_bbox -------------------------------------------------------------------
+
+
+def test_mask_and_bbox_one_rectangle_per_region(small_set):
+    files, labels = small_set
+    three = next(f for f in files if len(labels[f.stem]) == 3)
+    fig = plot_with_mask_and_bbox(three, labels[three.stem])
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 2
+    ax0, ax1 = fig.axes
+    assert len(ax0.get_images()) == 1  # the radiograph
+    assert len(ax1.get_images()) == 2  # radiograph + mask overlay
+    boxes = _rectangles(ax1)
+    assert len(boxes) == 3 and not _rectangles(ax0)
+    assert three.stem in ax0.get_title()
+    assert "3 regions" in ax1.get_title()
+    mask = rlemask.merge(labels[three.stem], shape=(256, 256))
+    assert f"{int(mask.sum())} px" in ax1.get_title()
+    # each rectangle frames exactly one bbox (half-pixel outside the pixel centres)
+    expected = sorted((x - 0.5, y - 0.5, w, h) for x, y, w, h in rlemask.bboxes(mask))
+    got = sorted((r.get_x(), r.get_y(), r.get_width(), r.get_height()) for r in boxes)
+    assert got == expected
+    overlay = ax1.get_images()[1].get_array()
+    assert overlay.shape == (256, 256, 4)
+    np.testing.assert_array_equal(np.asarray(overlay)[..., 3] > 0, mask == 1)
+
+
+def test_mask_and_bbox_negative_image_and_single_string(small_set):
+    files, labels = small_set
+    negative = next(f for f in files if not labels[f.stem])
+    fig = plot_with_mask_and_bbox(negative, [])
+    assert not _rectangles(fig.axes[1])
+    assert "no pneumothorax" in fig.axes[1].get_title()
+    fig = plot_with_mask_and_bbox(negative, " -1")
+    assert not _rectangles(fig.axes[1])
+    one = next(f for f in files if len(labels[f.stem]) == 1)
+    fig = plot_with_mask_and_bbox(str(one), labels[one.stem][0], figsize=(8, 4))
+    assert len(_rectangles(fig.axes[1])) == 1
+    assert tuple(fig.get_size_inches()) == (8, 4)
+
+
+def test_mask_and_bbox_bad_rle_raises_rle_error(small_set):
+    files, _ = small_set
+    with pytest.raises(rlemask.RLEError):
+        plot_with_mask_and_bbox(files[0], ["3 x"])
+
+
+def test_mask_and_bbox_missing_file(tmp_path):
+    with pytest.raises((rlemask.DicomError, OSError)):
+        plot_with_mask_and_bbox(tmp_path / "nope.dcm", [])
+
+
+# --- prediction overlays -----------------------------------------------------------------------
+
+
+def _toy():
+    image = np.linspace(0, 1, 40 * 40, dtype=np.float32).reshape(40, 40)
+    truth = np.zeros((40, 40), np.uint8)
+    truth[10:20, 10:20] = 1  # 100 px
+    pred = np.zeros((40, 40), np.float32)
+    pred[15:25, 10:20] = 0.9  # 50 px TP, 50 px FP, 50 px FN
+    pred[30, 30] = 0.4  # below the threshold
+    return image, truth, pred
+
+
+def test_overlay_colours_legend_and_dice():
+    image, truth, pred = _toy()
+    fig = plot_prediction_overlay(image, truth, pred, title="case")
+    ax = fig.axes[0]
+    assert ax.get_title() == "case\nDice 0.500"
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts == ["true positive (50 px)", "false positive (50 px)", "false negative (50 px)"]
+    rgba = np.asarray(ax.get_images()[1].get_array())
+    assert tuple(rgba[12, 12, :3]) == pytest.approx(FN_COLOUR)
+    assert tuple(rgba[17, 12, :3]) == pytest.approx(TP_COLOUR)
+    assert tuple(rgba[22, 12, :3]) == pytest.approx(FP_COLOUR)
+    assert rgba[30, 30, 3] == 0  # 0.4 < threshold: nothing drawn
+    assert len({TP_COLOUR, FP_COLOUR, FN_COLOUR}) == 3
+
+
+def test_overlay_threshold_and_channel_axis():
+    image, truth, pred = _toy()
+    fig = plot_prediction_overlay(
+        image[..., None], truth[..., None], pred[..., None], threshold=0.3
+    )
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts[1] == "false positive (51 px)"
+
+
+def test_overlay_draws_into_a_given_axes():
+    image, truth, pred = _toy()
+    fig = Figure()
+    ax = fig.add_subplot(1, 2, 2)
+    out = plot_prediction_overlay(image, truth, pred, ax=ax, legend=False)
+    assert out is fig and ax.get_legend() is None and len(ax.get_images()) == 2
+
+
+def test_overlay_shape_mismatch_names_the_argument():
+    image, truth, pred = _toy()
+    with pytest.raises(ValueError, match="`pred` must have the image's shape"):
+        plot_prediction_overlay(image, truth, pred[:20])
+    with pytest.raises(ValueError, match="`image` must be a 2-D array"):
+        plot_prediction_overlay(np.zeros((2, 3, 4)), truth, pred)
+
+
+def test_prediction_grid_panels_legend_and_mean_dice():
+    image, truth, pred = _toy()
+    images = np.stack([image] * 5)
+    truths = np.stack([truth, truth, truth, np.zeros_like(truth), np.zeros_like(truth)])
+    preds = np.stack([pred, truth.astype(np.float32), pred, np.zeros_like(pred), pred])
+    fig = plot_prediction_grid(
+        images, truths, preds, ids=[f"image-{i}" for i in range(5)], ncols=2, title="val"
+    )
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 5 and len(fig.axes) == 6  # 3 x 2 grid, one spare cell hidden
+    assert [ax.get_title().split("\n")[0] for ax in visible] == [f"image-{i}" for i in range(5)]
+    expected = np.mean([0.5, 1.0, 0.5, 1.0, 0.0])
+    assert fig._suptitle.get_text() == f"val · mean per-image Dice {expected:.3f} over 5 images"
+    assert len(fig.legends) == 1
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["true positive", "false positive", "false negative"]
+
+
+def test_prediction_grid_rejects_mismatched_lengths():
+    image, truth, pred = _toy()
+    with pytest.raises(ValueError, match="same length"):
+        plot_prediction_grid([image, image], [truth], [pred, pred])
+    with pytest.raises(ValueError, match="`ids`"):
+        plot_prediction_grid([image], [truth], [pred], ids=["a", "b"])
+    with pytest.raises(ValueError, match="ncols"):
+        plot_prediction_grid([image], [truth], [pred], ncols=0)
+
+
+# --- data-set overview -------------------------------------------------------------------------
+
+
+def test_overview_thumbnails_and_statistics(small_set):
+    files, labels = small_set
+    fig = plot_dataset_overview(files, labels, n=6, seed=1)
+    assert len(fig.axes) == 6 + 3
+    thumbs, (share, regions, areas) = fig.axes[:6], fig.axes[6:]
+    states = [ax.get_title().split("\n")[1] for ax in thumbs]
+    assert sum(s != "negative" for s in states) == 3  # half positives
+    heights = [p.get_height() for p in share.patches]
+    assert heights == [8, 8]  # negative, positive
+    counts = {
+        int(t.get_text()): p.get_height()
+        for t, p in zip(regions.get_xticklabels(), regions.patches, strict=True)
+    }
+    assert counts == {1: 5, 2: 2, 3: 1}
+    assert sum(p.get_height() for p in areas.patches) == 8
+    assert areas.get_xscale() == "log"
+
+
+def test_overview_is_deterministic_for_a_seed(small_set):
+    files, labels = small_set
+
+    def titles(seed):
+        fig = plot_dataset_overview(files, labels, n=4, seed=seed)
+        return [ax.get_title() for ax in fig.axes[:4]]
+
+    assert titles(3) == titles(3)
+    assert titles(3) != titles(4) or titles(3) != titles(5)
+
+
+def test_overview_counts_unlabelled_images(small_set):
+    files, labels = small_set
+    partial = dict(list(labels.items())[:10])
+    fig = plot_dataset_overview(files, partial, n=0)
+    assert len(fig.axes) == 3
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [
+        "negative",
+        "positive",
+        "unlabelled",
+    ]
+    assert fig.axes[0].patches[2].get_height() == 6
+
+
+def test_overview_rejects_empty_list():
+    with pytest.raises(ValueError, match="file_path_list"):
+        plot_dataset_overview([], {})
+
+
+# --- saving ------------------------------------------------------------------------------------
+
+
+def test_save_figure_writes_a_valid_png_atomically(tmp_path, small_set):
+    files, labels = small_set
+    fig = plot_with_mask_and_bbox(files[0], labels[files[0].stem], figsize=(6, 3))
+    out = save_figure(fig, tmp_path / "fig.png", dpi=50)
+    assert out == tmp_path / "fig.png"
+    _assert_png(out)
+    with Image.open(out) as img:
+        assert img.size == (300, 150)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png"]  # no temporary left
+
+
+def test_save_figure_format_from_suffix_and_failure_leaves_nothing(tmp_path):
+    fig = Figure(figsize=(2, 2))
+    fig.add_subplot().plot([0, 1])
+    svg = save_figure(fig, tmp_path / "line.svg")
+    assert svg.read_text().lstrip().startswith("<?xml")
+    with pytest.raises(ValueError):
+        save_figure(fig, tmp_path / "line.nosuchformat")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["line.svg"]
+
+
+def test_public_names_and_no_pyplot():
+    code = (
+        "import sys, numpy as np, rlemask\n"
+        "m = np.zeros((8, 8), np.uint8)\n"
+        "rlemask.plot_prediction_overlay(m, m, m)\n"
+        "rlemask.plot_prediction_grid([m], [m], [m])\n"
+        "assert callable(rlemask.save_figure)\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
