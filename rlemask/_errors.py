@@ -24,6 +24,17 @@ class LabelsFileError(ValueError):
     """A labels CSV that cannot be read: wrong header, missing column, bad row.
 
     The message names the file and the 1-based line number.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, rlemask
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "labels.csv"
+    >>> _ = bad.write_text("Id,Pixels\\nx,-1\\n")
+    >>> try:
+    ...     rlemask.read_rle_csv(bad)
+    ... except rlemask.LabelsFileError as err:
+    ...     print(type(err).__name__, "labels.csv" in str(err))
+    LabelsFileError True
     """
 
 
@@ -32,4 +43,15 @@ class DicomError(ValueError):
 
     The message names the file and the reason; for a missing decoder it names
     the package to install.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, rlemask
+    >>> not_dicom = pathlib.Path(tempfile.mkdtemp()) / "scan.dcm"
+    >>> _ = not_dicom.write_bytes(b"just text")
+    >>> try:
+    ...     rlemask.read_dicom(not_dicom)
+    ... except rlemask.DicomError as err:
+    ...     print(type(err).__name__, "scan.dcm" in str(err))
+    DicomError True
     """

@@ -136,6 +136,18 @@ class SampleCache:
         The cache is incomplete (interrupted build: run :func:`build_cache`
         again to resume), of another version, or its arrays do not match the
         index.
+
+    Examples
+    --------
+    >>> import tempfile, rlemask
+    >>> root = rlemask.synthetic.make_dataset(tempfile.mkdtemp(), n_images=4, size=256)
+    >>> paths, labels = rlemask.load_siim(root)
+    >>> _ = rlemask.build_cache(paths, labels, root / "cache", img_size=32, workers=1,
+    ...                         progress=False)
+    >>> cache = rlemask.SampleCache(root / "cache")
+    >>> images, masks = cache.get_batch([0, 1])
+    >>> images.dtype, images.shape, masks.shape
+    (dtype('float32'), (2, 32, 32), (2, 32, 32))
     """
 
     def __init__(self, out_dir: str | os.PathLike) -> None:
@@ -364,6 +376,16 @@ def build_cache(
         file and running again resumes.
     ValueError
         Duplicate image ids, nothing to cache, or a bad parameter.
+
+    Examples
+    --------
+    >>> import tempfile, rlemask
+    >>> root = rlemask.synthetic.make_dataset(tempfile.mkdtemp(), n_images=4, size=256)
+    >>> paths, labels = rlemask.load_siim(root)
+    >>> cache = rlemask.build_cache(paths, labels, root / "cache-64", img_size=64,
+    ...                             workers=1, progress=False)
+    >>> len(cache), cache.images.shape, cache.masks.dtype
+    (4, (4, 64, 64), dtype('uint8'))
     """
     size = _check_size(img_size)
     if checkpoint_every < 1:

@@ -214,6 +214,16 @@ def load_siim(
         ``root`` is not a folder, or no labels CSV is found under it.
     rlemask.LabelsFileError
         The CSV cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile, rlemask
+    >>> root = rlemask.synthetic.make_dataset(tempfile.mkdtemp(), n_images=4, size=256)
+    >>> paths, labels = rlemask.load_siim(root)
+    >>> len(paths), sorted(len(v) > 0 for v in labels.values())
+    (4, [False, False, False, True])
+    >>> paths[0].suffix
+    '.dcm'
     """
     from rlemask import read_rle_csv
 

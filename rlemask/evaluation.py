@@ -89,6 +89,16 @@ class EvalReport:
         Mask shape the RLEs were read with.
     format : str
         RLE format name.
+
+    Examples
+    --------
+    >>> import rlemask
+    >>> truth = {"a": ["1 2"], "b": [], "c": []}
+    >>> report = rlemask.evaluate({"a": ["1 2"], "b": ["5 1"]}, truth, shape=(4, 4))
+    >>> round(report.mean_dice, 4), report.all_empty_baseline, report.missing_in_predictions
+    (0.6667, 0.6666666666666666, ['c'])
+    >>> report.to_dict()["n_positive"]
+    1
     """
 
     mean_dice: float

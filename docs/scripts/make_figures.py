@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     py = sys.executable
 
     run_to_file([py, "docs/scripts/pooled_dice.py"], static / "pooled_dice.md")
-    run_to_file([py, "benchmarks/compare.py", "--markdown"], static / "compare.md")
+    run_to_file([py, "benchmarks/compare.py"], static / "compare.md")
 
     demo = ROOT / "runs" / "demo"
     if not (demo / "report.md").exists():
