@@ -1,0 +1,282 @@
+"""DataGenerator: batching, dtypes, order, schedule, augmentation, alignment with the RLE."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+keras = pytest.importorskip("keras")
+
+import rlemask  # noqa: E402
+from rlemask_keras import DataGenerator  # noqa: E402
+from rlemask_keras.data import augment_pair  # noqa: E402
+
+pytestmark = [
+    pytest.mark.keras,
+    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+]
+
+SIZE = 256  # synthetic image side
+S = 64  # model input side
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    from rlemask.synthetic import make_dataset
+
+    root = make_dataset(
+        tmp_path_factory.mktemp("siim"), 24, size=SIZE, positive_fraction=0.5, seed=3
+    )
+    paths, labels = rlemask.load_siim(root)
+    return paths, labels
+
+
+@pytest.fixture(scope="module")
+def cache(dataset, tmp_path_factory):
+    paths, labels = dataset
+    return rlemask.build_cache(
+        paths, labels, tmp_path_factory.mktemp("cache"), img_size=S, workers=1, progress=False
+    )
+
+
+def _next_epoch(gen):
+    gen.on_epoch_begin()
+    gen.on_epoch_end()
+
+
+def _expected_mask(labels, image_id):
+    """The label decoded region by region, OR-ed, resized like load_sample does."""
+    full = np.zeros((SIZE, SIZE), np.uint8)
+    for rle in labels[image_id]:
+        full |= rlemask.decode(rle, shape=(SIZE, SIZE))
+    return rlemask.resize_mask(full, S, method="area")
+
+
+def test_length_counts_the_partial_batch_and_covers_every_image_once(dataset):
+    paths, labels = dataset
+    gen = DataGenerator(paths, labels, batch_size=5, img_size=S, seed=0)
+    assert len(gen) == 5  # 24 = 4 * 5 + 4
+    sizes = [len(gen[i][0]) for i in range(len(gen))]
+    assert sizes == [5, 5, 5, 5, 4]
+    assert sorted(gen.order.tolist()) == list(range(24))
+    assert gen[-1][0].shape[0] == 4
+    with pytest.raises(IndexError, match="Received: index=5"):
+        gen[5]
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_shapes_dtypes_and_exact_binary_targets(dataset, channels):
+    paths, labels = dataset
+    gen = DataGenerator(paths, labels, batch_size=8, img_size=S, channels=channels, seed=1)
+    X, y = gen[0]
+    assert X.shape == (8, S, S, channels) and X.dtype == np.float32
+    assert y.shape == (8, S, S, 1) and y.dtype == np.float32
+    assert X.min() >= 0.0 and X.max() <= 1.0
+    assert set(np.unique(y).tolist()) <= {0.0, 1.0}
+    assert y.sum() > 0  # the positives carry regions
+    if channels == 3:
+        np.testing.assert_array_equal(X[..., 0], X[..., 1])
+        np.testing.assert_array_equal(X[..., 0], X[..., 2])
+
+
+def test_mask_in_batch_equals_decoded_rle_resized_the_same_way(dataset):
+    paths, labels = dataset
+    gen = DataGenerator(paths, labels, batch_size=6, img_size=S, shuffle=False)
+    n_positive = 0
+    for b in range(len(gen)):
+        _, y = gen[b]
+        for k, i in enumerate(gen.order[b * 6 : (b + 1) * 6]):
+            expected = _expected_mask(labels, gen.ids[i])
+            np.testing.assert_array_equal(y[k, ..., 0], expected, err_msg=gen.ids[i])
+            n_positive += bool(expected.any())
+    assert n_positive >= 10
+
+
+def test_image_in_batch_equals_read_dicom_resized(dataset):
+    paths, labels = dataset
+    gen = DataGenerator(paths[:3], labels, batch_size=3, img_size=S, shuffle=False)
+    X, _ = gen[0]
+    for k, path in enumerate(paths[:3]):
+        image = rlemask.resize_image(rlemask.read_dicom(path, dtype=np.float32), S)
+        np.testing.assert_allclose(X[k, ..., 0], np.clip(image, 0, 1), atol=1e-6)
+
+
+def test_cache_gives_the_same_batches_as_the_files(dataset, cache):
+    paths, labels = dataset
+    a = DataGenerator(paths, labels, batch_size=7, img_size=S, seed=4)
+    b = DataGenerator(paths, labels, batch_size=7, img_size=S, seed=4, cache=cache)
+    for i in range(len(a)):
+        (xa, ya), (xb, yb) = a[i], b[i]
+        np.testing.assert_array_equal(ya, yb)
+        np.testing.assert_allclose(xa, xb, atol=1e-6)
+
+
+def test_cache_of_another_size_is_refused(dataset, cache):
+    paths, labels = dataset
+    with pytest.raises(ValueError, match="img_size"):
+        DataGenerator(paths, labels, img_size=2 * S, cache=cache)
+
+
+def test_reshuffles_each_epoch_and_keeps_order_without_shuffle(dataset):
+    paths, labels = dataset
+    gen = DataGenerator(paths, labels, batch_size=4, img_size=S, seed=5)
+    first = gen.order
+    _next_epoch(gen)
+    second = gen.order
+    assert gen.epoch == 1
+    assert sorted(first.tolist()) == sorted(second.tolist())
+    assert not np.array_equal(first, second)
+    fixed = DataGenerator(paths, labels, batch_size=4, img_size=S, shuffle=False)
+    _next_epoch(fixed)
+    assert fixed.order.tolist() == list(range(24))
+
+
+def test_same_seed_same_batches_other_seed_other_batches(dataset, cache):
+    paths, labels = dataset
+    kw = dict(batch_size=6, img_size=S, cache=cache, augment=True)
+    a = DataGenerator(paths, labels, seed=11, **kw)
+    b = DataGenerator(paths, labels, seed=11, **kw)
+    c = DataGenerator(paths, labels, seed=12, **kw)
+    for gen in (a, b, c):
+        _next_epoch(gen)
+    # asked in another order: a batch does not depend on which batch came first
+    xa, ya = a[2]
+    _ = b[3]
+    xb, yb = b[2]
+    np.testing.assert_array_equal(xa, xb)
+    np.testing.assert_array_equal(ya, yb)
+    assert not np.array_equal(a.order, c.order)
+
+
+def test_augmentation_moves_image_and_mask_together():
+    rng = np.random.default_rng(0)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[10:30, 5:25] = 1  # off-centre: a flip or shift moves it
+    mask[40:60, 40:50] = 1
+    # the image IS the mask (0.25 / 0.75, so that no intensity change clips)
+    image = 0.25 + 0.5 * mask.astype(np.float32)
+    changed = 0
+    for _ in range(20):
+        out_image, out_mask = augment_pair(image, mask, rng)
+        assert out_mask.dtype == np.uint8 and set(np.unique(out_mask).tolist()) <= {0, 1}
+        assert out_image.dtype == np.float32 and 0 <= out_image.min() <= out_image.max() <= 1
+        # brightness/contrast move 0.25 and 0.75 symmetrically about 0.5 + brightness;
+        # only corner pixels (bilinear product vs nearest) may disagree
+        middle = (out_image.min() + out_image.max()) / 2
+        agreement = np.mean((out_image > middle) == (out_mask == 1))
+        assert agreement > 0.997
+        changed += not np.array_equal(out_mask, mask)
+        # the area survives a zoom of at most 10 %
+        assert 0.75 < out_mask.sum() / mask.sum() < 1.3
+    assert changed >= 18
+
+
+def test_augment_in_generator_keeps_targets_binary_and_changes_pixels(dataset, cache):
+    paths, labels = dataset
+    plain = DataGenerator(paths, labels, batch_size=8, img_size=S, cache=cache, seed=2)
+    aug = DataGenerator(paths, labels, batch_size=8, img_size=S, cache=cache, seed=2, augment=True)
+    (x0, _), (x1, y1) = plain[0], aug[0]
+    assert set(np.unique(y1).tolist()) <= {0.0, 1.0}
+    assert not np.allclose(x0, x1)
+    # the cache is untouched by in-place augmentation
+    again, _ = plain[0]
+    np.testing.assert_array_equal(again, x0)
+
+
+def test_positive_fraction_schedule(dataset, cache):
+    paths, labels = dataset
+    positive = np.array([bool(labels[p.stem]) for p in paths])
+    gen = DataGenerator(
+        paths,
+        labels,
+        batch_size=4,
+        img_size=S,
+        cache=cache,
+        seed=0,
+        positive_fraction=(0.9, None),
+        epochs=3,
+    )
+    natural = positive.mean()
+    shares = []
+    for _ in range(3):
+        shares.append(positive[gen.order].mean())
+        assert len(gen.order) == len(paths)
+        _next_epoch(gen)
+    assert shares[0] == pytest.approx(0.9, abs=1 / 24)
+    assert shares[2] == pytest.approx(natural, abs=1 / 24)
+    assert shares[0] > shares[1] > shares[2]
+    # positives over-sampled without replacement while they last
+    gen.set_epoch(0)
+    pos_ids = gen.order[positive[gen.order]]
+    assert len(set(pos_ids.tolist())) == positive.sum()
+
+
+def test_positive_fraction_pair_needs_epochs(dataset):
+    paths, labels = dataset
+    with pytest.raises(ValueError, match="Received: epochs=None"):
+        DataGenerator(paths, labels, img_size=S, positive_fraction=(0.8, 0.3))
+    with pytest.raises(ValueError, match="positive_fraction"):
+        DataGenerator(paths, labels, img_size=S, positive_fraction=1.5)
+
+
+def test_bad_arguments(dataset):
+    paths, labels = dataset
+    with pytest.raises(ValueError, match="Received: batch_size=0"):
+        DataGenerator(paths, labels, batch_size=0)
+    with pytest.raises(ValueError, match="Received: channels=2"):
+        DataGenerator(paths, labels, channels=2)
+    with pytest.raises(ValueError, match="Received: on_error='ignore'"):
+        DataGenerator(paths, labels, on_error="ignore")
+    with pytest.raises(ValueError, match="no entry for 1 image"):
+        DataGenerator(paths, {k: v for k, v in labels.items() if k != paths[0].stem})
+
+
+def test_pydataset_options_reach_keras(dataset):
+    paths, labels = dataset
+    gen = DataGenerator(paths, labels, img_size=S, workers=2, max_queue_size=3)
+    assert isinstance(gen, keras.utils.PyDataset)
+    assert gen.workers == 2 and gen.max_queue_size == 3
+
+
+def test_unreadable_file_raise_or_skip(dataset, tmp_path):
+    paths, labels = dataset
+    bad = tmp_path / "broken.dcm"
+    bad.write_bytes(b"not a dicom at all")
+    all_paths = [bad, *paths[:5]]
+    all_labels = {**labels, "broken": []}
+    gen = DataGenerator(all_paths, all_labels, batch_size=6, img_size=S, shuffle=False)
+    with pytest.raises(ValueError, match="broken.dcm"):
+        gen[0]
+    skip = DataGenerator(
+        all_paths, all_labels, batch_size=6, img_size=S, shuffle=False, on_error="skip", seed=0
+    )
+    with pytest.warns(UserWarning, match="broken.dcm"):
+        X, y = skip[0]
+    assert X.shape[0] == 6  # the batch was refilled
+    assert skip.n_skipped == 1 and skip.skipped == [bad]
+    _next_epoch(skip)
+    assert 0 not in skip.order.tolist()  # left out of later epochs
+
+
+def test_fit_with_two_workers(dataset, cache):
+    from rlemask_keras import DiceCoefficient, bce_dice_loss, unet
+
+    paths, labels = dataset
+    gen = DataGenerator(paths, labels, batch_size=8, img_size=S, cache=cache, seed=0, workers=2)
+    model = unet((S, S, 1), filters=4, depth=2)
+    model.compile("adam", loss=bce_dice_loss, metrics=[DiceCoefficient()])
+    history = model.fit(gen, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert gen.epoch == 2  # Keras' extra on_epoch_end before the first epoch is not counted
+
+
+def test_on_epoch_end_without_begin_is_not_an_epoch(dataset):
+    paths, labels = dataset
+    gen = DataGenerator(paths, labels, img_size=S, seed=0)
+    order = gen.order
+    gen.on_epoch_end()  # what Keras does when it sets up fit()
+    assert gen.epoch == 0 and np.array_equal(gen.order, order)
