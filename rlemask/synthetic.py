@@ -77,7 +77,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DEFAULT_DIFFICULTY", "make_dataset"]
+__all__ = ["DEFAULT_DIFFICULTY", "GENERATOR_VERSION", "make_dataset"]
 
 #: difficulty used when none is given, tuned for the demo: a plain 16-filter
 #: U-Net (depth 4) trained at 128 x 128 on 160 images (80 % positive) reached a
@@ -85,6 +85,10 @@ __all__ = ["DEFAULT_DIFFICULTY", "make_dataset"]
 #: busy CPU thread, while the best per-image grey-level cut inside the lungs
 #: scores ~0.3.  Lower it (0.1-0.2) if a shorter run must learn more.
 DEFAULT_DIFFICULTY = 0.3
+
+#: Bumped whenever the drawing changes, so that folders of reused synthetic
+#: sets (``rlemask-keras train``) never mix two generators' images.
+GENERATOR_VERSION = 1
 
 #: JPEG quality used by Pillow (fixed: the bytes must not change between runs)
 JPEG_QUALITY = 90

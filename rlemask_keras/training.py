@@ -174,29 +174,31 @@ class TrainConfig:
 def synthetic_dataset(
     root: str | os.PathLike, n_images: int, *, size: int = 1024, seed: int = 0
 ) -> Path:
-    """The synthetic data set ``root/synthetic-<seed>-<n>[-<size>]``: reused or made.
+    """The synthetic data set ``root/synthetic-v<version>-<seed>-<n>[-<size>]``: reused or made.
 
     Made in a temporary folder and renamed into place, so that an interrupted
-    run never leaves a half-written set that a later run would reuse.
+    run never leaves a half-written set that a later run would reuse.  The
+    generator's version is part of the name, so a changed generator never
+    reuses an old set.
     """
-    from rlemask.synthetic import make_dataset
+    import shutil
+
+    from rlemask.synthetic import GENERATOR_VERSION, make_dataset
 
     root = Path(root)
-    name = f"synthetic-{seed}-{n_images}" + ("" if size == 1024 else f"-{size}")
+    name = f"synthetic-v{GENERATOR_VERSION}-{seed}-{n_images}" + (
+        "" if size == 1024 else f"-{size}"
+    )
     target = root / name
     if (target / "train-rle.csv").is_file():
         return target
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".{name}.tmp-{os.getpid()}"
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
     made = Path(make_dataset(tmp, n_images, size=size, seed=seed))
     if made != tmp:  # make_dataset returned a sub-folder: move that one
         made.rename(target)
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         tmp.rename(target)
