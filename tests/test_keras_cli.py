@@ -49,7 +49,9 @@ def trained(synthetic_root, tmp_path_factory):
 
 
 def _data_root(synthetic_root):
-    return synthetic_root / f"synthetic-1-{N_IMAGES}"
+    from rlemask.synthetic import GENERATOR_VERSION
+
+    return synthetic_root / f"synthetic-v{GENERATOR_VERSION}-1-{N_IMAGES}"
 
 
 @pytest.mark.slow
