@@ -300,9 +300,35 @@ def test_spawned_worker_pool_decodes():
         assert pool.map(_decode_worker, [SIIM, "-1", "0 30", SIIM]) == [6, 0, 30, 6]
 
 
-def test_warmup_runs():
-    rlemask.warmup()
+def test_warmup_leaves_nothing_to_compile_for_the_public_codecs():
+    """After ``warmup()`` the public codecs on a 1024 x 1024 mask compile nothing new."""
+    import os
 
+    from rlemask import _kernels
+
+    rlemask.warmup()
+    if os.environ.get("NUMBA_DISABLE_JIT") == "1":
+        return  # plain functions: nothing is compiled
+
+    def compiled():
+        return {
+            (name, sig)
+            for name, obj in vars(_kernels).items()
+            for sig in getattr(obj, "signatures", ())
+        }
+
+    before = compiled()
+    assert before, "warmup() compiled no kernel"
+    mask = np.zeros((1024, 1024), np.uint8)
+    mask[100:300, 200:260] = 1
+    mask[-1, -1] = 1
+    for fmt, opts in (("siim", {}), ("kaggle", {}), ("kaggle", {"order": "C"}), ("coco", {})):
+        rles = [rlemask.encode(mask, format=fmt, **opts)]
+        assert (rlemask.decode(rles[0], mask.shape, format=fmt, **opts) == mask).all()
+    rlemask.merge([rlemask.encode(mask), rlemask.encode(mask.T.copy())], mask.shape)
+    runs = rlemask.Runs.from_mask(mask)
+    _ = (runs | runs, runs & runs, runs.bbox(), runs.area)
+    assert compiled() - before == set()
 
 def test_import_compiles_nothing():
     import subprocess
