@@ -29,6 +29,18 @@ _COMMANDS = [
 USER_ERROR = 2
 
 
+def add_shape_option(parser: argparse.ArgumentParser) -> None:
+    """``--shape H W``: the mask size RLE strings are read with (SIIM: 1024 x 1024)."""
+    parser.add_argument(
+        "--shape",
+        nargs=2,
+        type=int,
+        metavar=("H", "W"),
+        default=(1024, 1024),
+        help="mask height and width (default 1024 1024)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rlemask import __version__
 

@@ -14,6 +14,8 @@ import csv
 import os
 from pathlib import Path
 
+from rlemask.cli import add_shape_option
+
 _ID = "ImageId"
 _RLE = "EncodedPixels"
 
@@ -28,14 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("target", metavar="OUT.csv", help="labels CSV to write")
     parser.add_argument("--from", dest="from_format", default="siim", help="format of IN")
     parser.add_argument("--to", dest="to_format", required=True, help="format of OUT")
-    parser.add_argument(
-        "--shape",
-        nargs=2,
-        type=int,
-        metavar=("H", "W"),
-        default=(1024, 1024),
-        help="mask height and width (default 1024 1024)",
-    )
+    add_shape_option(parser)
     parser.set_defaults(func=run)
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from rlemask.cli import add_shape_option
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -25,14 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--json", action="store_true", help="print the report as JSON, per-image table included"
     )
     output.add_argument("--markdown", action="store_true", help="print a Markdown section")
-    parser.add_argument(
-        "--shape",
-        nargs=2,
-        type=int,
-        metavar=("H", "W"),
-        default=(1024, 1024),
-        help="mask height and width (default 1024 1024)",
-    )
+    add_shape_option(parser)
     parser.add_argument("--format", default="siim", help="RLE format of both files (default siim)")
     parser.set_defaults(func=run)
 
