@@ -264,41 +264,23 @@ def _merge_sorted(starts, lengths):
 
 @njit(cache=True)
 def _union(s1, l1, s2, l2):
+    """Union of two canonical run lists: merge them by start, then fuse overlaps."""
     n1 = s1.size
     n2 = s2.size
-    out_s = np.empty(n1 + n2, np.int64)
-    out_l = np.empty(n1 + n2, np.int64)
-    m = 0
+    starts = np.empty(n1 + n2, np.int64)
+    lengths = np.empty(n1 + n2, np.int64)
     i = 0
     j = 0
-    cs = -1
-    ce = -1
-    while i < n1 or j < n2:
+    for k in range(n1 + n2):
         if j >= n2 or (i < n1 and s1[i] <= s2[j]):
-            s = s1[i]
-            e = s + l1[i]
+            starts[k] = s1[i]
+            lengths[k] = l1[i]
             i += 1
         else:
-            s = s2[j]
-            e = s + l2[j]
+            starts[k] = s2[j]
+            lengths[k] = l2[j]
             j += 1
-        if cs < 0:
-            cs = s
-            ce = e
-        elif s <= ce:
-            if e > ce:
-                ce = e
-        else:
-            out_s[m] = cs
-            out_l[m] = ce - cs
-            m += 1
-            cs = s
-            ce = e
-    if cs >= 0:
-        out_s[m] = cs
-        out_l[m] = ce - cs
-        m += 1
-    return out_s[:m], out_l[:m]
+    return _merge_sorted(starts, lengths)
 
 
 @njit(cache=True)
