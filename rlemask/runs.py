@@ -15,35 +15,19 @@ equal exactly when their canonical runs (in the same order) are equal.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
 from rlemask._errors import RLEError
+from rlemask._validation import check_mask, check_shape
 
 _ORDERS = ("F", "C")
 
 
 def _check_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
     """Return ``shape`` as a tuple of two positive ints or raise :class:`RLEError`."""
-    if type(shape) is tuple and len(shape) == 2:  # fast path for the common case
-        h, w = shape
-        if type(h) is int and type(w) is int and h > 0 and w > 0:
-            return shape
-    try:
-        items = tuple(shape)
-    except TypeError:
-        raise RLEError(
-            f"`{name}` must be (height, width), two positive ints. Received: {name}={shape!r}"
-        ) from None
-    if len(items) != 2 or not all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in items
-    ):
-        raise RLEError(
-            f"`{name}` must be (height, width), two positive ints. Received: {name}={shape!r}"
-        )
-    return int(items[0]), int(items[1])
+    return check_shape(shape, name)
 
 
 def _check_order(order: Any) -> str:
@@ -53,24 +37,8 @@ def _check_order(order: Any) -> str:
 
 
 def _as_mask(mask: Any, name: str = "mask") -> np.ndarray:
-    """A 2-D bool/integer array (uint8 view for bool), any layout; else TypeError/ValueError."""
-    arr = np.asarray(mask)
-    if arr.ndim != 2:
-        raise ValueError(
-            f"`{name}` must be a 2-dimensional array (H, W). Received: {name}.shape={arr.shape}"
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise RLEError(
-            f"`{name}` must have a positive height and width. Received: {name}.shape={arr.shape}"
-        )
-    if arr.dtype == np.bool_:
-        return arr.view(np.uint8)
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(
-            f"`{name}` must be a bool or integer array (non-zero = foreground); threshold "
-            f"probabilities first. Received: {name}.dtype={arr.dtype}"
-        )
-    return arr
+    """A 2-D bool/integer array (uint8 view for bool, native byte order), any layout."""
+    return check_mask(mask, name)
 
 
 def _colmajor(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

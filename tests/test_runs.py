@@ -90,7 +90,7 @@ def test_constructor_validates_and_merges_touching():
         Runs([-1], [1], (3, 3))
     with pytest.raises(RLEError, match="`starts` must hold integers"):
         Runs([1.5], [1], (3, 3))
-    with pytest.raises(RLEError, match=r"positive height and width. Received: mask.shape=\(0, 3\)"):
+    with pytest.raises(RLEError, match=r"positive height and width; received mask.shape=\(0, 3\)"):
         Runs.from_mask(np.zeros((0, 3), bool))
     with pytest.raises(RLEError, match="same size"):
         Runs([1, 2], [1], (3, 3))
