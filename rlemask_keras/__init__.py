@@ -7,11 +7,21 @@ A ``keras.utils.PyDataset`` batch generator, U-Net and U-Net++ builders
 Names are loaded lazily, so ``import rlemask_keras`` does not import
 TensorFlow until a Keras name is used.  Install Keras with
 ``pip install "rlemask[keras]"`` (or ``[keras-cpu]`` / ``[keras-gpu]``).
+
+A model saved with the adapter's losses and metrics loads back with
+``keras.models.load_model(path)`` in any process that has imported
+``rlemask_keras``: the package registers them with Keras as soon as Keras
+is imported (now, if it already is, or right after ``import keras``).
+Keras itself only imports modules of its own packages while loading, so
+``import keras`` alone cannot find them.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
+import sys
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
@@ -23,7 +33,49 @@ _EXPORTS: dict[str, str] = {
     "bce_dice_loss": "rlemask_keras.losses",
 }
 
+#: modules whose import registers serializable objects (losses, metrics)
+#: with Keras; ``keras.models.load_model`` looks them up by registered name
+_SERIALIZABLES = ("rlemask_keras.losses", "rlemask_keras.metrics")
+
 __all__ = sorted(_EXPORTS)
+
+
+def _register_serializables() -> None:
+    for module in _SERIALIZABLES:
+        importlib.import_module(module)
+
+
+class _AfterKerasImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Runs :func:`_register_serializables` right after ``import keras`` completes.
+
+    Keeps ``import rlemask_keras`` free of TensorFlow (and lets the command
+    set TensorFlow's logging variables first) while a later
+    ``keras.models.load_model`` still finds ``rlemask>bce_dice_loss``.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        sys.meta_path.remove(self)  # find the real module, and fire once
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return None  # Keras not installed: the import fails as usual
+        self._loader = spec.loader
+        spec.loader = self
+        return spec
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        _register_serializables()
+
+
+if "keras" in sys.modules:
+    _register_serializables()
+elif not any(isinstance(finder, _AfterKerasImport) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _AfterKerasImport())
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,99 @@
+"""A model saved by the adapter loads and keeps training in a fresh interpreter.
+
+Each step runs in its own subprocess, as a user meets it: the process that
+loads the model has never built it, so nothing is registered unless
+``import rlemask_keras`` registers it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("keras")
+
+pytestmark = [pytest.mark.keras]
+
+_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+BUILD = """
+import numpy as np, keras, rlemask_keras
+model = rlemask_keras.unet((32, 32, 1), filters=4, depth=2)
+model.compile(
+    optimizer=keras.optimizers.Adam(1e-3),
+    loss=rlemask_keras.bce_dice_loss,
+    metrics=[rlemask_keras.DiceCoefficient(name="dice"),
+             rlemask_keras.DiceCoefficient(name="dice_positive", positive_only=True)],
+)
+rng = np.random.default_rng(0)
+x = rng.random((4, 32, 32, 1), dtype=np.float32)
+y = (x > 0.7).astype("float32")
+model.fit(x, y, epochs=1, batch_size=2, verbose=0)
+model.save(PATH)
+np.save(PATH + ".x.npy", x)
+print(int(model.optimizer.iterations.numpy()))
+"""
+
+LOAD_AND_FIT = """
+import numpy as np
+IMPORTS
+model = keras.models.load_model(PATH)
+assert model.loss.__name__ == "bce_dice_loss", model.loss
+steps = int(model.optimizer.iterations.numpy())
+x = np.load(PATH + ".x.npy")
+history = model.fit(x, (x > 0.7).astype("float32"), epochs=1, batch_size=2, verbose=0)
+assert {"loss", "dice", "dice_positive"} <= set(history.history), history.history
+print(steps, int(model.optimizer.iterations.numpy()))
+"""
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_ENV,
+    )
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("saved") / "model.keras")
+    result = _python(BUILD.replace("PATH", repr(path)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert int(result.stdout.split()[-1]) == 2  # 4 images, batch 2, 1 epoch
+    return path
+
+
+@pytest.mark.parametrize(
+    "imports", ["import rlemask_keras\nimport keras", "import keras\nimport rlemask_keras"]
+)
+def test_fresh_process_loads_compiled_model_and_keeps_training(saved_model, imports):
+    code = LOAD_AND_FIT.replace("IMPORTS", imports).replace("PATH", repr(saved_model))
+    result = _python(code)
+    assert result.returncode == 0, result.stderr[-3000:]
+    before, after = map(int, result.stdout.split()[-2:])
+    # the optimizer state came back with the model and the new steps add to it
+    assert (before, after) == (2, 4)
+
+
+def test_import_rlemask_keras_does_not_import_tensorflow():
+    result = _python(
+        "import sys, rlemask_keras\n"
+        "print(sorted(m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules))"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "[]"
+
+
+def test_without_import_rlemask_keras_keras_cannot_find_the_loss(saved_model):
+    """Why the registration matters: Keras never imports our modules by itself."""
+    code = LOAD_AND_FIT.replace("IMPORTS", "import keras").replace("PATH", repr(saved_model))
+    result = _python(code)
+    assert result.returncode != 0
+    assert "rlemask>" in result.stderr
