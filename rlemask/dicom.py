@@ -130,11 +130,102 @@ def _check_path(path: Any) -> str:
     return name
 
 
-def _dcmread(name: str, **kwargs: Any) -> Any:
-    import pydicom
+class _Malformed(Exception):
+    """Raised inside pydicom's reader to stop a data set that cannot be DICOM."""
+
+
+# value representations with a 4-byte length in explicit VR (PS3.5 7.1.2)
+_LONG_VRS = frozenset(
+    (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV")
+)
+# a real File Meta Information group has about 10 elements
+_MAX_META_ELEMENTS = 256
+
+
+def _check_header(fh: Any) -> None:
+    """Reject, from the first few hundred bytes, a Part 10 file that cannot hold an image.
+
+    pydicom reads a ``DICM`` file element by element; a file of zeros after
+    the prefix parses as millions of empty command-set elements (about 20 s
+    for 64 MiB, minutes for 2 GiB).  A stored DICOM file has its File Meta
+    Information (group 0002) right after ``DICM`` and never a command set
+    (group 0000, which belongs to network messages) after it, so both are
+    checked here, whatever the file's size.  Files without ``DICM`` are left
+    to pydicom, which refuses them at once.
+    """
+    head = fh.read(132)
+    if len(head) < 132 or head[128:132] != b"DICM":
+        return
+    elements = 0
+    while True:
+        start = fh.tell()
+        tag = fh.read(8)
+        if len(tag) < 8:
+            return  # truncated: pydicom says so
+        group, elem = struct.unpack("<HH", tag[:4])
+        if group != 0x0002:
+            break
+        elements += 1
+        if tag[4:6] in _LONG_VRS:
+            more = fh.read(4)
+            if len(more) < 4:
+                return
+            length = struct.unpack("<I", more)[0]
+        else:
+            length = struct.unpack("<H", tag[6:8])[0]
+        if elements > _MAX_META_ELEMENTS or length == 0xFFFFFFFF:
+            raise _Malformed(f"the File Meta Information at byte {start} is not valid")
+        fh.seek(length, os.SEEK_CUR)
+    if elements == 0:
+        raise _Malformed(
+            "'DICM' is not followed by the File Meta Information (group 0002) "
+            f"but by tag ({group:04X},{elem:04X})"
+        )
+    if group == 0x0000:
+        raise _Malformed(
+            f"a command set (group 0000) at byte {start} where the data set should start"
+        )
+
+
+class _TagOrder:
+    """``stop_when`` for pydicom's reader: tags of a data set must ascend (PS3.5 7.1).
+
+    Stops a file whose data set repeats one tag or goes backwards -- filler
+    bytes, not elements -- at the first such tag instead of parsing the whole
+    file.  pydicom may ask twice about the first element (when it checks the
+    VR encoding), so one immediate repeat is allowed.
+    """
+
+    def __init__(self, stop_before_pixels: bool) -> None:
+        self.last = -1
+        self.repeats = 0
+        self.stop_before_pixels = stop_before_pixels
+
+    def __call__(self, tag: int, vr: Any, length: int) -> bool:
+        tag = int(tag)
+        if tag == self.last:
+            self.repeats += 1
+        else:
+            self.repeats = 0
+        if tag < self.last or self.repeats > 1:
+            raise _Malformed(
+                f"data element ({tag >> 16:04X},{tag & 0xFFFF:04X}) out of order after "
+                f"({self.last >> 16:04X},{self.last & 0xFFFF:04X})"
+            )
+        self.last = tag
+        return self.stop_before_pixels and tag in (0x7FE00010, 0x7FE00009, 0x7FE00008)
+
+
+def _dcmread(name: str, *, stop_before_pixels: bool = False) -> Any:
+    from pydicom.filereader import read_partial
 
     try:
-        return pydicom.dcmread(name, **kwargs)
+        with open(name, "rb") as fh:
+            _check_header(fh)
+            fh.seek(0)
+            return read_partial(fh, stop_when=_TagOrder(stop_before_pixels))
+    except _Malformed as err:
+        raise DicomError(f"{name}: not a valid DICOM file ({err})") from None
     except InvalidDicomError as err:
         raise DicomError(f"{name}: not a DICOM file ({err})") from err
     except _FILE_FAILURES as err:
@@ -182,8 +273,11 @@ def _decode_first_frame(name: str, ds: Any) -> tuple[np.ndarray, dict[str, Any],
     from pydicom.pixels import as_pixel_options
 
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
-        raise DicomError(f"{name}: no pixel data (not an image: SOP class "
-                         f"{ds.get('SOPClassUID', 'unknown')})")
+        try:  # reading a value converts it: an unknown VR raises here
+            sop_class = ds.get("SOPClassUID", "unknown")
+        except _FILE_FAILURES as err:
+            sop_class = f"unreadable: {type(err).__name__}: {err}"
+        raise DicomError(f"{name}: no pixel data (not an image: SOP class {sop_class})")
     decoder, plugin = _choose_plugin(name, ds)
     try:
         opts = as_pixel_options(ds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -363,19 +364,25 @@ def test_truncated_pixel_data_message(tmp_path, make_dicom, gradient8):
     assert read_dicom_meta(cut)["rows"] == gradient8.shape[0]
 
 
-def test_no_pixel_data(tmp_path):
+def _no_pixel_file(path, sop_class, **tags):
+    """A DICOM file without pixel data (e.g. a structured report)."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"
+    ds.file_meta.MediaStorageSOPClassUID = sop_class
     ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"
-    ds.PatientSex = "F"
-    path = tmp_path / "report.dcm"
+    ds.SOPClassUID = sop_class
+    for key, value in tags.items():
+        setattr(ds, key, value)
     ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_no_pixel_data(tmp_path):
+    path = _no_pixel_file(tmp_path / "report.dcm", "1.2.840.10008.5.1.4.1.1.88.11", PatientSex="F")
     with pytest.raises(DicomError, match=r"report\.dcm: no pixel data"):
         read_dicom(path)
     assert read_dicom_meta(path)["sex"] == "F"
@@ -534,15 +541,129 @@ def test_parse_age(value, years):
 
 
 def test_meta_is_fast_header_only_read(tmp_path, make_dicom, monkeypatch):
-    # read_dicom_meta asks pydicom to stop before the pixel data
-    calls = []
-    real = pydicom.dcmread
+    # read_dicom_meta asks pydicom's reader to stop at the pixel data
+    import pydicom.filereader
 
-    def spy(*args, **kwargs):
-        calls.append(kwargs)
-        return real(*args, **kwargs)
+    stops = []
+    real = pydicom.filereader.read_partial
 
-    monkeypatch.setattr(pydicom, "dcmread", spy)
+    def spy(fileobj, stop_when=None, **kwargs):
+        stops.append(stop_when)
+        return real(fileobj, stop_when=stop_when, **kwargs)
+
+    monkeypatch.setattr(pydicom.filereader, "read_partial", spy)
     path = make_dicom(tmp_path / "a.dcm", np.zeros((8, 8), np.uint8))
-    read_dicom_meta(path)
-    assert calls and calls[-1].get("stop_before_pixels") is True
+    meta = read_dicom_meta(path)
+    assert meta["rows"] == 8
+    assert stops and stops[-1] is not None
+    assert stops[-1](pydicom.tag.Tag(0x7FE00010), "OB", 64) is True
+
+
+# --- files that cannot be DICOM images, whatever their size (issue 9) -------------------------
+
+
+def _meta_prefix(path):
+    """Preamble, ``DICM`` and the File Meta Information group of a real file."""
+    data = path.read_bytes()
+    pos = 132
+    while data[pos : pos + 2] == b"\x02\x00":
+        vr = data[pos + 4 : pos + 6]
+        if vr in (b"OB", b"UN", b"UT", b"OW", b"SQ", b"UR", b"UC"):
+            pos += 12 + int.from_bytes(data[pos + 8 : pos + 12], "little")
+        else:
+            pos += 8 + int.from_bytes(data[pos + 6 : pos + 8], "little")
+    return data[:pos]
+
+
+def _sparse(path, prefix, size):
+    """``prefix`` then zeros up to ``size`` bytes, as a sparse file (no disk used)."""
+    with open(path, "wb") as handle:
+        handle.write(prefix)
+        handle.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize("size", [64 * 2**20, 2 * 2**30], ids=["64MiB", "2GiB"])
+@pytest.mark.parametrize("with_meta", [False, True], ids=["bare", "meta"])
+def test_dicm_then_zeros_fails_fast(tmp_path, make_dicom, gradient8, size, with_meta):
+    # before: pydicom parsed the zeros as millions of empty elements (20 s for 64 MiB)
+    prefix = b"\x00" * 128 + b"DICM"
+    if with_meta:
+        prefix = _meta_prefix(make_dicom(tmp_path / "real.dcm", gradient8))
+    path = _sparse(tmp_path / "zeros.dcm", prefix, size)
+    for fn in (read_dicom, read_dicom_meta):
+        start = time.perf_counter()
+        with pytest.raises(DicomError, match=r"zeros\.dcm: not a valid DICOM file"):
+            fn(path)
+        # a bound on failing, not a speed claim: the old reader needed minutes for 2 GiB
+        assert time.perf_counter() - start < 5.0
+
+
+def test_repeated_filler_elements_fail_fast(tmp_path, make_dicom, gradient8):
+    # a valid header, then one tag over and over: stopped at the first repeat
+    prefix = _meta_prefix(make_dicom(tmp_path / "real.dcm", gradient8))
+    filler = b"\x08\x00\x05\x00CS\x00\x00" * 200_000  # (0008,0005) CS, empty
+    path = tmp_path / "filler.dcm"
+    path.write_bytes(prefix + filler)
+    with pytest.raises(DicomError, match=r"filler\.dcm: not a valid DICOM file.*out of order"):
+        read_dicom(path)
+    with pytest.raises(DicomError, match=r"filler\.dcm"):
+        read_dicom_meta(path)
+
+
+def test_tags_going_backwards_are_refused(tmp_path, make_dicom, gradient8):
+    path = make_dicom(tmp_path / "a.dcm", gradient8, PatientSex="F")
+    data = path.read_bytes()
+    # rename (0010,0040) Patient's Sex to (0008,0040), which sorts before earlier tags
+    at = data.index(b"\x10\x00\x40\x00CS")
+    bad = tmp_path / "order.dcm"
+    bad.write_bytes(data[:at] + b"\x08\x00\x40\x00CS" + data[at + 6 :])
+    with pytest.raises(DicomError, match=r"order\.dcm: .*\(0008,0040\) out of order"):
+        read_dicom(bad)
+
+
+def _explicit_elements(data, start):
+    """(offset of the VR, VR) of each top-level explicit VR element from ``start``."""
+    pos, out = start, []
+    while pos + 8 <= len(data):
+        vr = data[pos + 4 : pos + 6]
+        out.append((pos + 4, vr))
+        if vr in (b"OB", b"OW", b"SQ", b"UN", b"UT"):
+            length = int.from_bytes(data[pos + 8 : pos + 12], "little")
+            pos += 12 + (0 if length == 0xFFFFFFFF else length)
+            if length == 0xFFFFFFFF:
+                break
+        else:
+            pos += 8 + int.from_bytes(data[pos + 6 : pos + 8], "little")
+    return out
+
+
+def test_unknown_value_representation_is_a_dicom_error(tmp_path, make_dicom, gradient8):
+    """Each element's VR in turn made unknown ("ZZ"): a DicomError naming the file, or an image."""
+    path = make_dicom(tmp_path / "a.dcm", gradient8, PatientSex="F", PatientAge="058Y")
+    data = path.read_bytes()
+    elements = _explicit_elements(data, len(_meta_prefix(path)))
+    assert len(elements) > 10
+    bad = tmp_path / "vr.dcm"
+    errors = 0
+    for at, _ in elements:
+        bad.write_bytes(data[:at] + b"ZZ" + data[at + 2 :])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for fn in (read_dicom, read_dicom_meta):
+                try:
+                    fn(bad)
+                except DicomError as err:
+                    assert "vr.dcm" in str(err)
+                    errors += 1
+    assert errors > 0
+
+
+def test_no_pixel_data_and_an_unknown_vr_sop_class(tmp_path):
+    # before: NotImplementedError escaped while the "no pixel data" message read SOPClassUID
+    path = _no_pixel_file(tmp_path / "novr.dcm", "1.2.840.10008.5.1.4.1.1.7")
+    data = path.read_bytes()
+    at = data.index(b"\x08\x00\x16\x00UI") + 4
+    path.write_bytes(data[:at] + b"ZZ" + data[at + 2 :])
+    with pytest.raises(DicomError, match=r"novr\.dcm: no pixel data.*Unknown Value Representation"):
+        read_dicom(path)
