@@ -54,6 +54,8 @@ _EXPORTS: dict[str, str] = {
     "EvalReport": "rlemask.evaluation",
     "remove_small_regions": "rlemask.postprocess",
     "triplet_threshold": "rlemask.postprocess",
+    "TripletSearch": "rlemask.postprocess",
+    "scale_min_area": "rlemask.postprocess",
     # images and data sets
     "read_dicom": "rlemask.dicom",
     "read_dicom_meta": "rlemask.dicom",

@@ -19,7 +19,13 @@ import numpy as np
 
 from rlemask._metric_kernels import _prob_scan
 
-__all__ = ["remove_small_regions", "triplet_threshold"]
+__all__ = [
+    "remove_small_regions",
+    "triplet_threshold",
+    "TripletSearch",
+    "TRIPLET_GRID",
+    "scale_min_area",
+]
 
 
 def _check_2d(array, name: str) -> np.ndarray:
@@ -169,3 +175,149 @@ def triplet_threshold(
     if above < min_area:
         return np.zeros(arr.shape, np.uint8)
     return (arr > bottom).view(np.uint8)
+
+
+#: the grid :class:`TripletSearch` tries by default; ``min_area`` in pixels of
+#: a 1024 x 1024 map (scaled to each map, see :func:`scale_min_area`)
+TRIPLET_GRID = {
+    "top": (0.5, 0.6, 0.7, 0.8, 0.9),
+    "min_area": (0, 250, 500, 1000, 2000, 4000, 6000, 8000),
+    "bottom": (0.3, 0.4, 0.5),
+}
+
+
+def scale_min_area(min_area: float, shape: tuple[int, int], *, reference: int = 1024) -> int:
+    """A pixel count given at ``reference x reference`` scaled to a map of ``shape``.
+
+    Examples
+    --------
+    >>> import rlemask
+    >>> rlemask.scale_min_area(2000, (256, 256))
+    125
+    >>> rlemask.scale_min_area(2000, (1024, 1024))
+    2000
+    """
+    if isinstance(min_area, (bool, np.bool_)) or not isinstance(min_area, numbers.Real):
+        raise ValueError(f"`min_area` must be a number >= 0; received min_area={min_area!r}")
+    if not min_area >= 0:
+        raise ValueError(f"`min_area` must be a number >= 0; received min_area={min_area!r}")
+    height, width = shape
+    return int(round(min_area * height * width / (reference * reference)))
+
+
+class TripletSearch:
+    """Choose :func:`triplet_threshold`'s ``(top, min_area, bottom)`` on validation maps.
+
+    Feed it one image at a time (``add``) -- probability map and true mask at
+    the resolution they are scored at -- and ask for the best triplet: the
+    one with the highest mean Dice over the images, the competition's score
+    (an empty prediction of an empty truth scores 1).  Memory grows by one
+    row of scores per image, never by the maps.  Framework-free: feed it
+    from Keras, PyTorch or numpy.
+
+    The triplet rule has only ``len(bottom)`` distinct non-empty masks per
+    image, so each image costs one count per ``top`` and one Dice per
+    ``bottom``, whatever the grid's size.
+
+    Parameters
+    ----------
+    top, min_area, bottom : sequence
+        The values tried (every combination).  ``min_area`` is in pixels of
+        a ``reference x reference`` map and scaled to each map's size.
+    reference : int
+        Side of the map ``min_area`` is counted on (1024: SIIM).
+
+    Attributes
+    ----------
+    grid : list of (top, min_area, bottom)
+        The triplets, in the order of the columns of :attr:`scores`.
+    scores : numpy.ndarray
+        (n_images, len(grid)) float64: each image's Dice for each triplet.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rlemask
+    >>> search = rlemask.TripletSearch(top=(0.5, 0.9), min_area=(0, 4), bottom=(0.3,), reference=4)
+    >>> truth = np.zeros((4, 4), np.uint8); truth[:2, :2] = 1
+    >>> prob = np.zeros((4, 4), np.float32); prob[:2, :2] = 0.8; prob[3, 3] = 0.6
+    >>> search.grid
+    [(0.5, 0, 0.3), (0.5, 4, 0.3), (0.9, 0, 0.3), (0.9, 4, 0.3)]
+    >>> search.add(prob, truth).round(3).tolist()  # the speck costs Dice; 4 px > 0.5 pass
+    [0.889, 0.889, 0.889, 0.0]
+    >>> search.add(np.where(prob == 0.6, 0.6, 0.0), np.zeros((4, 4)))  # an empty image
+    array([0., 1., 0., 1.])
+    >>> search.best()  # (0.889 + 1) / 2
+    ((0.5, 4, 0.3), 0.9444444444444444)
+    """
+
+    def __init__(
+        self,
+        top=TRIPLET_GRID["top"],
+        min_area=TRIPLET_GRID["min_area"],
+        bottom=TRIPLET_GRID["bottom"],
+        *,
+        reference: int = 1024,
+    ):
+        self._tops = [_check_probability(t, "top") for t in top]
+        self._areas = [_check_area(a, "min_area") for a in min_area]
+        self._bottoms = [_check_probability(b, "bottom") for b in bottom]
+        if not (self._tops and self._areas and self._bottoms):
+            raise ValueError("`top`, `min_area` and `bottom` each need at least one value")
+        if isinstance(reference, bool) or not isinstance(reference, int) or reference < 1:
+            raise ValueError(
+                f"`reference` must be a positive int; received reference={reference!r}"
+            )
+        self.reference = reference
+        self.grid = [(t, a, b) for t in self._tops for a in self._areas for b in self._bottoms]
+        self._rows: list[np.ndarray] = []
+
+    def add(self, prob: np.ndarray, truth: np.ndarray) -> np.ndarray:
+        """Score one image for every triplet; returns its row of :attr:`scores`.
+
+        ``prob`` is an (H, W) map of probabilities in 0..1, ``truth`` an
+        (H, W) mask (non-zero = foreground) of the same shape.
+        """
+        from rlemask.metrics import dice
+
+        arr = _check_2d(prob, "prob")
+        if arr.dtype.kind == "f" and np.isnan(arr).any():
+            raise ValueError("`prob` must not contain NaN")
+        if arr.size and (arr.min() < 0 or arr.max() > 1):
+            raise ValueError(
+                f"`prob` must hold probabilities in 0..1; received values from "
+                f"{arr.min()} to {arr.max()}"
+            )
+        target = _check_2d(truth, "truth")
+        if target.shape != arr.shape:
+            raise ValueError(
+                f"`truth` must have the shape of `prob` {arr.shape}; received {target.shape}"
+            )
+        target = target != 0
+        if arr.dtype.kind == "f":  # compare in the map's precision, as triplet_threshold
+            above = {t: int(np.count_nonzero(arr > arr.dtype.type(t))) for t in self._tops}
+            scores = {b: dice(arr > arr.dtype.type(b), target) for b in self._bottoms}
+        else:
+            above = {t: int(np.count_nonzero(arr > t)) for t in self._tops}
+            scores = {b: dice(arr > b, target) for b in self._bottoms}
+        empty = 0.0 if target.any() else 1.0
+        areas = {a: scale_min_area(a, arr.shape, reference=self.reference) for a in self._areas}
+        row = np.array(
+            [empty if above[t] < areas[a] else scores[b] for t, a, b in self.grid], np.float64
+        )
+        self._rows.append(row)
+        return row
+
+    @property
+    def scores(self) -> np.ndarray:
+        if not self._rows:
+            return np.zeros((0, len(self.grid)))
+        return np.stack(self._rows)
+
+    def best(self) -> tuple[tuple[float, int, float], float]:
+        """The triplet of the highest mean Dice and that mean; the first of the grid on ties."""
+        if not self._rows:
+            raise ValueError("no image added: call add(prob, truth) first")
+        means = self.scores.mean(axis=0)
+        index = int(np.argmax(means))
+        return self.grid[index], float(means[index])
