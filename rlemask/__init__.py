@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     # labels files
     "read_rle_csv": "rlemask.labels",
     "write_rle_csv": "rlemask.labels",
+    "labels_from_frame": "rlemask.labels",
     # geometry and metrics
     "resize_image": "rlemask.resize",
     "resize_mask": "rlemask.resize",
@@ -50,6 +51,8 @@ _EXPORTS: dict[str, str] = {
     "dice": "rlemask.metrics",
     "dice_scores": "rlemask.metrics",
     "iou": "rlemask.metrics",
+    "iou_matrix": "rlemask.pairwise",
+    "dice_matrix": "rlemask.pairwise",
     "evaluate": "rlemask.evaluation",
     "EvalReport": "rlemask.evaluation",
     "remove_small_regions": "rlemask.postprocess",

@@ -8,34 +8,54 @@ array: a mask is never returned partly filled.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from rlemask._formats import get_format, scan_order
-from rlemask.runs import Runs, _check_shape, _union_many
+from rlemask._validation import check_choice, check_shape, is_empty_rle
+from rlemask.runs import Runs, _union_many
 
 _MODES = ("union", "label", "stack")
 
 
-def _is_missing(rle: Any) -> bool:
-    """``None`` or a float NaN (pandas' empty cell)."""
-    if rle is None:
-        return True
-    return (
-        isinstance(rle, numbers.Real) and not isinstance(rle, numbers.Integral) and math.isnan(rle)
-    )
-
-
 def _parse(rle: Any, shape: tuple[int, int], fmt: str, options: dict) -> Runs:
     codec = get_format(fmt)
-    if _is_missing(rle):
+    if is_empty_rle(rle):
         order = scan_order(codec, options)
         return Runs._trusted(np.empty(0, np.int64), np.empty(0, np.int64), shape, order)
     return codec.parse(rle, shape, **options)
+
+
+def runs_from_text(
+    rle: Any, shape: tuple[int, int], *, format: str = "siim", **options: Any
+) -> Runs:
+    """Parse one encoded mask into :class:`rlemask.Runs` (``Runs.from_text`` calls this).
+
+    The format registry is looked up here, so that :mod:`rlemask.runs` stays
+    a leaf that knows nothing of formats.
+
+    Examples
+    --------
+    >>> from rlemask.codec import runs_from_text
+    >>> runs_from_text("1 2 7 1", (6, 5)).starts
+    array([ 1, 10])
+    """
+    return _parse(rle, check_shape(shape), format, options)
+
+
+def runs_to_text(runs: Runs, *, format: str = "siim", **options: Any) -> Any:
+    """Print :class:`rlemask.Runs` in the named format (``Runs.to_text`` calls this).
+
+    Examples
+    --------
+    >>> from rlemask import Runs
+    >>> from rlemask.codec import runs_to_text
+    >>> runs_to_text(Runs([0, 5], [2, 1], (3, 3)), format="kaggle")
+    '1 2 6 1'
+    """
+    return get_format(format).format(runs, **options)
 
 
 def decode(
@@ -83,9 +103,9 @@ def decode(
     >>> int(rlemask.decode("-1", shape=(6, 5)).sum())
     0
     """
-    shape = _check_shape(shape)
+    shape = check_shape(shape)
     codec = get_format(format)
-    if _is_missing(rle):
+    if is_empty_rle(rle):
         scan_order(codec, options)  # still reject unknown options
         return np.zeros(shape, np.uint8)
     fast = getattr(codec, "decode_mask", None)
@@ -188,10 +208,9 @@ def merge(
     """
     from rlemask._errors import RLEError
 
-    shape = _check_shape(shape)
-    if mode not in _MODES:
-        raise ValueError(f"`mode` must be one of {', '.join(_MODES)}. Received: mode={mode!r}")
-    if isinstance(rles, (str, bytes, Mapping)) or _is_missing(rles):
+    shape = check_shape(shape)
+    check_choice(mode, "mode", _MODES)
+    if isinstance(rles, (str, bytes, Mapping)) or is_empty_rle(rles):
         rles = [rles]
     parsed = []
     for i, rle in enumerate(rles):

@@ -8,9 +8,14 @@ rows).  Writing produces one row per image, atomically.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
+import numbers
+import operator
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +23,67 @@ import numpy as np
 
 from rlemask._atomic import atomic_write
 from rlemask._errors import LabelsFileError, RLEError
+from rlemask._validation import check_shape, is_empty_rle
+
+__all__ = ["as_labels", "labels_from_frame", "read_rle_csv", "write_rle_csv"]
 
 _ID = "ImageId"
 _RLE = "EncodedPixels"
 # formats whose text can be syntax-checked without knowing the mask shape
 _TEXT_FORMATS = ("siim", "kaggle")
+_PANDAS_HINT = 'install pandas (pip install "rlemask[pandas]")'
 
 
-def _is_empty_text(value: str) -> bool:
-    return value == "" or value == "-1"
+# Python's csv module refuses fields over 131,072 characters by default, but a
+# noisy 1024 x 1024 prediction is a ~1 MB row that write_rle_csv writes.  The
+# limit is process-wide, so it is raised only while a reader runs and put back
+# when the last concurrent reader ends (a counter, so that one thread never
+# lowers it under another).
+_FIELD_LIMIT = 2**31 - 1  # a C long on every platform
+_limit_lock = threading.Lock()
+_limit_users = 0
+_limit_saved = 0
+
+
+@contextlib.contextmanager
+def _large_fields() -> Iterator[None]:
+    global _limit_users, _limit_saved
+    with _limit_lock:
+        if _limit_users == 0:
+            _limit_saved = csv.field_size_limit(_FIELD_LIMIT)
+        _limit_users += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_users -= 1
+            if _limit_users == 0:
+                csv.field_size_limit(_limit_saved)
+
+
+def _syntax_check(fmt: str, validate: bool):
+    """A cheap syntax check of one RLE text (tokens are ints, an even count), or None."""
+    if not validate or fmt not in _TEXT_FORMATS:
+        return None
+    from rlemask._formats import _text
+
+    def check(value: str) -> None:
+        _text.check_pairs(_text.tokens(value, fmt), fmt)
+
+    return check
+
+
+def _add_row(labels: dict, image_id: str, value: Any, check, where: str, error: type) -> None:
+    """Record one row: the id always, its RLE text unless it is an empty marker."""
+    rles = labels.setdefault(image_id, [])
+    if is_empty_rle(value):
+        return
+    if check is not None:
+        try:
+            check(value)
+        except RLEError as err:
+            raise error(f"{where}: {err}") from None
+    rles.append(value)
 
 
 def read_rle_csv(
@@ -73,18 +130,12 @@ def read_rle_csv(
     {'a': [], 'b': ['1 2', '5 1']}
     """
     path = Path(path)
-    check = None
-    if validate and format in _TEXT_FORMATS:
-        from rlemask._formats import _text
-
-        def check(value: str) -> None:
-            _text.check_pairs(_text.tokens(value, format), format)
-
+    check = _syntax_check(format, validate)
     labels: dict[str, list[str]] = {}
     line = 1
     reader = None
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
+        with _large_fields(), open(path, newline="", encoding="utf-8-sig") as handle:
             # strict: an unterminated quote or stray quote is an error, not a silent guess
             reader = csv.reader(handle, skipinitialspace=True, strict=True)
             header = next(reader, None)
@@ -111,15 +162,7 @@ def read_rle_csv(
                 value = row[i_rle].strip()
                 if not image_id:
                     raise LabelsFileError(f"{path}, line {line}: empty {_ID}")
-                rles = labels.setdefault(image_id, [])
-                if _is_empty_text(value):
-                    continue
-                if check is not None:
-                    try:
-                        check(value)
-                    except RLEError as err:
-                        raise LabelsFileError(f"{path}, line {line}: {err}") from None
-                rles.append(value)
+                _add_row(labels, image_id, value, check, f"{path}, line {line}", LabelsFileError)
     except csv.Error as err:
         line = max(reader.line_num, 1) if reader is not None else line
         raise LabelsFileError(f"{path}, line {line}: unreadable row: {err}") from None
@@ -128,27 +171,191 @@ def read_rle_csv(
     return labels
 
 
+def _frame_columns(frame: Any, name: str) -> tuple[list, list]:
+    """The id and RLE columns of a frame-like object as two lists (duck typing).
+
+    Works on a pandas DataFrame without importing pandas (and on frames that
+    index columns the same way, e.g. polars).
+    """
+    try:
+        names = {str(c).strip(): c for c in frame.columns}
+    except TypeError:
+        names = {}
+    missing = [c for c in (_ID, _RLE) if c not in names]
+    if missing:
+        raise ValueError(
+            f"`{name}` must have the columns {_ID} and {_RLE} (either spelling, e.g. "
+            f"' {_RLE}'); missing {', '.join(missing)}; received {name}.columns="
+            f"{[str(c) for c in getattr(frame, 'columns', [])]}"
+        )
+
+    def column(label: str) -> list:
+        col = frame[names[label]]
+        for method in ("tolist", "to_list", "to_pylist"):  # pandas, polars, pyarrow
+            if hasattr(col, method):
+                return list(getattr(col, method)())
+        return list(col)
+
+    try:
+        return column(_ID), column(_RLE)
+    except Exception as err:  # an unknown frame type: say what is supported
+        raise TypeError(
+            f"`{name}` looks like a data frame but its columns cannot be read ({err}); "
+            f"pass a pandas DataFrame ({_PANDAS_HINT}) or a mapping id -> list of RLE strings"
+        ) from err
+
+
+def _is_frame(obj: Any) -> bool:
+    return not isinstance(obj, Mapping) and hasattr(obj, "columns") and hasattr(obj, "__getitem__")
+
+
+def labels_from_frame(
+    frame: Any, *, format: str = "siim", validate: bool = True, name: str = "frame"
+) -> dict[str, list[str]]:
+    """Labels ``{image_id: [rle, ...]}`` from a pandas DataFrame of CSV rows.
+
+    pandas itself is not imported: the frame's two columns are read as lists.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``ImageId`` and ``EncodedPixels`` (the stage-1 spelling
+        ``" EncodedPixels"`` works too; other columns are ignored).  One row per
+        region, several rows per id; ``-1`` (text or number), ``""`` and NaN
+        mean an empty mask.
+    format : str
+        Format of the RLE column; ``"siim"`` and ``"kaggle"`` text is
+        syntax-checked when ``validate`` is true.
+    validate : bool
+        Check each RLE value's syntax.
+    name : str
+        The argument's name in error messages.
+
+    Returns
+    -------
+    dict[str, list[str]]
+        As :func:`read_rle_csv`: ids (as ``str``) in first-seen order, RLE
+        strings in row order, ``[]`` for an id whose rows are all empty.
+
+    Raises
+    ------
+    ValueError
+        A missing column, an empty id, or two ids that differ but print the
+        same (``1`` and ``"1"``).
+    RLEError
+        A malformed RLE value; the message names the row and the id.
+
+    Examples
+    --------
+    >>> import pandas as pd, rlemask
+    >>> df = pd.DataFrame({"ImageId": ["a", "b", "b"], " EncodedPixels": [" -1", "1 2", "5 1"]})
+    >>> rlemask.labels_from_frame(df)
+    {'a': [], 'b': ['1 2', '5 1']}
+    """
+    ids, values = _frame_columns(frame, name)
+    check = _syntax_check(format, validate)
+    labels: dict[str, list[str]] = {}
+    seen: dict[str, Any] = {}
+    for row, (raw_id, value) in enumerate(zip(ids, values, strict=True)):
+        image_id = str(raw_id).strip()
+        if not image_id or (not isinstance(raw_id, str) and is_empty_rle(raw_id)):  # None, NaN
+            raise ValueError(f"`{name}`, row {row}: empty {_ID}; received {_ID}={raw_id!r}")
+        _same_id(seen, image_id, raw_id, name)
+        if isinstance(value, numbers.Integral) and value == -1:  # pandas reads "-1" as a number
+            value = None
+        elif not is_empty_rle(value):
+            value = (value.decode("ascii") if isinstance(value, bytes) else str(value)).strip()
+        where = f"`{name}`, row {row} ({_ID} {image_id!r})"
+        _add_row(labels, image_id, value, check, where, RLEError)
+    return labels
+
+
+def _same_id(seen: dict[str, Any], image_id: str, raw: Any, name: str) -> None:
+    """Refuse two different keys that print as the same id (``1`` and ``"1"``).
+
+    Equal values of other types (``np.int64(1)`` and ``1``) are the same id.
+    """
+    first = seen.setdefault(image_id, raw)
+    if first is not raw and not first == raw:
+        raise ValueError(
+            f"`{name}` has two ids that are both {image_id!r} as text: {first!r} and {raw!r}; "
+            "make the ids unique strings"
+        )
+
+
+def as_labels(labels: Any, name: str = "labels", *, format: str = "siim") -> dict[str, Any]:
+    """Any accepted form of labels as a ``dict`` keyed by ``str`` ids.
+
+    The one entry point of every function that takes labels.
+
+    Parameters
+    ----------
+    labels : mapping, pandas.DataFrame, str or os.PathLike
+        A mapping id -> RLE value(s) (values are kept as they are), a frame
+        of CSV rows (see :func:`labels_from_frame`), or the path of a labels
+        CSV (see :func:`read_rle_csv`).
+    name : str
+        The argument's name in error messages.
+    format : str
+        RLE format of a CSV or frame.
+
+    Returns
+    -------
+    dict
+        ``{str(id): value}`` in the input's order.
+
+    Raises
+    ------
+    ValueError
+        Two ids that differ but print the same (``1`` and ``"1"``).
+    TypeError
+        Anything else.
+
+    Examples
+    --------
+    >>> from rlemask.labels import as_labels
+    >>> as_labels({1: ["1 2"], "b": []})
+    {'1': ['1 2'], 'b': []}
+    """
+    if isinstance(labels, (str, os.PathLike)):
+        return read_rle_csv(labels, format=format)
+    if isinstance(labels, Mapping):
+        out: dict[str, Any] = {}
+        seen: dict[str, Any] = {}
+        for key, value in labels.items():
+            image_id = key if type(key) is str else str(key)
+            _same_id(seen, image_id, key, name)
+            out[image_id] = value
+        return out
+    if _is_frame(labels):
+        return labels_from_frame(labels, format=format, name=name)
+    raise TypeError(
+        f"`{name}` must be a mapping id -> list of RLE strings, a pandas DataFrame with the "
+        f"columns {_ID} and {_RLE}, or a CSV path; received {name} of type "
+        f"{type(labels).__name__}"
+    )
+
+
 def _row_text(image_id: str, value: Any, fmt: str, shape: tuple[int, int] | None) -> str:
     from rlemask._formats import get_format, scan_order
-    from rlemask.codec import _is_missing, encode
-    from rlemask.runs import Runs, _check_shape, _union_many
+    from rlemask.codec import encode
+    from rlemask.runs import Runs
 
     codec = get_format(fmt)
     order = scan_order(codec, {})
-    empty = codec.format(Runs._trusted(np.empty(0, np.int64), np.empty(0, np.int64), (1, 1), order))
+    empty = codec.format(Runs([], [], (1, 1), order))
     if not isinstance(empty, str):
         raise ValueError(f"write_rle_csv needs a text format; {fmt!r} does not print text")
-    if _is_missing(value):
+    if is_empty_rle(value):
         return empty
     if isinstance(value, (str, bytes)):
         text = value.decode("ascii") if isinstance(value, bytes) else value
-        text = text.strip()
-        return empty if _is_empty_text(text) else text
+        return text.strip()
     if isinstance(value, np.ndarray) and value.ndim == 2:
         return encode(value, format=fmt)
     if isinstance(value, (list, tuple)):
         arrays = [v for v in value if isinstance(v, np.ndarray)]
-        texts = [v for v in value if not isinstance(v, np.ndarray) and not _is_missing(v)]
+        texts = [v for v in value if not isinstance(v, np.ndarray) and not is_empty_rle(v)]
         if not arrays and len(texts) <= 1:
             return _row_text(image_id, texts[0] if texts else None, fmt, shape)
         if arrays:
@@ -158,21 +365,22 @@ def _row_text(image_id: str, value: Any, fmt: str, shape: tuple[int, int] | None
                     f"masks[{image_id!r}]: masks of different shapes: {sorted(shapes)}"
                     + (f" (shape={tuple(shape)})" if shape is not None else "")
                 )
-            the_shape = _check_shape(shapes.pop())
+            the_shape = check_shape(shapes.pop())
         else:
-            the_shape = _check_shape(shape if shape is not None else (1024, 1024))
+            the_shape = check_shape(shape if shape is not None else (1024, 1024))
         parts = [Runs.from_mask(a, order=order) for a in arrays]
         parts += [codec.parse(t, the_shape) for t in texts]
-        return codec.format(_union_many(parts, the_shape, order))
+        # a handful of regions per image: folding ``|`` on the runs is cheap
+        return codec.format(functools.reduce(operator.or_, parts))
     raise TypeError(
-        f"masks[{image_id!r}] must be a 2-D mask array, an RLE string or a list of them. "
-        f"Received: {type(value).__name__}"
+        f"masks[{image_id!r}] must be a 2-D mask array, an RLE string or a list of them; "
+        f"received {type(value).__name__}"
     )
 
 
 def write_rle_csv(
     path: str | os.PathLike,
-    masks: Mapping[str, Any],
+    masks: Any,
     *,
     format: str = "siim",
     shape: tuple[int, int] | None = None,
@@ -183,12 +391,15 @@ def write_rle_csv(
     ----------
     path : str or os.PathLike
         Destination.  Written to a temporary file in the same folder, then
-        renamed over ``path``: a crash never leaves a half-written file.
-    masks : mapping
+        renamed over ``path``: a crash never leaves a half-written file.  The
+        file gets the usual permissions (``0666`` less the umask).
+    masks : mapping or pandas.DataFrame
         Image id -> a 2-D mask array (bool/integer), an RLE string, ``None``
         (empty), or a list of masks / RLE strings.  A list is UNIONED into one
         row (one row per image, as the competitions' submissions expect); an
-        empty list is an empty mask.
+        empty list is an empty mask.  A DataFrame of RLE text with the
+        columns ``ImageId`` and ``EncodedPixels`` (several rows per id are
+        unioned) works too.
     format : str
         ``"siim"`` (default; empty mask ``-1``) or ``"kaggle"`` (empty ``""``).
     shape : (int, int), optional
@@ -199,6 +410,8 @@ def write_rle_csv(
     ------
     TypeError
         A value of another type.
+    ValueError
+        Two ids that print the same (``1`` and ``"1"``).
     RLEError
         A malformed RLE string in a list that had to be unioned.
 
@@ -212,7 +425,15 @@ def write_rle_csv(
     a,0 1 2 1
     b,-1
     """
-    rows = [(str(k), _row_text(str(k), v, format, shape)) for k, v in masks.items()]
+    if shape is not None:
+        shape = check_shape(shape)
+    if isinstance(masks, (str, os.PathLike)):
+        raise TypeError(
+            "`masks` must be a mapping id -> mask or a DataFrame; received a path "
+            f"{os.fspath(masks)!r} (pass read_rle_csv(path) to copy a file)"
+        )
+    items = as_labels(masks, "masks", format=format)
+    rows = [(k, _row_text(k, v, format, shape)) for k, v in items.items()]
     with atomic_write(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([_ID, _RLE])

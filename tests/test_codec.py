@@ -165,7 +165,7 @@ def test_merge_edge_cases():
     assert not rlemask.merge([None, "-1", ""], (2, 3)).any()
     # a single string is one region, not an iterable of characters
     np.testing.assert_array_equal(rlemask.merge(SIIM, (6, 5)), EXAMPLE)
-    with pytest.raises(ValueError, match=r"`mode` must be one of .*Received: mode='max'"):
+    with pytest.raises(ValueError, match=r"`mode` must be one of .*received mode='max'"):
         rlemask.merge([SIIM], (6, 5), mode="max")
     with pytest.raises(RLEError, match=r"item 1 of `rles`: siim RLE: token 2"):
         rlemask.merge([SIIM, "1 2 x 4"], (6, 5))

@@ -117,7 +117,7 @@ def test_write_kaggle_empty_is_blank(tmp_path):
 
 def test_write_rejects_bad_values(tmp_path):
     p = tmp_path / "x.csv"
-    with pytest.raises(TypeError, match=r"masks\['a'\] must be a 2-D mask array.*Received: int"):
+    with pytest.raises(TypeError, match=r"masks\['a'\] must be a 2-D mask array.*received int"):
         rlemask.write_rle_csv(p, {"a": 3})
     with pytest.raises(ValueError, match="needs a text format"):
         rlemask.write_rle_csv(p, {"a": "1 2"}, format="coco")
@@ -158,3 +158,90 @@ def test_read_stray_quote_names_line(tmp_path):
     p.write_text('ImageId,EncodedPixels\na,1 2\nb,"1 2"x\nc,1 2\n')
     with pytest.raises(LabelsFileError, match=r"q\.csv, line 3: unreadable row"):
         rlemask.read_rle_csv(p)
+
+
+def test_a_noisy_1024_row_over_the_csv_field_limit_reads_back(tmp_path):
+    import csv
+
+    rng = np.random.default_rng(1234)
+    noisy = rng.random((1024, 1024)) < 0.5
+    p = tmp_path / "sub.csv"
+    rlemask.write_rle_csv(p, {"noisy": noisy, "empty": None})
+    text = rlemask.encode(noisy)
+    assert len(text) > 131_072  # over Python's default csv field limit
+    before = csv.field_size_limit()
+    labels = rlemask.read_rle_csv(p)
+    assert csv.field_size_limit() == before  # the process-wide limit is put back
+    assert labels == {"noisy": [text], "empty": []}
+    np.testing.assert_array_equal(rlemask.decode(labels["noisy"][0]), noisy)
+    report = rlemask.evaluate(p, p)
+    assert report.mean_dice == 1.0 and report.n_positive == 1
+
+
+def test_frames_are_labels(tmp_path):
+    pd = pytest.importorskip("pandas")
+    stage1 = tmp_path / "train-rle.csv"
+    stage1.write_text(STAGE1)
+    frame = pd.read_csv(stage1)  # stage-1 header: the column is " EncodedPixels"
+    assert " EncodedPixels" in frame.columns
+    expected = rlemask.read_rle_csv(stage1)
+    assert rlemask.labels_from_frame(frame) == expected
+    # pandas reads an all "-1" column as the number -1; NaN cells are empty too
+    numbers = pd.DataFrame({"ImageId": ["a", "b"], "EncodedPixels": [-1, -1]})
+    assert rlemask.labels_from_frame(numbers) == {"a": [], "b": []}
+    nan = pd.DataFrame({"ImageId": ["a", "b"], "EncodedPixels": [np.nan, "1 2"]})
+    assert rlemask.labels_from_frame(nan) == {"a": [], "b": ["1 2"]}
+    # write_rle_csv takes a frame of RLE text; several rows of an id are unioned
+    out = tmp_path / "out.csv"
+    rlemask.write_rle_csv(out, frame, shape=(6, 5))
+    expected = {"1.2.3": [], "1.2.4": ["1 2 7 1 7 2 9 1"], "1.2.5": ["0 3"]}
+    assert rlemask.read_rle_csv(out) == expected
+
+
+def test_frame_errors_name_the_problem():
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(ValueError, match=r"`frame` must have the columns .*missing EncodedPixels"):
+        rlemask.labels_from_frame(pd.DataFrame({"ImageId": ["a"], "Pixels": ["1 2"]}))
+    bad = pd.DataFrame({"ImageId": ["a", "b"], "EncodedPixels": ["1 2", "1 x"]})
+    with pytest.raises(rlemask.RLEError, match=r"`frame`, row 1 \(ImageId 'b'\): siim RLE: tok"):
+        rlemask.labels_from_frame(bad)
+    with pytest.raises(ValueError, match=r"row 0: empty ImageId"):
+        rlemask.labels_from_frame(pd.DataFrame({"ImageId": [None], "EncodedPixels": ["1 2"]}))
+    mixed = pd.DataFrame({"ImageId": [1, "1"], "EncodedPixels": ["1 2", "-1"]})
+    with pytest.raises(ValueError, match=r"two ids that are both '1' as text: 1 and '1'"):
+        rlemask.labels_from_frame(mixed)
+
+
+def test_frame_like_objects_are_read_without_pandas():
+    class Column(list):
+        pass
+
+    class Frame:  # duck-typed: what labels_from_frame reads from a frame
+        columns = ["ImageId", "EncodedPixels"]
+
+        def __getitem__(self, key):
+            return Column({"ImageId": ["a", "a"], "EncodedPixels": ["0 1", "-1"]}[key])
+
+    assert rlemask.labels_from_frame(Frame()) == {"a": ["0 1"]}
+
+    class Broken(Frame):
+        def __getitem__(self, key):
+            raise KeyError(key)
+
+    with pytest.raises(TypeError, match=r"pip install \"rlemask\[pandas\]\""):
+        rlemask.write_rle_csv("unused.csv", Broken())
+
+
+def test_colliding_ids_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"`masks` has two ids that are both '1' as text"):
+        rlemask.write_rle_csv(tmp_path / "x.csv", {1: "-1", "1": "0 1"})
+    assert not (tmp_path / "x.csv").exists()
+    rlemask.write_rle_csv(tmp_path / "y.csv", {np.int64(1): "-1", 2: "0 1"})
+    assert rlemask.read_rle_csv(tmp_path / "y.csv") == {"1": [], "2": ["0 1"]}
+
+
+@pytest.mark.parametrize("nan", [float("nan"), np.float32("nan"), np.float64("nan"), None])
+def test_nan_is_an_empty_mask_in_files(tmp_path, nan):
+    p = tmp_path / "sub.csv"
+    rlemask.write_rle_csv(p, {"a": nan, "b": [nan, "0 1"]}, shape=(2, 2))
+    assert p.read_text() == "ImageId,EncodedPixels\na,-1\nb,0 1\n"
