@@ -5,8 +5,10 @@ The generator does no image processing of its own: every sample comes from
 a :class:`rlemask.SampleCache` holding the same arrays, so training,
 validation, prediction and other frameworks all see the same pixels.  What it
 adds is batching, the epoch's order (shuffling and a positive-fraction
-schedule), consistent augmentation of image and mask, and a policy for
-unreadable files.
+schedule, :class:`rlemask.augment.PositiveFractionSampler`), augmentation
+(:mod:`rlemask.augment`: the built-in batch kernel or any callable in the
+albumentations convention), and a policy for unreadable files.  Everything
+but the batching lives in the core, so a PyTorch loader can reuse it.
 
 Randomness is derived from ``(seed, epoch, batch index)``, never from a
 shared generator, so a batch is the same whichever worker thread or process
@@ -19,113 +21,37 @@ import math
 import os
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
-__all__ = ["DataGenerator", "augment_pair"]
+from rlemask.augment import (
+    BasicAugmentation,
+    PositiveFractionSampler,
+    apply_per_sample,
+    check_augment,
+)
+from rlemask.datasets import is_positive
+from rlemask.labels import as_labels
+
+__all__ = ["DataGenerator"]
 
 _ON_ERROR = ("raise", "skip")
 # attempts at replacing one unreadable sample before the batch gives up
 _MAX_REPLACEMENTS = 20
 # Keras >= 3.5 calls PyDataset.on_epoch_begin; older ones only on_epoch_end
 _KERAS_CALLS_BEGIN = hasattr(keras.utils.PyDataset, "on_epoch_begin")
-
-
-def _is_positive(rles: Sequence[str] | None) -> bool:
-    """True when the label list holds at least one real RLE (not ``-1``)."""
-    if not rles:
-        return False
-    if isinstance(rles, (str, bytes)):
-        rles = [rles]
-    for rle in rles:
-        text = rle.decode() if isinstance(rle, bytes) else str(rle)
-        if text.strip() not in ("", "-1"):
-            return True
-    return False
+# orders of epochs other than the current one kept for batch(epoch, index)
+_ORDERS_KEPT = 4
 
 
 def _positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
     return int(value)
-
-
-def _sample_axis(n: int, scale: float, shift: float) -> np.ndarray:
-    """Source coordinate of each output pixel centre for a zoom about the centre + shift."""
-    centre = (n - 1) / 2.0
-    return (np.arange(n, dtype=np.float64) - centre - shift) / scale + centre
-
-
-def augment_pair(
-    image: np.ndarray, mask: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Randomly flip, shift/scale and recontrast one image, moving its mask alike.
-
-    Geometry (applied to both): a horizontal flip with probability 1/2, then a
-    zoom by 0.9..1.1 about the centre and a shift of up to 6 % of the size on
-    each axis.  The image is sampled bilinearly, the mask at the nearest
-    source pixel of the same coordinates, so it stays exactly 0/1 and aligned.
-    Outside the source, both repeat their edge pixels.  Intensity (image
-    only): contrast x0.85..1.15 about mid-grey and brightness +-0.08, clipped
-    to 0..1.
-
-    Parameters
-    ----------
-    image : np.ndarray
-        float32 (S, S) in 0..1.
-    mask : np.ndarray
-        uint8 (S, S) of 0/1.
-    rng : np.random.Generator
-        Source of the random parameters.
-
-    Returns
-    -------
-    (image, mask) : tuple of np.ndarray
-        New C-contiguous arrays, same shapes and dtypes.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> image = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
-    >>> mask = (image > 0.5).astype(np.uint8)
-    >>> out_image, out_mask = augment_pair(image, mask, np.random.default_rng(0))
-    >>> out_image.dtype, out_mask.dtype, sorted(np.unique(out_mask).tolist())
-    (dtype('float32'), dtype('uint8'), [0, 1])
-    """
-    height, width = image.shape
-    if rng.random() < 0.5:
-        image = image[:, ::-1]
-        mask = mask[:, ::-1]
-    scale = rng.uniform(0.9, 1.1)
-    shift_y, shift_x = rng.uniform(-0.06, 0.06, size=2) * (height, width)
-    rows = np.clip(_sample_axis(height, scale, shift_y), 0, height - 1)
-    cols = np.clip(_sample_axis(width, scale, shift_x), 0, width - 1)
-
-    # the mask: nearest source pixel (round half up, like the image's weights)
-    r_near = np.floor(rows + 0.5).astype(np.intp).clip(0, height - 1)
-    c_near = np.floor(cols + 0.5).astype(np.intp).clip(0, width - 1)
-    out_mask = np.ascontiguousarray(mask[r_near[:, None], c_near[None, :]], dtype=np.uint8)
-
-    # the image: separable bilinear interpolation at the same coordinates
-    r0 = np.floor(rows).astype(np.intp)
-    c0 = np.floor(cols).astype(np.intp)
-    r1 = np.minimum(r0 + 1, height - 1)
-    c1 = np.minimum(c0 + 1, width - 1)
-    wr = (rows - r0).astype(np.float32)[:, None]
-    wc = (cols - c0).astype(np.float32)[None, :]
-    top = image[r0][:, c0] * (1 - wc) + image[r0][:, c1] * wc
-    bottom = image[r1][:, c0] * (1 - wc) + image[r1][:, c1] * wc
-    out = top * (1 - wr) + bottom * wr
-
-    contrast = rng.uniform(0.85, 1.15)
-    brightness = rng.uniform(-0.08, 0.08)
-    out = (out - 0.5) * contrast + 0.5 + brightness
-    out_image = np.clip(out, 0.0, 1.0).astype(np.float32)
-    return np.ascontiguousarray(out_image), out_mask
 
 
 class DataGenerator(keras.utils.PyDataset):
@@ -135,10 +61,12 @@ class DataGenerator(keras.utils.PyDataset):
     ----------
     file_path_list : sequence of str or os.PathLike
         The DICOM files; an image's id is its file stem.
-    labels : mapping
+    labels : mapping or pandas.DataFrame
         Image id -> list of RLE strings (empty list: no region), as returned
-        by :func:`rlemask.load_siim` / :func:`rlemask.read_rle_csv`.  Every
-        image needs an entry.
+        by :func:`rlemask.load_siim` / :func:`rlemask.read_rle_csv`, or a
+        DataFrame with the columns ``ImageId`` and ``EncodedPixels`` (one row
+        per region, ``-1`` for none; see :func:`rlemask.labels_from_frame`).
+        Every image needs an entry.
     batch_size : int
         Images per batch; the last batch of an epoch may be smaller.
     img_size : int
@@ -153,8 +81,14 @@ class DataGenerator(keras.utils.PyDataset):
     seed : int, optional
         Seed of the order, the sampling and the augmentation.  The same seed
         gives the same batches at the same epoch.  ``None``: fresh entropy.
-    augment : bool
-        Random flip, shift/scale and brightness/contrast (:func:`augment_pair`).
+    augment : bool or callable
+        ``True``: the built-in set, :class:`rlemask.augment.BasicAugmentation`
+        (flip, zoom + shift, contrast, brightness), drawn from ``seed`` and
+        applied to the whole batch by one numba kernel.  A callable in the
+        albumentations convention, ``fn(image=..., mask=...)`` returning a
+        dict with ``"image"`` and ``"mask"``, is applied to every sample
+        (float32 (S, S) image in 0..1, uint8 (S, S) mask; it must keep the
+        size; its randomness is its own).  ``False``: none.
     positive_fraction : float or (float, float), optional
         Share of positive images in each epoch.  A float holds for every
         epoch; ``(start, end)`` goes linearly from ``start`` at the first
@@ -194,6 +128,9 @@ class DataGenerator(keras.utils.PyDataset):
     ------
     ValueError
         Bad argument values, or an image without an entry in ``labels``.
+    TypeError
+        ``augment`` is neither a bool nor a callable, or ``labels`` is not
+        labels.
 
     Examples
     --------
@@ -208,12 +145,23 @@ class DataGenerator(keras.utils.PyDataset):
     >>> X, y = gen[2]
     >>> X.shape, X.dtype.name, y.shape, y.dtype.name
     ((1, 32, 32, 1), 'float32', (1, 32, 32, 1), 'float32')
+
+    Augmentation with albumentations:
+
+    >>> import albumentations as A
+    >>> transform = A.Compose([A.HorizontalFlip(p=0.5),
+    ...                        A.Affine(scale=(0.9, 1.1), rotate=(-10, 10), p=0.7),
+    ...                        A.RandomBrightnessContrast(p=0.5)], seed=0)
+    >>> gen = DataGenerator(paths, labels, batch_size=2, img_size=32, augment=transform)
+    >>> X, y = gen[0]
+    >>> sorted(np.unique(y).tolist()) in ([0.0], [0.0, 1.0])
+    True
     """
 
     def __init__(
         self,
         file_path_list: Sequence[str | os.PathLike],
-        labels: Mapping[str, Sequence[str]],
+        labels: Mapping[str, Sequence[str]] | Any,
         batch_size: int = 32,
         img_size: int = 256,
         channels: int = 1,
@@ -221,7 +169,7 @@ class DataGenerator(keras.utils.PyDataset):
         *,
         cache: Any = None,
         seed: int | None = None,
-        augment: bool = False,
+        augment: bool | Callable[..., Mapping[str, Any]] = False,
         positive_fraction: float | tuple[float, float | None] | None = None,
         epochs: int | None = None,
         on_error: str = "raise",
@@ -240,13 +188,14 @@ class DataGenerator(keras.utils.PyDataset):
             )
         self.on_error = on_error
         self.shuffle = bool(shuffle)
-        self.augment = bool(augment)
+        self.augment = check_augment(augment)
         self.replicas = _positive_int(replicas, "replicas")
 
         self.paths = [Path(p) for p in file_path_list]
         if not self.paths:
             raise ValueError("`file_path_list` is empty: there is nothing to batch")
         self.ids = [p.stem for p in self.paths]
+        labels = as_labels(labels, "labels")
         missing = [i for i in self.ids if i not in labels]
         if missing:
             raise ValueError(
@@ -254,7 +203,7 @@ class DataGenerator(keras.utils.PyDataset):
                 f"{missing[0]!r} ({self.paths[self.ids.index(missing[0])]})"
             )
         self.labels = {i: list(labels[i]) for i in self.ids}
-        self.positive = np.array([_is_positive(self.labels[i]) for i in self.ids], dtype=bool)
+        self.positive = np.array([is_positive(self.labels[i]) for i in self.ids], dtype=bool)
 
         self.cache = cache
         self._cache_rows: np.ndarray | None = None
@@ -264,9 +213,6 @@ class DataGenerator(keras.utils.PyDataset):
         if epochs is not None:
             epochs = _positive_int(epochs, "epochs")
         self.epochs = epochs
-        self._schedule = self._check_schedule(positive_fraction, epochs)
-        self.positive_fraction = positive_fraction
-
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**63)
         elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -274,6 +220,14 @@ class DataGenerator(keras.utils.PyDataset):
                 f"`seed` must be a non-negative integer or None. Received: seed={seed!r}"
             )
         self.seed = int(seed)
+        self.positive_fraction = positive_fraction
+        self.sampler = PositiveFractionSampler(
+            self.positive,
+            positive_fraction=positive_fraction,
+            epochs=epochs,
+            shuffle=self.shuffle,
+            seed=self.seed,
+        )
 
         self.epoch = 0
         self.skipped: list[Path] = []
@@ -281,6 +235,7 @@ class DataGenerator(keras.utils.PyDataset):
         self._lock = threading.Lock()
         self._begun = False
         self._order = self._make_order(0)
+        self._orders: dict[int, tuple[int, np.ndarray]] = {}
 
     # -- set-up -------------------------------------------------------------
 
@@ -302,51 +257,6 @@ class DataGenerator(keras.utils.PyDataset):
                 raise ValueError(f"`cache` has no sample for image id {image_id!r}") from None
         return np.asarray(rows, dtype=np.intp)
 
-    def _check_schedule(self, fraction: Any, epochs: int | None) -> tuple | None:
-        if fraction is None:
-            return None
-        natural = float(self.positive.mean())
-
-        def check(value: Any) -> float:
-            if value is None:
-                return natural
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-                raise ValueError(
-                    "`positive_fraction` must be a float in [0, 1] or a (start, end) pair. "
-                    f"Received: positive_fraction={fraction!r}"
-                )
-            if not 0.0 <= float(value) <= 1.0:
-                raise ValueError(
-                    "`positive_fraction` values must be in [0, 1]. "
-                    f"Received: positive_fraction={fraction!r}"
-                )
-            return float(value)
-
-        if isinstance(fraction, (tuple, list)):
-            if len(fraction) != 2:
-                raise ValueError(
-                    "`positive_fraction` must be a float or a (start, end) pair. "
-                    f"Received: positive_fraction={fraction!r}"
-                )
-            if epochs is None:
-                raise ValueError(
-                    "`epochs` is needed to schedule positive_fraction="
-                    f"{tuple(fraction)!r} over the epochs. Received: epochs=None"
-                )
-            start, end = check(fraction[0]), check(fraction[1])
-        else:
-            start = end = check(fraction)
-        has_pos, has_neg = self.positive.any(), (~self.positive).any()
-        if (max(start, end) > 0 and not has_pos) or (min(start, end) < 1 and not has_neg):
-            warnings.warn(
-                f"positive_fraction={fraction!r} cannot be met: the data hold "
-                f"{int(self.positive.sum())} positive and {int((~self.positive).sum())} "
-                "negative images; the missing kind is replaced by the other",
-                UserWarning,
-                stacklevel=3,
-            )
-        return (start, end)
-
     # -- epoch order ----------------------------------------------------------
 
     def fraction_at(self, epoch: int) -> float | None:
@@ -355,48 +265,30 @@ class DataGenerator(keras.utils.PyDataset):
         Examples
         --------
         >>> gen = DataGenerator.__new__(DataGenerator)
-        >>> gen._schedule, gen.epochs = (0.8, 0.2), 4
+        >>> gen.sampler = PositiveFractionSampler([True, False], positive_fraction=(0.8, 0.2),
+        ...                                       epochs=4)
         >>> [round(gen.fraction_at(e), 2) for e in range(5)]
         [0.8, 0.6, 0.4, 0.2, 0.2]
         """
-        if self._schedule is None:
-            return None
-        start, end = self._schedule
-        if not self.epochs or self.epochs == 1:
-            return end if epoch > 0 else start
-        t = min(epoch / (self.epochs - 1), 1.0)
-        return start + (end - start) * t
+        return self.sampler.fraction_at(epoch)
 
     def _make_order(self, epoch: int) -> np.ndarray:
-        order = self._sample_order(epoch)
+        order = self.sampler.order(epoch, exclude=self._bad)
         cut = len(order) - len(order) % self.replicas
         return order[:cut]
 
-    def _sample_order(self, epoch: int) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, epoch, 0])
-        good = np.array([i for i in range(len(self.ids)) if i not in self._bad], dtype=np.intp)
-        fraction = self.fraction_at(epoch)
-        if fraction is None:
-            return rng.permutation(good) if self.shuffle else good
-        pos = good[self.positive[good]]
-        neg = good[~self.positive[good]]
-        n = len(good)
-        k = int(round(fraction * n))
-        if len(pos) == 0:
-            k = 0
-        elif len(neg) == 0:
-            k = n
-        order = np.concatenate([self._draw(pos, k, rng), self._draw(neg, n - k, rng)])
-        # a sampled epoch is random by nature; shuffle=False keeps positives first
-        return rng.permutation(order) if self.shuffle else order
-
-    @staticmethod
-    def _draw(group: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-        """``k`` members of ``group``: a permutation, cycled when ``k > len(group)``."""
-        if k == 0:
-            return np.empty(0, dtype=np.intp)
-        reps = math.ceil(k / len(group))
-        return np.concatenate([rng.permutation(group) for _ in range(reps)])[:k]
+    def _order_of(self, epoch: int) -> np.ndarray:
+        """The order of any epoch (the current one, or rebuilt from the seed and kept)."""
+        if epoch == self.epoch:
+            return self._order
+        with self._lock:
+            kept = self._orders.get(epoch)
+            if kept is None or kept[0] != len(self._bad):
+                kept = (len(self._bad), self._make_order(epoch))
+                if len(self._orders) >= _ORDERS_KEPT:
+                    self._orders.pop(next(iter(self._orders)))
+                self._orders[epoch] = kept
+        return kept[1]
 
     @property
     def order(self) -> np.ndarray:
@@ -432,7 +324,7 @@ class DataGenerator(keras.utils.PyDataset):
             return
         self._begun = False
         self.epoch += 1
-        if self.shuffle or self._schedule is not None or self._bad:
+        if self.shuffle or self.positive_fraction is not None or self._bad:
             self._order = self._make_order(self.epoch)
 
     # -- batches ----------------------------------------------------------------
@@ -473,30 +365,58 @@ class DataGenerator(keras.utils.PyDataset):
             f"({self.n_skipped} of {len(self.ids)} files unreadable)"
         )
 
+    def n_batches(self, epoch: int | None = None) -> int:
+        """Batches in ``epoch`` (default: the current one); ``len(self)`` is the current."""
+        order = self._order if epoch is None else self._order_of(epoch)
+        return math.ceil(len(order) / self.batch_size)
+
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        n_batches = len(self)
+        return self.batch(self.epoch, index)
+
+    def batch(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``index`` of ``epoch``: ``gen[i]`` is ``gen.batch(gen.epoch, i)``.
+
+        Any epoch can be asked for in any order and from several threads (the
+        ``tf.data`` path, :func:`rlemask_keras.tfdata.as_tf_dataset`, does);
+        the same ``(seed, epoch, index)`` gives the same batch.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import rlemask
+        >>> from rlemask.synthetic import make_dataset
+        >>> root = make_dataset(tempfile.mkdtemp(), n_images=4, size=64, seed=0)
+        >>> paths, labels = rlemask.load_siim(root)
+        >>> gen = DataGenerator(paths, labels, batch_size=2, img_size=32, seed=0)
+        >>> X, y = gen.batch(3, 1)
+        >>> X.shape, bool((gen.batch(3, 1)[0] == X).all())
+        ((2, 32, 32, 1), True)
+        """
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise TypeError(f"batch index must be an integer. Received: index={index!r}")
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"`epoch` must be a non-negative integer. Received: epoch={epoch!r}")
+        order = self._order_of(int(epoch))
+        n_batches = math.ceil(len(order) / self.batch_size)
         if index < 0:
             index += n_batches
         if not 0 <= index < n_batches:
             raise IndexError(f"batch index out of range [0, {n_batches}). Received: index={index}")
-        members = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        rng = np.random.default_rng([self.seed, self.epoch, 1, int(index)])
+        members = order[index * self.batch_size : (index + 1) * self.batch_size]
+        rng = np.random.default_rng([self.seed, int(epoch), 1, int(index)])
 
         if self.cache is not None:
+            # fresh copies: the cache's memmap is never written
             images, masks = self.cache.get_batch(self._cache_rows[members])
-            # copies: augmentation writes in place, and the cache may be a read-only memmap
-            images = np.array(images, dtype=np.float32)
-            masks = np.array(masks, dtype=np.uint8)
         else:
             pairs = [self._load_or_skip(int(i), rng) for i in members]
             images = np.stack([p[0] for p in pairs])
             masks = np.stack([p[1] for p in pairs])
 
-        if self.augment:
-            for k in range(len(images)):
-                images[k], masks[k] = augment_pair(images[k], masks[k], rng)
+        if isinstance(self.augment, BasicAugmentation):
+            images, masks = self.augment.batch(images, masks, rng)
+        elif self.augment is not None:
+            images, masks = apply_per_sample(self.augment, images, masks)
 
         X = images[..., None]
         if self.channels == 3:
