@@ -75,7 +75,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 # submodules reachable as attributes, e.g. ``rlemask.synthetic.make_dataset``
-_SUBMODULES = {"synthetic"}
+_SUBMODULES = {"synthetic", "augment"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 
