@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from rlemask._errors import RLEError
 from rlemask._metric_kernels import _runs_counts
+from rlemask._validation import check_shape, is_empty_rle
+from rlemask.labels import as_labels
 from rlemask.runs import Runs
 
 __all__ = ["EvalReport", "ImageScore", "evaluate"]
 
-_EMPTY_TEXT = ("", "-1")
+# the size-mismatch detector (see _size_mismatch) needs this many non-empty
+# images on each side before it speaks: with fewer, chance explains anything
+_MISMATCH_MIN_IMAGES = 8
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,10 @@ class EvalReport:
         Mask shape the RLEs were read with.
     format : str
         RLE format name.
+    warnings : list of str
+        Doubts about the input found while scoring (e.g. predictions that
+        look encoded at another mask size); each was also issued as a
+        :class:`UserWarning`.
 
     Examples
     --------
@@ -114,6 +123,7 @@ class EvalReport:
     per_image: list[ImageScore] = field(repr=False)
     shape: tuple[int, int] = (1024, 1024)
     format: str = "siim"
+    warnings: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ exports
     def to_dict(self) -> dict[str, Any]:
@@ -139,6 +149,7 @@ class EvalReport:
             "extra_in_predictions": list(self.extra_in_predictions),
             "shape": list(self.shape),
             "format": self.format,
+            "warnings": list(self.warnings),
             "per_image": [row.to_dict() for row in self.per_image],
         }
 
@@ -190,6 +201,9 @@ class EvalReport:
 
     def __str__(self) -> str:
         lines = [f"Evaluation of {self._title()}", ""]
+        lines += [f"  WARNING: {text}" for text in self.warnings]
+        if self.warnings:
+            lines.append("")
         width = max(len(name) for name, _, _ in self._summary_rows())
         for name, value, meaning in self._summary_rows():
             lines.append(f"  {name:<{width}}  {value:6.4f}   {meaning}")
@@ -238,6 +252,8 @@ class EvalReport:
             "| metric | value | meaning |",
             "|---|---:|---|",
         ]
+        if self.warnings:
+            lines[1:1] = ["", *(f"**Warning:** {text}" for text in self.warnings)]
         for name, value, meaning in self._summary_rows():
             shown = "n/a" if math.isnan(value) else f"{value:.4f}"
             lines.append(f"| {name} | {shown} | {meaning} |")
@@ -268,33 +284,14 @@ class EvalReport:
 # ---------------------------------------------------------------------- inputs
 def _labels(side: Any, name: str, format: str) -> tuple[dict[str, Any], str]:
     """``side`` as ``{id: rles}`` and the label used in error messages."""
-    if isinstance(side, (str, os.PathLike)):
-        from rlemask.labels import read_rle_csv
-
-        return read_rle_csv(side, format=format), str(os.fspath(side))
-    if isinstance(side, Mapping):
-        return {str(k): v for k, v in side.items()}, name
-    raise TypeError(
-        f"`{name}` must be a mapping id -> list of RLE strings, or a CSV path; "
-        f"received {type(side).__name__}"
-    )
-
-
-def _is_empty_item(item: Any) -> bool:
-    if item is None:
-        return True
-    if isinstance(item, float):
-        return math.isnan(item)  # pandas' empty cell
-    if isinstance(item, (str, bytes)):
-        text = item.decode("ascii", "replace") if isinstance(item, bytes) else item
-        return text.strip() in _EMPTY_TEXT
-    return False
+    where = str(os.fspath(side)) if isinstance(side, (str, os.PathLike)) else name
+    return as_labels(side, name, format=format), where
 
 
 def _image_runs(value: Any, shape, format: str, where: str, image_id: str):
     """Union of one image's RLEs as Runs (``None`` when it has none)."""
     items: Iterable[Any]
-    if isinstance(value, (str, bytes, Runs)) or value is None or isinstance(value, float):
+    if isinstance(value, (str, bytes, Runs)) or is_empty_rle(value):
         items = (value,)
     elif isinstance(value, Iterable) and not isinstance(value, Mapping):
         items = value
@@ -302,7 +299,7 @@ def _image_runs(value: Any, shape, format: str, where: str, image_id: str):
         items = (value,)  # e.g. a coco dict
     union = None
     for item in items:
-        if _is_empty_item(item):
+        if is_empty_rle(item):
             continue
         if isinstance(item, Runs):
             if tuple(item.shape) != tuple(shape):
@@ -320,17 +317,35 @@ def _image_runs(value: Any, shape, format: str, where: str, image_id: str):
     return union
 
 
-def _shape(shape: Any) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in shape)
-        ok = h > 0 and w > 0 and all(float(v) == int(v) for v in shape)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(
-            f"`shape` must be a (height, width) pair of positive ints; received shape={shape!r}"
-        )
-    return h, w
+def _size_mismatch(pred_end: list[int], truth_end: list[int], hw: tuple[int, int]) -> str:
+    """A warning when the predictions look encoded at a smaller mask size, else ``""``.
+
+    ``pred_end`` / ``truth_end`` hold, per non-empty image, the pixel just
+    past its last run.  A mask of ``h/k x w/k`` pixels encoded and then read
+    as ``h x w`` (256 px predictions scored as 1024) has all its runs in the
+    first ``h*w/k**2`` pixels (for ``k >= 2``: the first quarter, a band of
+    the image's left quarter in column-major order).  Real predictions do
+    not all hug one edge while the truth reaches past the middle, so: warn
+    when at least :data:`_MISMATCH_MIN_IMAGES` images on each side are
+    non-empty, every prediction ends in the first quarter of the pixels, and
+    at least half of the positive truths end past the middle.  (Masks
+    encoded at a LARGER size run past ``h*w`` and are an error already.)
+    """
+    npix = hw[0] * hw[1]
+    if len(pred_end) < _MISMATCH_MIN_IMAGES or len(truth_end) < _MISMATCH_MIN_IMAGES:
+        return ""
+    if max(pred_end) > npix // 4:
+        return ""
+    past_middle = sum(1 for e in truth_end if e > npix // 2)
+    if 2 * past_middle < len(truth_end):
+        return ""
+    return (
+        f"every one of the {len(pred_end)} non-empty predictions lies in the first "
+        f"{max(pred_end) / npix:.1%} of the pixels while {past_middle} of "
+        f"{len(truth_end)} positive truths reach past the middle: were the predictions "
+        f"encoded at a smaller mask size than shape={hw} (e.g. the model's 256 x 256 "
+        f"output instead of {hw[0]} x {hw[1]})?"
+    )
 
 
 def _mean(values: list[float]) -> float:
@@ -344,22 +359,29 @@ def evaluate(
     *,
     shape: tuple[int, int] = (1024, 1024),
     format: str = "siim",
+    only_predicted: bool = False,
 ) -> EvalReport:
     """Score predictions against the truth with the per-image Dice of SIIM-ACR.
 
     Parameters
     ----------
-    predictions, truth : mapping or path
+    predictions, truth : mapping, pandas.DataFrame or path
         Each a mapping image id -> list of RLE strings (several strings are
-        unioned; ``[]``, ``"-1"``, ``""`` and ``None`` are empty; a single
-        string or :class:`rlemask.Runs` is accepted too), or the path of a
-        labels CSV (``str`` or ``os.PathLike``) read with
-        :func:`rlemask.read_rle_csv` (both header spellings; repeated rows
-        of an id are unioned).
+        unioned; ``[]``, ``"-1"``, ``""``, ``None`` and NaN are empty; a single
+        string or :class:`rlemask.Runs` is accepted too), a DataFrame with the
+        columns ``ImageId`` and ``EncodedPixels`` (see
+        :func:`rlemask.labels_from_frame`), or the path of a labels CSV
+        (``str`` or ``os.PathLike``) read with :func:`rlemask.read_rle_csv`
+        (both header spellings; repeated rows of an id are unioned).  Ids are
+        compared as ``str``; two keys that differ but print the same (``1``
+        and ``"1"``) are an error.
     shape : (int, int)
         Mask shape ``(H, W)`` of every image (1024 x 1024 for SIIM).
     format : str
         RLE format of both sides (``"siim"`` by default, ``"kaggle"``, ...).
+    only_predicted : bool
+        Score only the truth's ids that the predictions hold (a submission
+        for a subset); ``missing_in_predictions`` is then empty.
 
     Returns
     -------
@@ -369,11 +391,20 @@ def evaluate(
         ``missing_in_predictions``; prediction ids absent from the truth are
         listed in ``extra_in_predictions`` and not scored.
 
+    Warns
+    -----
+    UserWarning
+        The predictions look encoded at a smaller mask size than ``shape``
+        (e.g. 256 px masks scored as 1024): every non-empty prediction lies
+        in the first quarter of the pixels while the truth reaches past the
+        middle.  The text is also kept in ``report.warnings``.
+
     Raises
     ------
     ValueError
-        The truth has no images, the two sides share no id at all, or
-        ``shape`` is not two positive ints.
+        The truth has no images, the two sides share no id at all, two ids
+        print the same, or ``shape`` is not two positive ints (at most
+        ``2**40`` pixels).
     rlemask.RLEError
         A malformed RLE or one that does not fit ``shape``; the message names
         the side (or file) and the image id.
@@ -395,7 +426,7 @@ def evaluate(
     """
     from rlemask._formats import get_format
 
-    hw = _shape(shape)
+    hw = check_shape(shape)
     get_format(format)  # an unknown name fails here, listing the known ones
     truth_map, truth_where = _labels(truth, "truth", format)
     pred_map, pred_where = _labels(predictions, "predictions", format)
@@ -410,9 +441,13 @@ def evaluate(
             + (f" (e.g. {next(iter(pred_map))!r})" if pred_map else "")
             + "; are both files from the same data set?"
         )
+    if only_predicted:
+        truth_map = {k: v for k, v in truth_map.items() if k in pred_map}
 
     rows: list[ImageScore] = []
     missing: list[str] = []
+    pred_end: list[int] = []  # per non-empty image, the pixel past its last run
+    truth_end: list[int] = []
     for image_id, truth_value in truth_map.items():
         t = _image_runs(truth_value, hw, format, truth_where, image_id)
         if image_id in pred_map:
@@ -422,6 +457,10 @@ def evaluate(
             p = None
         ta = 0 if t is None else t.area
         pa = 0 if p is None else p.area
+        if ta:
+            truth_end.append(int(t.starts[-1] + t.lengths[-1]))
+        if pa:
+            pred_end.append(int(p.starts[-1] + p.lengths[-1]))
         if ta == 0 and pa == 0:
             score = 1.0
         elif ta == 0 or pa == 0:
@@ -433,6 +472,9 @@ def evaluate(
             score = 2.0 * int(shared) / (ta + pa)  # intersection on the runs
         rows.append(ImageScore(image_id, score, ta, pa))
     extra = [image_id for image_id in pred_map if image_id not in truth_map]
+    doubts = [text for text in (_size_mismatch(pred_end, truth_end, hw),) if text]
+    for text in doubts:
+        warnings.warn(text, UserWarning, stacklevel=2)
 
     positives = [r for r in rows if r.truth_area > 0]
     negatives = [r for r in rows if r.truth_area == 0]
@@ -450,4 +492,5 @@ def evaluate(
         per_image=rows,
         shape=hw,
         format=format,
+        warnings=doubts,
     )

@@ -330,6 +330,7 @@ def test_warmup_leaves_nothing_to_compile_for_the_public_codecs():
     _ = (runs | runs, runs & runs, runs.bbox(), runs.area)
     assert compiled() - before == set()
 
+
 def test_import_compiles_nothing():
     import subprocess
     import sys

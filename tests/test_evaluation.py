@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -212,3 +213,86 @@ def test_evaluate_matches_dense_dice(data):
     assert [r.dice for r in report.per_image] == pytest.approx(expected, abs=1e-12)
     assert report.mean_dice == pytest.approx(np.mean(expected), abs=1e-12)
     assert report.missing_in_predictions == [k for k in truth if k not in pred]
+
+
+def _blob_masks(n: int, size: int, seed: int) -> list[np.ndarray]:
+    """``n`` masks with one rectangle each, spread over the whole image."""
+    rng = np.random.default_rng(seed)
+    masks = []
+    for _ in range(n):
+        m = np.zeros((size, size), np.uint8)
+        y, x = rng.integers(0, size * 3 // 4, 2)
+        h, w = rng.integers(size // 8, size // 4, 2)
+        m[y : y + h, x : x + w] = 1
+        masks.append(m)
+    return masks
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_predictions_encoded_at_a_smaller_size_give_a_warning(factor):
+    size = 64
+    truths = _blob_masks(12, size, seed=factor)
+    for m in truths[:6]:  # half the truths reach the right half of the image
+        m[:, -4:] = 1
+    truth = {f"i{k}": [rlemask.encode(m)] for k, m in enumerate(truths)}
+    small = {
+        f"i{k}": [rlemask.encode(rlemask.resize_mask(m, size // factor))]
+        for k, m in enumerate(truths)
+    }
+    with pytest.warns(UserWarning, match=r"encoded at a smaller mask size than shape=\(64, 64\)"):
+        report = rlemask.evaluate(small, truth, shape=(size, size))
+    assert len(report.warnings) == 1 and "WARNING" in str(report)
+    assert report.to_dict()["warnings"] == report.warnings
+    # the same masks at the right size: no warning
+    right = {f"i{k}": [rlemask.encode(m)] for k, m in enumerate(truths)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert rlemask.evaluate(right, truth, shape=(size, size)).warnings == []
+        # too few images to tell: silence
+        few = dict(list(small.items())[:5])
+        assert rlemask.evaluate(few, truth, shape=(size, size), only_predicted=True).warnings == []
+
+
+def test_only_predicted_restricts_the_truth():
+    truth = {"a": [EXAMPLE], "b": [], "c": ["0 4"]}
+    report = rlemask.evaluate({"a": [EXAMPLE], "b": []}, truth, shape=SHAPE, only_predicted=True)
+    assert report.n_images == 2 and report.mean_dice == 1.0
+    assert report.missing_in_predictions == []
+    full = rlemask.evaluate({"a": [EXAMPLE], "b": []}, truth, shape=SHAPE)
+    assert full.n_images == 3 and full.missing_in_predictions == ["c"]
+    with pytest.raises(ValueError, match="share no image id"):
+        rlemask.evaluate({"x": []}, truth, shape=SHAPE, only_predicted=True)
+
+
+def test_ids_that_collide_as_text_are_refused():
+    with pytest.raises(ValueError, match=r"`predictions` has two ids that are both '1' as text"):
+        rlemask.evaluate({1: ["0 1"], "1": []}, {"1": ["0 1"]}, shape=SHAPE)
+    with pytest.raises(ValueError, match=r"`truth` has two ids"):
+        rlemask.evaluate({"1": []}, {"1": ["0 1"], 1: []}, shape=SHAPE)
+    # int keys that do not collide are fine and compare as text
+    assert rlemask.evaluate({1: ["0 1"]}, {"1": ["0 1"]}, shape=SHAPE).mean_dice == 1.0
+
+
+@pytest.mark.parametrize("nan", [float("nan"), np.float32("nan"), np.float64("nan"), None])
+def test_nan_of_any_type_is_an_empty_mask(nan):
+    report = rlemask.evaluate({"a": nan, "b": [nan, "0 1"]}, {"a": [], "b": ["0 1"]}, shape=SHAPE)
+    assert report.mean_dice == 1.0
+    np.testing.assert_array_equal(rlemask.decode(nan, SHAPE), np.zeros(SHAPE, np.uint8))
+    np.testing.assert_array_equal(rlemask.merge([nan, "0 1"], SHAPE), rlemask.decode("0 1", SHAPE))
+
+
+@pytest.mark.parametrize("shape", [(2**62, 8), (2**40, 2**40)])
+def test_shapes_too_large_are_refused_up_front(shape):
+    with pytest.raises(rlemask.RLEError, match=r"at most 2\*\*40 pixels"):
+        rlemask.evaluate({"a": ["0 1"]}, {"a": ["0 1"]}, shape=shape)
+
+
+def test_frames_on_both_sides():
+    pd = pytest.importorskip("pandas")
+    truth = pd.DataFrame({"ImageId": ["a", "a", "b"], " EncodedPixels": [EXAMPLE, "20 2", " -1"]})
+    pred = pd.DataFrame({"ImageId": ["a", "b"], "EncodedPixels": ["1 2 7 1", -1]})
+    report = rlemask.evaluate(pred, truth, shape=SHAPE)
+    assert [(r.id, r.truth_area, r.pred_area) for r in report.per_image] == [
+        ("a", 8, 3),
+        ("b", 0, 0),
+    ]

@@ -54,7 +54,7 @@ def convert_rows(
 
     from rlemask._errors import LabelsFileError, RLEError
     from rlemask._formats import get_format
-    from rlemask.evaluation import _shape
+    from rlemask._validation import check_shape as _shape
     from rlemask.runs import Runs
 
     shape = _shape(shape)
