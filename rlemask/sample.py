@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["load_sample", "MASK_RESIZE_METHOD", "IMAGE_RESIZE_METHOD"]
+from rlemask._validation import check_size
+
+__all__ = ["load_sample", "to_unit", "MASK_RESIZE_METHOD", "IMAGE_RESIZE_METHOD"]
 
 #: how the merged mask is brought to the model's size: a pixel is foreground
 #: when at least half of the source pixels it covers are (``resize_mask``'s
@@ -25,23 +27,55 @@ MASK_RESIZE_METHOD = "area"
 IMAGE_RESIZE_METHOD = "area"
 
 
+#: ``_UNIT[k] == k / 255`` as float32, correctly rounded: turning an 8-bit
+#: image into 0..1 by a table look-up gives the same bits wherever it is done
+#: (here and in :class:`rlemask.SampleCache`), and 255 maps to exactly 1.0
+_UNIT = np.arange(256, dtype=np.float32) / np.float32(255)
+
+
 def _check_size(img_size: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(img_size, (int, np.integer)) and not isinstance(img_size, bool):
-        size = (int(img_size), int(img_size))
-    elif (
-        isinstance(img_size, Sequence)
-        and len(img_size) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in img_size)
-    ):
-        size = (int(img_size[0]), int(img_size[1]))
+    return check_size(img_size, "img_size")
+
+
+def to_unit(image_u8: np.ndarray) -> np.ndarray:
+    """8-bit image(s) -> float32 ``k / 255``, the values :func:`load_sample` returns.
+
+    Examples
+    --------
+    >>> to_unit(np.array([0, 51, 255], np.uint8)).tolist()
+    [0.0, 0.20000000298023224, 1.0]
+    """
+    return _UNIT[image_u8]
+
+
+def _sample_u8(
+    path: str | os.PathLike,
+    rles: Sequence[str] | None,
+    size: tuple[int, int],
+    format: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sample as ``(image uint8 0..255, mask uint8 0/1)``: what the cache stores."""
+    from rlemask import merge, resize_image, resize_mask
+    from rlemask.dicom import _read_unit
+
+    # 8-bit files are resized as uint8 and rounded as they are: a 1024^2
+    # float conversion costs more than the resize
+    pixels, scale = _read_unit(path)
+    shape = pixels.shape
+    image = resize_image(pixels, size, method=IMAGE_RESIZE_METHOD)
+    if scale == 1.0:  # float32 0..1 (more than 8 bits, colour, windowed ...)
+        image = image * np.float32(255.0)
+    # round half to even, then clip: the area mean of 0..255 stays in 0..255
+    image_u8 = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+    if rles is None or isinstance(rles, (str, bytes)):
+        rles = [] if rles is None else [rles]
+    if len(rles) == 0:
+        mask = np.zeros(size, dtype=np.uint8)
     else:
-        raise ValueError(
-            f"The parameter `img_size` must be an int or a (height, width) pair of ints; "
-            f"received {img_size!r}"
-        )
-    if size[0] < 1 or size[1] < 1:
-        raise ValueError(f"The parameter `img_size` must be positive; received {img_size!r}")
-    return size
+        full = merge(list(rles), shape=shape, format=format)
+        mask = resize_mask(full, size, method=MASK_RESIZE_METHOD)
+    return np.ascontiguousarray(image_u8), np.ascontiguousarray(mask, dtype=np.uint8)
 
 
 def load_sample(
@@ -70,7 +104,12 @@ def load_sample(
     -------
     image : numpy.ndarray
         float32 (S, S) in 0..1, resized with :func:`rlemask.resize_image`
-        (method ``"area"``).
+        (method ``"area"``), then rounded to 8-bit steps: every value is
+        ``k / 255`` for an integer ``k`` (:func:`to_unit`), at most 1/510
+        from the unrounded mean.  The rounding is what lets
+        :class:`rlemask.SampleCache` store images as uint8 and still return
+        exactly these values; it is below the precision of the 8-bit
+        SIIM images themselves.
     mask : numpy.ndarray
         uint8 (S, S) of 0/1, resized with :func:`rlemask.resize_mask`
         (method ``"area"``: foreground where at least half the footprint is).
@@ -102,27 +141,6 @@ def load_sample(
     >>> mask.tolist()
     [[1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]]
     """
-    from rlemask import merge, resize_image, resize_mask
-    from rlemask.dicom import _read_unit
-
     size = _check_size(img_size)
-    # read_dicom(path, dtype=float32) resized, but 8-bit files are resized as
-    # uint8 and scaled after: a 1024^2 float conversion costs more than the resize
-    pixels, scale = _read_unit(path)
-    shape = pixels.shape
-    image = resize_image(pixels, size, method=IMAGE_RESIZE_METHOD)
-    if image.dtype != np.float32:  # the contract says float32; be sure of it
-        image = image.astype(np.float32)
-    if scale != 1.0:
-        image *= np.float32(scale)
-    # clip rounding so the documented 0..1 holds exactly
-    np.clip(image, 0.0, 1.0, out=image)
-
-    if rles is None or isinstance(rles, (str, bytes)):
-        rles = [] if rles is None else [rles]
-    if len(rles) == 0:
-        mask = np.zeros(size, dtype=np.uint8)
-    else:
-        full = merge(list(rles), shape=shape, format=format)
-        mask = resize_mask(full, size, method=MASK_RESIZE_METHOD)
-    return np.ascontiguousarray(image), np.ascontiguousarray(mask, dtype=np.uint8)
+    image_u8, mask = _sample_u8(path, rles, size, format)
+    return to_unit(image_u8), mask

@@ -35,11 +35,15 @@ def dataset(tmp_path, make_dicom):
 
 
 def _assert_matches_load_sample(cache, paths, labels):
+    """Bit for bit: the cached sample is what load_sample makes."""
     assert len(cache) == len(paths)
+    images, masks = cache.get_batch(range(len(cache)))
     for row, path in enumerate(paths):
         image, mask = load_sample(path, labels[path.stem], img_size=SIZE)
-        np.testing.assert_array_equal(cache.images[row], image)
-        np.testing.assert_array_equal(cache.masks[row], mask)
+        assert images[row].dtype == image.dtype == np.float32
+        np.testing.assert_array_equal(images[row].view(np.uint32), image.view(np.uint32))
+        np.testing.assert_array_equal(cache[row][0], image)
+        np.testing.assert_array_equal(masks[row], mask)
         assert cache.ids[row] == path.stem
         assert cache.positive[row] == bool(labels[path.stem])
 
@@ -48,7 +52,8 @@ def test_build_in_process_matches_load_sample(tmp_path, dataset):
     paths, labels = dataset
     cache = build_cache(paths, labels, tmp_path / "c", img_size=SIZE, workers=1, progress=False)
     _assert_matches_load_sample(cache, paths, labels)
-    assert cache.images.dtype == np.float32 and cache.masks.dtype == np.uint8
+    # stored as 8-bit steps, a quarter of float32 (issue 13)
+    assert cache.images.dtype == np.uint8 and cache.masks.dtype == np.uint8
     assert cache.images.shape == (N, SIZE, SIZE)
     assert cache.img_size == (SIZE, SIZE)
     assert cache.positive.dtype == bool and cache.positive.sum() == 4
@@ -70,7 +75,7 @@ def test_non_square_size(tmp_path, dataset):
     )
     assert cache.images.shape == (3, 8, 4)
     image, mask = load_sample(paths[0], labels[paths[0].stem], img_size=(8, 4))
-    np.testing.assert_array_equal(cache.images[0], image)
+    np.testing.assert_array_equal(cache[0][0], image)
     np.testing.assert_array_equal(cache.masks[0], mask)
 
 
@@ -79,11 +84,19 @@ def test_get_batch_and_lookup(tmp_path, dataset):
     cache = build_cache(paths, labels, tmp_path / "c", img_size=SIZE, workers=1, progress=False)
     images, masks = cache.get_batch([7, 2, -1, 2])
     assert images.shape == (4, SIZE, SIZE) and masks.shape == (4, SIZE, SIZE)
+    raw, raw_masks = cache.get_batch([7, 2, -1, 2], dtype=np.uint8)
+    assert raw.dtype == np.uint8
+    np.testing.assert_array_equal(images, (raw / 255.0).astype(np.float32))
+    np.testing.assert_array_equal(raw_masks, masks)
     for out, row in zip(range(4), [7, 2, N - 1, 2], strict=True):
-        np.testing.assert_array_equal(images[out], cache.images[row])
+        np.testing.assert_array_equal(raw[out], cache.images[row])
         np.testing.assert_array_equal(masks[out], cache.masks[row])
     images[0] = -1  # a copy, not a view of the cache
-    assert cache.images[7].min() >= 0
+    raw[1] = 0
+    np.testing.assert_array_equal(cache.get_batch([7, 2])[0][0], cache[7][0])
+    assert cache[7][0].min() >= 0 and cache.images[2].any()
+    with pytest.raises(ValueError, match="`dtype`"):
+        cache.get_batch([0], dtype=np.float64)
     image, mask = cache[3]
     np.testing.assert_array_equal(mask, cache.masks[3])
     assert cache.index_of("img04") == 4
@@ -164,7 +177,7 @@ def test_resume_after_a_hard_kill_redoes_unflagged_rows(tmp_path, dataset, monke
         calls["n"] += 1
         if calls["n"] > 4:
             raise SystemExit(9)
-        real_write(images, masks, i, np.full_like(image, 0.5), mask)  # rows left stale
+        real_write(images, masks, i, np.full_like(image, 7), mask)  # rows left stale
 
     monkeypatch.setattr(cache_module, "_write_item", dying_write)
     with pytest.raises(SystemExit):
@@ -196,8 +209,7 @@ def _make_item_in_a_worker(i, path, rles, size, fmt):
 
     if multiprocessing.parent_process() is None:
         raise AssertionError("the sample was made in the parent, not in a worker")
-    image, mask = load_sample(path, rles, img_size=size, format=fmt)
-    return i, image, mask
+    return (i, *cache_module._sample_u8(path, rles, size, fmt))
 
 
 def test_pool_build_interrupt_and_resume(tmp_path, dataset, monkeypatch):
@@ -293,13 +305,198 @@ def test_sample_cache_refuses_broken_folders(tmp_path, dataset):
     out = tmp_path / "c"
     build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
     np.save(out / "masks.npy", np.zeros((N, 4, 4), np.uint8))
-    with pytest.raises(ValueError, match=r"masks\.npy is uint8 \(10, 4, 4\)"):
+    with pytest.raises(ValueError, match=r"masks\.npy: uint8 \(10, 4, 4\), the index says"):
         SampleCache(out)
     index = json.loads((out / "index.json").read_text())
     index["version"] = 999
     (out / "index.json").write_text(json.dumps(index))
-    with pytest.raises(ValueError, match="cache version 999"):
+    with pytest.raises(ValueError, match="cache format 999"):
         SampleCache(out)
     (out / "index.json").write_text("{not json")
     with pytest.raises(ValueError, match="unreadable cache index"):
         SampleCache(out)
+
+
+# --- integrity (issue 9) and format versions (issue 13) ----------------------------------------
+
+
+def _edit_index(out, change):
+    index = json.loads((out / "index.json").read_text())
+    change(index)
+    (out / "index.json").write_text(json.dumps(index))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda index: index["ids"].reverse(),
+        lambda index: index["positive"].__setitem__(1, not index["positive"][1]),
+        lambda index: index["paths"].reverse(),
+        lambda index: index["arrays"]["images.npy"].__setitem__("sha256", "0" * 64),
+    ],
+    ids=["ids-reversed", "positive-flipped", "paths-reversed", "recorded-checksum"],
+)
+def test_an_edited_index_is_refused_on_open(tmp_path, dataset, change):
+    # before: ids reversed served another image's sample, silently
+    paths, labels = dataset
+    out = tmp_path / "c"
+    build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
+    _edit_index(out, change)
+    with pytest.raises(ValueError, match=r"index\.json: the index does not match its checksum"):
+        SampleCache(out)
+
+
+def test_opening_does_not_read_the_arrays(tmp_path, dataset, monkeypatch):
+    paths, labels = dataset
+    out = tmp_path / "c"
+    build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
+    monkeypatch.setattr(
+        cache_module, "_file_digest", lambda path: pytest.fail("hashed an array on open")
+    )
+    assert len(SampleCache(out)) == N
+
+
+@pytest.mark.parametrize("name", ["images.npy", "masks.npy"])
+def test_verify_finds_flipped_bytes(tmp_path, dataset, name):
+    paths, labels = dataset
+    out = tmp_path / "c"
+    build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
+    SampleCache(out).verify()  # intact: no error
+    data = bytearray((out / name).read_bytes())
+    data[-5] ^= 0x01  # one bit of the last row
+    (out / name).write_bytes(bytes(data))
+    cache = SampleCache(out)  # opening stays cheap: the index is intact
+    with pytest.raises(ValueError, match=rf"{name.replace('.', '[.]')}: checksum mismatch"):
+        cache.verify()
+
+
+def test_checksums_recorded_after_a_resumed_build(tmp_path, dataset, monkeypatch):
+    paths, labels = dataset
+    out = tmp_path / "c"
+    real_write = cache_module._write_item
+
+    def interrupted_write(images, masks, i, image, mask):
+        if i == 4:
+            raise KeyboardInterrupt
+        real_write(images, masks, i, image, mask)
+
+    monkeypatch.setattr(cache_module, "_write_item", interrupted_write)
+    with pytest.raises(KeyboardInterrupt):
+        build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
+    monkeypatch.undo()
+    cache = build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
+    cache.verify()
+    index = json.loads((out / "index.json").read_text())
+    import hashlib
+
+    for name in ("images.npy", "masks.npy"):
+        digest = hashlib.sha256((out / name).read_bytes()).hexdigest()
+        assert index["arrays"][name]["sha256"] == digest
+
+
+def _as_format_1(out):
+    """Rewrite a cache as rlemask 0.x wrote it: float32 images, version 1, no checksums."""
+    images = np.load(out / "images.npy")
+    np.save(out / "images.npy", images.astype(np.float32) / 255)
+    index = json.loads((out / "index.json").read_text())
+    for key in ("arrays", "index_sha256"):
+        index.pop(key)
+    index["version"] = 1
+    (out / "index.json").write_text(json.dumps(index))
+
+
+def test_an_old_format_cache_gives_a_clear_message(tmp_path, dataset):
+    paths, labels = dataset
+    out = tmp_path / "c"
+    build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
+    _as_format_1(out)
+    with pytest.raises(ValueError, match=r"cache format 1 \(written by an older rlemask.*rebuild"):
+        SampleCache(out)
+    with pytest.raises(cache_module.CacheExistsError, match="format 1.*overwrite=True") as info:
+        build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
+    assert isinstance(info.value, FileExistsError) and "overwrite" not in info.value.reason
+    cache = build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False,
+                        overwrite=True)
+    _assert_matches_load_sample(cache, paths, labels)
+
+
+def test_images_take_a_quarter_of_float32(tmp_path, dataset):
+    paths, labels = dataset
+    out = tmp_path / "c"
+    build_cache(paths, labels, out, img_size=32, workers=1, progress=False)
+    header = 128  # .npy header
+    assert (out / "images.npy").stat().st_size == N * 32 * 32 + header
+
+
+def test_labels_as_a_data_frame(tmp_path, dataset):
+    pd = pytest.importorskip("pandas")
+    paths, labels = dataset
+    rows = [(k, rle) for k, rles in labels.items() for rle in (rles or ["-1"])]
+    frame = pd.DataFrame(rows, columns=["ImageId", "EncodedPixels"])
+    from_frame = build_cache(paths, frame, tmp_path / "f", img_size=SIZE, workers=1,
+                             progress=False)
+    _assert_matches_load_sample(from_frame, paths, labels)
+    assert from_frame.positive.tolist() == [bool(labels[p.stem]) for p in paths]
+
+
+# --- Dask (issue 13) -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    # worker processes, as on a cluster; two small ones (the machine has 2 cores)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+            silence_logs=50,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def test_dask_build_is_identical_and_resumable(tmp_path, dataset, dask_client, monkeypatch):
+    paths, labels = dataset
+    local = build_cache(paths, labels, tmp_path / "local", img_size=SIZE, workers=1,
+                        progress=False)
+
+    # interrupted while writing the 4th sample made on the cluster
+    out = tmp_path / "dask"
+    real_write = cache_module._write_item
+    written = []
+
+    def interrupted_write(images, masks, i, *rest):
+        if len(written) == 3:
+            raise KeyboardInterrupt
+        written.append(i)
+        real_write(images, masks, i, *rest)
+
+    monkeypatch.setattr(cache_module, "_write_item", interrupted_write)
+    with pytest.raises(KeyboardInterrupt):
+        build_cache(paths, labels, out, img_size=SIZE, progress=False, checkpoint_every=1,
+                    client=dask_client)
+    assert np.flatnonzero(np.load(out / "progress.npy")).tolist() == sorted(written)
+
+    # resumed on the cluster: only the missing rows are made, and made there (workers
+    # import their own rlemask.cache: this process's sample maker must not be called)
+    first, written = written, []
+    monkeypatch.setattr(cache_module, "_write_item", lambda images, masks, i, *rest: (
+        written.append(i), real_write(images, masks, i, *rest)))
+    monkeypatch.setattr(cache_module, "_sample_u8", lambda *a: pytest.fail("made locally"))
+    cache = build_cache(paths, labels, out, img_size=SIZE, progress=False, client=dask_client)
+    monkeypatch.undo()
+    assert sorted(written) == sorted(set(range(N)) - set(first))
+    for name in ("images.npy", "masks.npy"):
+        assert (out / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    np.testing.assert_array_equal(cache.get_batch(range(N))[0], local.get_batch(range(N))[0])
+    cache.verify()
+
+
+def test_dask_errors_name_the_file(tmp_path, dataset, dask_client):
+    paths, labels = dataset
+    bad = tmp_path / "images" / "zz_bad.dcm"
+    bad.write_text("not dicom")
+    with pytest.raises(rlemask.DicomError, match=r"zz_bad\.dcm"):
+        build_cache([*paths, bad], {**labels, "zz_bad": []}, tmp_path / "c", img_size=SIZE,
+                    progress=False, client=dask_client)

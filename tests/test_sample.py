@@ -7,6 +7,7 @@ import pytest
 
 import rlemask
 from rlemask import load_sample
+from rlemask.sample import to_unit
 
 
 @pytest.fixture
@@ -41,6 +42,31 @@ def test_image_is_the_area_resize_of_read_dicom(tmp_path, make_dicom, image64):
     # 4x4 block means of the 8-bit values / 255
     blocks = image64.reshape(16, 4, 16, 4).mean(axis=(1, 3)) / 255
     np.testing.assert_allclose(image, blocks, atol=1e-6)
+
+
+@pytest.mark.parametrize("bits", [8, 12])
+def test_image_is_the_area_mean_rounded_to_8_bit_steps(tmp_path, make_dicom, bits):
+    """Every value is k / 255, the nearest such step to the 4 x 4 block mean (issue 13)."""
+    rng = np.random.default_rng(1234)
+    top = 2**bits - 1
+    pixels = rng.integers(0, top + 1, size=(64, 64)).astype(np.uint8 if bits == 8 else np.uint16)
+    path = make_dicom(tmp_path / "a.dcm", pixels, bits_stored=bits)
+    image, _ = load_sample(path, [], img_size=16)
+    # slow and obvious: block means in float64, then the nearest multiple of 1/255
+    means = pixels.astype(np.float64).reshape(16, 4, 16, 4).mean(axis=(1, 3)) / top
+    steps = np.rint(image.astype(np.float64) * 255)
+    np.testing.assert_array_equal(image, (steps / 255).astype(np.float32))
+    np.testing.assert_array_equal(image, to_unit(steps.astype(np.uint8)))
+    assert np.abs(image - means).max() <= 1 / 510 + 1e-6
+    assert np.abs(steps - means * 255).max() <= 0.5 + 1e-4
+    # the rounding is real: the block means of random pixels are not 8-bit values
+    assert not np.allclose(means * 255, np.rint(means * 255))
+
+
+def test_to_unit_is_k_over_255():
+    k = np.arange(256, dtype=np.uint8)
+    np.testing.assert_array_equal(to_unit(k), (k.astype(np.float64) / 255).astype(np.float32))
+    assert to_unit(k)[255] == 1.0 and to_unit(k).dtype == np.float32
 
 
 def test_high_bit_depth_image(tmp_path, make_dicom):
