@@ -24,7 +24,7 @@ def _parse(rle: Any, shape: tuple[int, int], fmt: str, options: dict) -> Runs:
     codec = get_format(fmt)
     if is_empty_rle(rle):
         order = scan_order(codec, options)
-        return Runs._trusted(np.empty(0, np.int64), np.empty(0, np.int64), shape, order)
+        return Runs.from_canonical(np.empty(0, np.int64), np.empty(0, np.int64), shape, order)
     return codec.parse(rle, shape, **options)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rlemask._errors import RLEError
-from rlemask._validation import check_mask, check_shape
+from rlemask._validation import check_area, check_choice, check_mask, check_shape, check_size
 
 _ORDERS = ("F", "C")
 
@@ -39,6 +39,43 @@ def _check_order(order: Any) -> str:
 def _as_mask(mask: Any, name: str = "mask") -> np.ndarray:
     """A 2-D bool/integer array (uint8 view for bool, native byte order), any layout."""
     return check_mask(mask, name)
+
+
+def _check_connectivity(connectivity: Any) -> bool:
+    """True for 8-connectivity, False for 4; ValueError otherwise."""
+    if isinstance(connectivity, (bool, np.bool_)) or connectivity not in (4, 8):
+        raise ValueError(f"`connectivity` must be 4 or 8; received connectivity={connectivity!r}")
+    return connectivity == 8
+
+
+def _check_sorted_runs(s: np.ndarray, ln: np.ndarray, shape: tuple[int, int]) -> None:
+    """RLEError naming the first run that is not sorted, positive and inside ``H * W``."""
+    from rlemask import _kernels as k
+
+    npix = shape[0] * shape[1]
+    err, i = k._check_runs(s, ln, npix)
+    if err:
+        i = int(i)
+        what = {
+            k.ERR_BAD_LENGTH: "has a length <= 0",
+            k.ERR_BAD_START: "starts before pixel 0",
+            k.ERR_OVERLAP: "overlaps the previous run or goes backwards",
+            k.ERR_PAST_END: f"runs past the last pixel (H*W = {npix})",
+        }[int(err)]
+        raise RLEError(f"run {i} (start={s[i]}, length={ln[i]}) {what}")
+
+
+def _check_canonical(s: np.ndarray, ln: np.ndarray, shape: tuple[int, int]) -> None:
+    """As :func:`_check_sorted_runs`, and touching runs are an error too."""
+    _check_sorted_runs(s, ln, shape)
+    if s.size > 1:
+        touch = np.flatnonzero(s[1:] == s[:-1] + ln[:-1])
+        if touch.size:
+            i = int(touch[0]) + 1
+            raise RLEError(
+                f"run {i} (start={s[i]}, length={ln[i]}) touches the previous run: "
+                "canonical runs are merged"
+            )
 
 
 def _colmajor(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,17 +144,7 @@ class Runs:
                 f"`starts` and `lengths` must have the same size. "
                 f"Received: {s.size} starts and {ln.size} lengths"
             )
-        npix = shape[0] * shape[1]
-        err, i = k._check_runs(s, ln, npix)
-        if err:
-            i = int(i)
-            what = {
-                k.ERR_BAD_LENGTH: "has a length <= 0",
-                k.ERR_BAD_START: "starts before pixel 0",
-                k.ERR_OVERLAP: "overlaps the previous run or goes backwards",
-                k.ERR_PAST_END: f"runs past the last pixel (H*W = {npix})",
-            }[int(err)]
-            raise RLEError(f"run {i} (start={s[i]}, length={ln[i]}) {what}")
+        _check_sorted_runs(s, ln, shape)
         if s.size > 1 and np.any(s[1:] == s[:-1] + ln[:-1]):
             s, ln = k._merge_sorted(s, ln)
         self._set(s, ln, shape, order)
@@ -136,6 +163,77 @@ class Runs:
         self = object.__new__(cls)
         self._set(starts, lengths, shape, order)
         return self
+
+    @classmethod
+    def from_canonical(
+        cls,
+        starts: np.ndarray,
+        lengths: np.ndarray,
+        shape: tuple[int, int],
+        order: str = "F",
+        *,
+        check: bool = True,
+    ) -> Runs:
+        """Wrap runs that are already canonical, without copying: the plugins' constructor.
+
+        A format plugin's ``parse`` returns its runs through this method.
+        Unlike the :class:`Runs` constructor it never merges or converts
+        dtypes: the arrays must already be 1-D ``int64`` and canonical
+        (sorted, positive, neither overlapping nor touching, inside
+        ``H * W``).  Contiguous arrays are used as they are (made read-only);
+        strided views are copied.
+
+        Parameters
+        ----------
+        starts, lengths : numpy.ndarray of int64, 1-D
+            0-based absolute starts and lengths, in scan order.
+        shape : (int, int)
+            Mask shape ``(H, W)``.
+        order : {"F", "C"}
+            Scan order.
+        check : bool
+            ``True`` (default): verify that the runs are canonical, in one
+            O(runs) pass, and raise :class:`rlemask.RLEError` otherwise.
+            ``False``: trust the caller -- only for runs that a validating
+            kernel has just produced.  Non-canonical runs with
+            ``check=False`` make later kernels read or write out of bounds.
+
+        Raises
+        ------
+        RLEError
+            (``check=True``) runs that are not canonical; a bad shape.
+        TypeError
+            Arrays that are not 1-D ``int64``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from rlemask import Runs
+        >>> r = Runs.from_canonical(np.array([1, 7]), np.array([2, 1]), (6, 5))
+        >>> r.to_text()
+        '1 2 4 1'
+        >>> Runs.from_canonical(np.array([1, 3]), np.array([2, 1]), (6, 5))
+        Traceback (most recent call last):
+        ...
+        rlemask._errors.RLEError: run 1 (start=3, length=1) touches the previous run: canonical runs are merged
+        """  # noqa: E501
+        for name, arr in (("starts", starts), ("lengths", lengths)):
+            if not isinstance(arr, np.ndarray) or arr.dtype != np.int64 or arr.ndim != 1:
+                got = f"{type(arr).__name__} {getattr(arr, 'dtype', '')}".strip()
+                raise TypeError(f"`{name}` must be a 1-D int64 numpy array; received {got}")
+        if starts.size != lengths.size:
+            raise RLEError(
+                f"`starts` and `lengths` must have the same size; "
+                f"received {starts.size} starts and {lengths.size} lengths"
+            )
+        shape = _check_shape(shape)
+        order = _check_order(order)
+        # a strided view (values[1::2]) is copied: kernels are compiled for contiguous arrays
+        starts = np.ascontiguousarray(starts)
+        lengths = np.ascontiguousarray(lengths)
+        if check:
+            _check_canonical(starts, lengths, shape)
+        return cls._trusted(starts, lengths, shape, order)
 
     # ------------------------------------------------------------------ builders
     @classmethod
@@ -182,32 +280,64 @@ class Runs:
     def from_text(cls, text: Any, shape: tuple[int, int], format: str = "siim", **options) -> Runs:
         """Parse ``text`` in the named format (see :func:`rlemask.formats`).
 
+        A thin alias of :func:`rlemask.codec.runs_from_text`, where the format
+        registry is consulted (this module does not know about formats).
+
         Examples
         --------
         >>> Runs.from_text("1 2 7 1", (6, 5)).starts
         array([ 1, 10])
         """
-        from rlemask._formats import get_format
+        from rlemask.codec import runs_from_text
 
-        return get_format(format).parse(text, _check_shape(shape), **options)
+        return runs_from_text(text, shape, format=format, **options)
 
     def to_text(self, format: str = "siim", **options) -> Any:
         """Print the runs in the named format (a ``str``; a ``dict`` for ``coco``).
+
+        A thin alias of :func:`rlemask.codec.runs_to_text`.
 
         Examples
         --------
         >>> Runs([0, 5], [2, 1], (3, 3)).to_text(format="kaggle")
         '1 2 6 1'
         """
-        from rlemask._formats import get_format
+        from rlemask.codec import runs_to_text
 
-        return get_format(format).format(self, **options)
+        return runs_to_text(self, format=format, **options)
 
     def as_order(self, order: str) -> Runs:
-        """The same mask scanned in ``order`` (``self`` if it already is)."""
+        """The same mask scanned in ``order`` (``self`` if it already is), without decoding.
+
+        Cost: O(runs + toggles), where toggles are the places where two
+        neighbouring lines of the current scan differ; never O(H * W).
+
+        Examples
+        --------
+        >>> r = Runs.from_text("1 2 7 1 7 2 9 1", (6, 5))
+        >>> r.as_order("C")
+        Runs(starts=[3, 5, 8, 10, 21, 29], lengths=[1, 1, 1, 1, 1, 1], shape=(6, 5), order='C')
+        """
         if _check_order(order) == self.order:
             return self
-        return Runs.from_mask(self.to_mask(), order=order)
+        s, ln = self._reordered()
+        return Runs._trusted(s, ln, self.shape, order)
+
+    def _lines(self) -> tuple[int, int]:
+        """``(m, n_lines)``: pixels per scan line and number of lines (see _runs_kernels)."""
+        H, W = self.shape
+        return (H, W) if self.order == "F" else (W, H)
+
+    def _reordered(self) -> tuple[np.ndarray, np.ndarray]:
+        """The runs of the other scan order (kernel output, canonical)."""
+        from rlemask import _runs_kernels as rk
+
+        if self.starts.size == 0:
+            return self.starts, self.lengths
+        return rk._reorder(self.starts, self.lengths, *self._lines())
+
+    def _new(self, s: np.ndarray, ln: np.ndarray, shape: tuple[int, int] | None = None) -> Runs:
+        return Runs._trusted(s, ln, self.shape if shape is None else shape, self.order)
 
     # ------------------------------------------------------------------ queries
     def to_mask(self) -> np.ndarray:
@@ -231,8 +361,16 @@ class Runs:
 
     @property
     def area(self) -> int:
-        """Number of foreground pixels."""
-        return int(self.lengths.sum())
+        """Number of foreground pixels (one pass over the lengths).
+
+        Examples
+        --------
+        >>> Runs([1, 7], [2, 3], (6, 5)).area
+        5
+        """
+        from rlemask import _runs_kernels as rk
+
+        return int(rk._area(self.lengths))
 
     @property
     def ends(self) -> np.ndarray:
@@ -242,7 +380,7 @@ class Runs:
     def bbox(self) -> tuple[int, int, int, int] | None:
         """Bounding box ``(x, y, w, h)`` (0-based, COCO convention), from the runs alone.
 
-        Returns ``None`` for an empty mask.
+        One O(runs) pass in a kernel; ``None`` for an empty mask.
 
         Examples
         --------
@@ -251,25 +389,331 @@ class Runs:
         >>> Runs([], [], (4, 4)).bbox() is None
         True
         """
+        from rlemask import _runs_kernels as rk
+
         if self.starts.size == 0:
             return None
-        H, W = self.shape
-        # in the scan order, "major" is the column (F) or the row (C)
-        minor_n = H if self.order == "F" else W
-        s = self.starts
-        last = s + self.lengths - 1
-        maj0 = s // minor_n
-        maj1 = last // minor_n
-        mi0 = s - maj0 * minor_n
-        mi1 = last - maj1 * minor_n
-        if np.any(maj1 > maj0):  # a run wrapping into the next column spans every row
-            mi_lo, mi_hi = 0, minor_n - 1
-        else:
-            mi_lo, mi_hi = int(mi0.min()), int(mi1.max())
-        maj_lo, maj_hi = int(maj0[0]), int(maj1[-1])
+        c0, c1, p0, p1 = rk._bbox(self.starts, self.lengths, self._lines()[0])
+        # lines are columns (F) or rows (C); positions the other axis
         if self.order == "F":
-            return (maj_lo, mi_lo, maj_hi - maj_lo + 1, mi_hi - mi_lo + 1)
-        return (mi_lo, maj_lo, mi_hi - mi_lo + 1, maj_hi - maj_lo + 1)
+            return (int(c0), int(p0), int(c1 - c0 + 1), int(p1 - p0 + 1))
+        return (int(p0), int(c0), int(p1 - p0 + 1), int(c1 - c0 + 1))
+
+    # ------------------------------------------------------------------ geometry
+    def flip(self, axis: int) -> Runs:
+        """The mask flipped along ``axis``: ``0`` up-down, ``1`` left-right (``np.flip``).
+
+        O(runs + lines crossed); flipping a prediction back after test-time
+        augmentation costs no decode.
+
+        Parameters
+        ----------
+        axis : {0, 1, -2, -1}
+            ``0`` reverses the rows (up-down), ``1`` the columns (left-right).
+
+        Raises
+        ------
+        ValueError
+            Any other ``axis``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = np.array([[1, 1, 0],
+        ...               [0, 0, 1]], np.uint8)
+        >>> Runs.from_mask(m).flip(1).to_mask()
+        array([[0, 1, 1],
+               [1, 0, 0]], dtype=uint8)
+        >>> Runs.from_mask(m).flip(0).to_mask()
+        array([[0, 0, 1],
+               [1, 1, 0]], dtype=uint8)
+        """
+        from rlemask import _runs_kernels as rk
+
+        if isinstance(axis, (bool, np.bool_)) or axis not in (0, 1, -1, -2):
+            raise ValueError(
+                f"`axis` must be 0 (up-down) or 1 (left-right); received axis={axis!r}"
+            )
+        axis = int(axis) % 2
+        if self.starts.size == 0:
+            return self
+        # F: lines are columns, positions rows; C: the reverse
+        flip_lines = (axis == 1) == (self.order == "F")
+        m, n_lines = self._lines()
+        s, ln = rk._flip(self.starts, self.lengths, m, n_lines, not flip_lines, flip_lines)
+        return self._new(s, ln)
+
+    def transpose(self) -> Runs:
+        """The transposed mask, shape ``(W, H)``, in the same scan order (``mask.T``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = np.array([[1, 1, 0],
+        ...               [0, 0, 1]], np.uint8)
+        >>> Runs.from_mask(m).transpose().to_mask()
+        array([[1, 0],
+               [1, 0],
+               [0, 1]], dtype=uint8)
+        """
+        # the column-major scan of mask.T is the row-major scan of mask
+        s, ln = self._reordered()
+        return self._new(s, ln, (self.shape[1], self.shape[0]))
+
+    @property
+    def T(self) -> Runs:
+        """Alias of :meth:`transpose`."""
+        return self.transpose()
+
+    def crop(self, y: int, x: int, h: int, w: int) -> Runs:
+        """The window ``mask[y:y + h, x:x + w]``, which must lie inside the mask.
+
+        Parameters
+        ----------
+        y, x : int
+            Top row and left column of the window (0-based, >= 0).
+        h, w : int
+            Height and width of the window (>= 1), with ``y + h <= H`` and
+            ``x + w <= W``.
+
+        Raises
+        ------
+        ValueError
+            A window that is empty or leaves the mask.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = np.array([[1, 1, 0],
+        ...               [0, 0, 1]], np.uint8)
+        >>> Runs.from_mask(m).crop(0, 1, 2, 2).to_mask()
+        array([[1, 0],
+               [0, 1]], dtype=uint8)
+        """
+        for name, v in (("y", y), ("x", x)):
+            check_area(v, name)
+        h, w = check_size((h, w), "(h, w)")
+        H, W = self.shape
+        if y + h > H or x + w > W:
+            raise ValueError(
+                f"the window must lie inside the mask of shape {self.shape}; "
+                f"received y={y}, x={x}, h={h}, w={w}"
+            )
+        return self._window(int(y), int(x), h, w)
+
+    def pad(
+        self,
+        top: int,
+        bottom: int | None = None,
+        left: int | None = None,
+        right: int | None = None,
+        *,
+        value: int = 0,
+    ) -> Runs:
+        """The mask with ``top``, ``bottom``, ``left``, ``right`` pixels added around it.
+
+        ``r.pad(n)`` pads ``n`` on every side.  The same as
+        ``np.pad(mask, ((top, bottom), (left, right)), constant_values=value)``.
+
+        Parameters
+        ----------
+        top, bottom, left, right : int
+            Pixels added on each side (>= 0); give one (all sides) or all four.
+        value : {0, 1}
+            Value of the added pixels: background (0) or foreground (1).
+
+        Raises
+        ------
+        ValueError
+            Negative widths, only some of the four, or ``value`` not 0 or 1.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> r = Runs.from_mask(np.array([[1, 0]], np.uint8))
+        >>> r.pad(1, 0, 0, 1).to_mask()
+        array([[0, 0, 0],
+               [1, 0, 0]], dtype=uint8)
+        >>> r.pad(1, value=1).to_mask()
+        array([[1, 1, 1, 1],
+               [1, 1, 0, 1],
+               [1, 1, 1, 1]], dtype=uint8)
+        """
+        sides = (bottom, left, right)
+        if all(v is None for v in sides):
+            bottom = left = right = top
+        elif any(v is None for v in sides):
+            raise ValueError(
+                "give one pad width (every side) or all four (top, bottom, left, right); "
+                f"received top={top!r}, bottom={bottom!r}, left={left!r}, right={right!r}"
+            )
+        widths = [
+            check_area(v, n)
+            for v, n in ((top, "top"), (bottom, "bottom"), (left, "left"), (right, "right"))
+        ]
+        if isinstance(value, (bool, np.bool_)) or value not in (0, 1):
+            raise ValueError(f"`value` must be 0 or 1; received value={value!r}")
+        top, bottom, left, right = widths
+        H, W = self.shape
+        shape = check_shape((H + top + bottom, W + left + right), "padded shape")
+        if value == 1:  # pad the complement with background, then complement back
+            return ~((~self)._window(-top, -left, shape[0], shape[1]))
+        return self._window(-top, -left, shape[0], shape[1])
+
+    def _window(self, y: int, x: int, h: int, w: int) -> Runs:
+        """``mask[y:y+h, x:x+w]`` where out-of-mask pixels are background (validated args)."""
+        from rlemask import _runs_kernels as rk
+
+        m, n_lines = self._lines()
+        if self.order == "F":
+            args = (x, w, y, h)
+        else:
+            args = (y, h, x, w)
+        s, ln = self.starts, self.lengths
+        none = np.empty(0, np.int64)  # writable: one compiled signature for both passes
+        cap = rk._window(s, ln, m, n_lines, *args, False, none, none)
+        out_s = np.empty(cap, np.int64)
+        out_l = np.empty(cap, np.int64)
+        n = rk._window(s, ln, m, n_lines, *args, True, out_s, out_l)
+        return self._new(out_s[:n], out_l[:n], (h, w))
+
+    def resize(self, shape: int | tuple[int, int], method: str = "nearest") -> Runs:
+        """The mask resized to ``shape``, exactly as :func:`rlemask.resize_mask` would.
+
+        Works on the runs: O(runs + H + W + output runs), no dense array.
+
+        Parameters
+        ----------
+        shape : int or (int, int)
+            Output ``(height, width)``; an int for a square.
+        method : {"nearest", "any"}
+            ``"nearest"``: the input pixel under each output pixel's centre;
+            ``"any"``: an output pixel is set when any input pixel under its
+            footprint is (max-pooling when shrinking, so no region is lost).
+            The definitions are :func:`rlemask.resize_mask`'s.
+
+        Raises
+        ------
+        ValueError
+            A bad ``shape`` or ``method``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = np.zeros((4, 4), np.uint8)
+        >>> m[0, 0] = 1
+        >>> Runs.from_mask(m).resize(2, method="any").to_mask()
+        array([[1, 0],
+               [0, 0]], dtype=uint8)
+        >>> Runs.from_mask(m).resize((2, 2)).to_mask()
+        array([[0, 0],
+               [0, 0]], dtype=uint8)
+        """
+        from rlemask import _runs_kernels as rk
+        from rlemask.resize import _any_ranges, _nearest_index
+
+        oh, ow = check_size(shape, "shape")
+        check_choice(method, "method", ("nearest", "any"))
+        H, W = self.shape
+
+        def footprints(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+            if method == "any":
+                return _any_ranges(n_in, n_out)
+            idx = _nearest_index(n_in, n_out)
+            return idx, idx + 1
+
+        if self.order == "F":
+            (m, m_out), (n_lines, n_out) = (H, oh), (W, ow)
+        else:
+            (m, m_out), (n_lines, n_out) = (W, ow), (H, oh)
+        if self.starts.size == 0:
+            return self._new(self.starts, self.lengths, (oh, ow))
+        rs, re = footprints(m, m_out)
+        v = np.arange(m + 1)
+        # a segment [lo, hi) sets the outputs j with re[j] > lo and rs[j] < hi
+        pos_first = np.searchsorted(re, v, side="right")
+        pos_end = np.searchsorted(rs, v, side="left")
+        line_lo, line_hi = footprints(n_lines, n_out)
+        s, ln = rk._resize(
+            self.starts, self.lengths, m, n_lines, pos_first, pos_end, line_lo, line_hi, m_out
+        )
+        return self._new(s, ln, (oh, ow))
+
+    # ------------------------------------------------------------------ regions
+    def components(self, connectivity: int = 8) -> list[Runs]:
+        """The connected regions, one :class:`Runs` each, computed on the runs.
+
+        Region ``i`` of the list is the pixels that
+        ``skimage.measure.label(mask, connectivity=...)`` labels ``i + 1``:
+        regions come in the order of their first pixel in a row-major scan
+        (top to bottom, then left to right).
+
+        Parameters
+        ----------
+        connectivity : {4, 8}
+            ``4``: pixels sharing an edge are connected; ``8`` (default, as
+            :func:`rlemask.bboxes`): also pixels sharing a corner.
+
+        Returns
+        -------
+        list of Runs
+            Same shape and order as ``self``; empty for an empty mask.
+
+        Raises
+        ------
+        ValueError
+            ``connectivity`` not 4 or 8.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = np.array([[1, 0, 0],
+        ...               [0, 1, 0],
+        ...               [0, 0, 0],
+        ...               [1, 1, 0]], np.uint8)
+        >>> [c.area for c in Runs.from_mask(m).components()]
+        [2, 2]
+        >>> [c.bbox() for c in Runs.from_mask(m).components(4)]
+        [(0, 0, 1, 1), (1, 1, 1, 1), (0, 3, 2, 1)]
+        """
+        from rlemask import _runs_kernels as rk
+
+        conn8 = _check_connectivity(connectivity)
+        if self.starts.size == 0:
+            return []
+        m, n_lines = self._lines()
+        s, ln, ptr = rk._components(self.starts, self.lengths, m, n_lines, conn8, self.order == "F")
+        bounds = ptr.tolist()
+        return [self._new(s[a:b], ln[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def _component_boxes(self, connectivity: int) -> tuple[list, np.ndarray]:
+        """``([(x, y, w, h), ...], areas)`` of the regions, in :meth:`components` order."""
+        from rlemask import _runs_kernels as rk
+
+        conn8 = _check_connectivity(connectivity)
+        if self.starts.size == 0:
+            return [], np.zeros(0, np.int64)
+        m, n_lines = self._lines()
+        box, area = rk._component_boxes(
+            self.starts, self.lengths, m, n_lines, conn8, self.order == "F"
+        )
+        c0, c1, p0, p1 = box.T
+        # lines are columns (F) or rows (C)
+        x0, x1, y0, y1 = (c0, c1, p0, p1) if self.order == "F" else (p0, p1, c0, c1)
+        xywh = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1).tolist()
+        boxes = [tuple(b) for b in xywh]
+        return boxes, area
+
+    def _remove_small(self, min_area: int, connectivity: int = 8) -> Runs:
+        """The regions of at least ``min_area`` pixels (validated ``min_area``)."""
+        from rlemask import _runs_kernels as rk
+
+        conn8 = _check_connectivity(connectivity)
+        if self.starts.size == 0 or min_area <= 1:
+            return self
+        m, n_lines = self._lines()
+        s, ln = rk._remove_small(self.starts, self.lengths, m, n_lines, conn8, min_area)
+        return self._new(s, ln)
 
     # ------------------------------------------------------------------ algebra
     def _check_other(self, other: Any, op: str) -> None:
@@ -297,6 +741,48 @@ class Runs:
         self._check_other(other, "&")
         s, ln = k._intersection(self.starts, self.lengths, other.starts, other.lengths)
         return Runs._trusted(s, ln, self.shape, self.order)
+
+    def _boolean(self, other: Any, op: str, table: int) -> Runs:
+        from rlemask import _runs_kernels as rk
+
+        self._check_other(other, op)
+        s, ln = rk._boolean(self.starts, self.lengths, other.starts, other.lengths, table)
+        return self._new(s, ln)
+
+    def __sub__(self, other: Runs) -> Runs:
+        """Difference (pixels of ``self`` not in ``other``), computed on the runs.
+
+        Examples
+        --------
+        >>> (Runs([0], [4], (2, 3)) - Runs([1], [2], (2, 3))).starts.tolist()
+        [0, 3]
+        """
+        return self._boolean(other, "-", 0b0100)  # bit 2*a+b: a and not b
+
+    def __xor__(self, other: Runs) -> Runs:
+        """Symmetric difference, computed on the runs.
+
+        Examples
+        --------
+        >>> r = Runs([0], [4], (2, 3)) ^ Runs([2], [3], (2, 3))
+        >>> r.starts.tolist(), r.lengths.tolist()
+        ([0, 4], [2, 1])
+        """
+        return self._boolean(other, "^", 0b0110)
+
+    def __invert__(self) -> Runs:
+        """Complement: every pixel not in a run.
+
+        Examples
+        --------
+        >>> (~Runs([1], [2], (2, 2))).to_mask()
+        array([[1, 0],
+               [0, 1]], dtype=uint8)
+        """
+        from rlemask import _runs_kernels as rk
+
+        s, ln = rk._complement(self.starts, self.lengths, self.shape[0] * self.shape[1])
+        return self._new(s, ln)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Runs):

@@ -26,8 +26,11 @@ A codec is any object with:
     (``""``, ``"-1"``) give empty runs; ``None`` and NaN are handled by
     :func:`rlemask.decode` before the codec is called.  Malformed input raises
     :class:`rlemask.RLEError` naming the token position and value.  Never
-    write a mask here: return :class:`rlemask.Runs` (validated by its
-    constructor, or built from a kernel's output with ``Runs._trusted``).
+    write a mask here: return :class:`rlemask.Runs`, built with its
+    constructor (validates, merges touching runs) or with
+    :meth:`rlemask.Runs.from_canonical` (int64 arrays that are already
+    canonical: ``check=True`` verifies that in one pass; ``check=False`` only
+    for runs a validating kernel has just produced).
 ``format(runs, **options) -> str | dict``
     Print canonical :class:`rlemask.Runs`; an empty mask prints the format's
     empty marker.  If ``runs.order`` is not the order the format needs, call

@@ -123,7 +123,7 @@ class CocoCodec:
                 f"coco RLE: count {i} ({int(values[i])}) goes past the last pixel "
                 f"(H*W = {npix} for shape {shape})"
             )
-        return Runs._trusted(s[:m], ln[:m], shape, "F")
+        return Runs.from_canonical(s[:m], ln[:m], shape, "F", check=False)
 
     def format(self, runs: Runs, *, counts: str = "bytes") -> dict:
         if counts not in _COUNTS:

@@ -39,7 +39,7 @@ class SiimCodec:
         buf = _text.to_buffer(rle, self.name)[0]
         s, ln, m, err = k._parse_pairs(buf, shape[0] * shape[1], True, 0)
         if not err:
-            return Runs._trusted(s[:m], ln[:m], shape, "F")
+            return Runs.from_canonical(s[:m], ln[:m], shape, "F", check=False)
         self._raise(rle, shape)
 
     def _raise(self, rle: Any, shape: tuple[int, int]) -> NoReturn:

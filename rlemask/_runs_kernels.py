@@ -1,0 +1,592 @@
+"""numba kernels of the mask algebra on runs: geometry, set operations, components.
+
+Every kernel works on canonical runs (sorted, positive, non-overlapping,
+non-touching int64 ``starts`` and ``lengths``) and trusts them: the public
+wrappers in :mod:`rlemask.runs` and :mod:`rlemask.pairwise` validate every
+argument before a kernel runs, because numba does not check bounds.
+
+The scan order is abstracted as *lines*: a mask scanned column-major
+(``"F"``) is ``M = W`` lines (columns) of ``m = H`` pixels; scanned row-major
+(``"C"``) it is ``M = H`` lines (rows) of ``m = W`` pixels.  Pixel ``p`` lies
+on line ``p // m`` at position ``p % m``.  A run may cross line ends; the
+kernels cut it into per-line *segments* ``[lo, hi)`` where they need to.
+Every output goes through :func:`_emit`, which merges touching runs, so
+outputs are canonical again.
+
+All kernels of this module live in this one file: numba's on-disk cache does
+not see edits in another file that a cached kernel calls into.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# ---------------------------------------------------------------------------
+# building blocks
+
+
+@njit(cache=True)
+def _emit(out_s, out_l, n, s, ln):
+    """Append run ``(s, ln)``, fused with the last run if it touches or overlaps it.
+
+    Runs must come sorted by start; returns the new count.
+    """
+    if n > 0 and s <= out_s[n - 1] + out_l[n - 1]:
+        end = s + ln
+        if end > out_s[n - 1] + out_l[n - 1]:
+            out_l[n - 1] = end - out_s[n - 1]
+        return n
+    out_s[n] = s
+    out_l[n] = ln
+    return n + 1
+
+
+@njit(cache=True)
+def _segments(starts, lengths, m):
+    """Cut runs at line ends: ``(line, lo, hi)`` per segment, in scan order."""
+    n = 0
+    for i in range(starts.size):
+        s = starts[i]
+        e = s + lengths[i]
+        n += (e - 1) // m - s // m + 1
+    line = np.empty(n, np.int64)
+    lo = np.empty(n, np.int64)
+    hi = np.empty(n, np.int64)
+    k = 0
+    for i in range(starts.size):
+        s = starts[i]
+        e = s + lengths[i]
+        c0 = s // m
+        c1 = (e - 1) // m
+        for c in range(c0, c1 + 1):
+            line[k] = c
+            lo[k] = s - c * m if c == c0 else 0
+            hi[k] = e - c * m if c == c1 else m
+            k += 1
+    return line, lo, hi
+
+
+@njit(cache=True)
+def _line_ptr(line, n_lines):
+    """CSR pointer: the segments of line ``c`` are ``ptr[c]:ptr[c + 1]``."""
+    ptr = np.zeros(n_lines + 1, np.int64)
+    for i in range(line.size):
+        ptr[line[i] + 1] += 1
+    for c in range(n_lines):
+        ptr[c + 1] += ptr[c]
+    return ptr
+
+
+# ---------------------------------------------------------------------------
+# queries
+
+
+@njit(cache=True)
+def _bbox(starts, lengths, m):
+    """``(line_lo, line_hi, pos_lo, pos_hi)`` (inclusive) of non-empty runs, in O(runs)."""
+    n = starts.size
+    line_lo = starts[0] // m
+    line_hi = (starts[n - 1] + lengths[n - 1] - 1) // m
+    pos_lo = m
+    pos_hi = -1
+    for i in range(n):
+        s = starts[i]
+        last = s + lengths[i] - 1
+        c0 = s // m
+        c1 = last // m
+        if c1 > c0:  # the run crosses a line end: it covers every position
+            return line_lo, line_hi, 0, m - 1
+        p0 = s - c0 * m
+        p1 = last - c1 * m
+        if p0 < pos_lo:
+            pos_lo = p0
+        if p1 > pos_hi:
+            pos_hi = p1
+    return line_lo, line_hi, pos_lo, pos_hi
+
+
+@njit(cache=True)
+def _area(lengths):
+    total = 0
+    for i in range(lengths.size):
+        total += lengths[i]
+    return total
+
+
+# ---------------------------------------------------------------------------
+# set operations
+
+
+@njit(cache=True)
+def _complement(starts, lengths, npix):
+    """The gaps between the runs, in ``0 .. npix``."""
+    n = starts.size
+    out_s = np.empty(n + 1, np.int64)
+    out_l = np.empty(n + 1, np.int64)
+    m = 0
+    pos = 0
+    for i in range(n):
+        if starts[i] > pos:
+            out_s[m] = pos
+            out_l[m] = starts[i] - pos
+            m += 1
+        pos = starts[i] + lengths[i]
+    if pos < npix:
+        out_s[m] = pos
+        out_l[m] = npix - pos
+        m += 1
+    return out_s[:m], out_l[:m]
+
+
+@njit(cache=True)
+def _boolean(s1, l1, s2, l2, table):
+    """Any pixel-wise boolean operation of two run lists, by a sweep over run ends.
+
+    ``table`` bit ``2 * a + b`` is the output for inputs ``a`` and ``b``
+    (``0b0110`` is xor, ``0b0100`` is ``a and not b``); ``table & 1`` must be 0.
+    """
+    n1 = s1.size
+    n2 = s2.size
+    out_s = np.empty(n1 + n2 + 1, np.int64)
+    out_l = np.empty(n1 + n2 + 1, np.int64)
+    m = 0
+    i = 0  # index of the next boundary of list 1 (2 per run)
+    j = 0
+    big = np.int64(1) << 62
+    state = 0
+    open_at = 0
+    while i < 2 * n1 or j < 2 * n2:
+        p1 = big
+        p2 = big
+        if i < 2 * n1:
+            p1 = s1[i // 2] + (l1[i // 2] if i % 2 else 0)
+        if j < 2 * n2:
+            p2 = s2[j // 2] + (l2[j // 2] if j % 2 else 0)
+        p = min(p1, p2)
+        if p1 == p:
+            i += 1
+        if p2 == p:
+            j += 1
+        # after the boundary at p: inside list 1 when an odd number of its boundaries passed
+        new = (table >> (2 * (i % 2) + (j % 2))) & 1
+        if new != state:
+            if new:
+                open_at = p
+            else:
+                out_s[m] = open_at
+                out_l[m] = p - open_at
+                m += 1
+            state = new
+    return out_s[:m], out_l[:m]
+
+
+# ---------------------------------------------------------------------------
+# geometry
+
+
+@njit(cache=True)
+def _flip(starts, lengths, m, n_lines, flip_pos, flip_lines):
+    """Reverse the positions within each line and/or the order of the lines."""
+    line, lo, hi = _segments(starts, lengths, m)
+    ns = line.size
+    out_s = np.empty(ns, np.int64)
+    out_l = np.empty(ns, np.int64)
+    n = 0
+    # group boundaries: segments of one line are contiguous
+    gstart = np.empty(ns + 1, np.int64)
+    g = 0
+    for k in range(ns):
+        if k == 0 or line[k] != line[k - 1]:
+            gstart[g] = k
+            g += 1
+    gstart[g] = ns
+    for gi in range(g):
+        gg = g - 1 - gi if flip_lines else gi
+        a = gstart[gg]
+        b = gstart[gg + 1]
+        c = line[a]
+        c_out = n_lines - 1 - c if flip_lines else c
+        for t in range(b - a):
+            k = b - 1 - t if flip_pos else a + t
+            p0 = m - hi[k] if flip_pos else lo[k]
+            n = _emit(out_s, out_l, n, c_out * m + p0, hi[k] - lo[k])
+    return out_s[:n], out_l[:n]
+
+
+@njit(cache=True)
+def _window(starts, lengths, m, n_lines, line0, n_out_lines, pos0, n_out_pos, write, out_s, out_l):
+    """Crop or pad: output line ``c - line0`` position ``p - pos0``, clipped to the window.
+
+    With ``write`` false, only counts the segments (an upper bound for the
+    output); with ``write`` true, fills ``out_s``/``out_l`` and returns the count.
+    Offsets may be negative (padding) and the window may exceed the mask.
+    """
+    n = 0
+    c_lo = max(line0, 0)
+    c_hi = min(line0 + n_out_lines, n_lines)  # exclusive
+    p_lo = max(pos0, 0)
+    p_hi = min(pos0 + n_out_pos, m)
+    if c_lo >= c_hi or p_lo >= p_hi:
+        return 0
+    for i in range(starts.size):
+        s = starts[i]
+        e = s + lengths[i]
+        c0 = s // m
+        c1 = (e - 1) // m
+        if c1 < c_lo:
+            continue
+        if c0 >= c_hi:
+            break
+        for c in range(max(c0, c_lo), min(c1, c_hi - 1) + 1):
+            a = s - c * m if c == c0 else 0
+            b = e - c * m if c == c1 else m
+            if a < p_lo:
+                a = p_lo
+            if b > p_hi:
+                b = p_hi
+            if a < b:
+                if write:
+                    n = _emit(out_s, out_l, n, (c - line0) * n_out_pos + a - pos0, b - a)
+                else:
+                    n += 1
+    return n
+
+
+@njit(cache=True)
+def _xor_points(pts, a0, a1, b0, b1, out):
+    """Boundaries of the xor of two sorted boundary lists ``pts[a0:a1]`` and ``pts[b0:b1]``.
+
+    Each list is ``lo, hi, lo, hi, ...`` of disjoint segments; equal points
+    cancel.  Writes the surviving points to ``out`` and returns their count.
+    """
+    n = 0
+    i = a0
+    j = b0
+    while i < a1 or j < b1:
+        if j >= b1 or (i < a1 and pts[i] < pts[j]):
+            out[n] = pts[i]
+            n += 1
+            i += 1
+        elif i >= a1 or pts[j] < pts[i]:
+            out[n] = pts[j]
+            n += 1
+            j += 1
+        else:  # the same point in both: the xor does not change there
+            i += 1
+            j += 1
+    return n
+
+
+@njit(cache=True)
+def _reorder(starts, lengths, m, n_lines):
+    """The same mask scanned in the other order: ``m`` lines of ``n_lines`` pixels.
+
+    Pixel (line ``c``, position ``r``) becomes pixel ``r * n_lines + c``.  A
+    run of the new scan starts or ends at ``(r, c)`` exactly where lines
+    ``c - 1`` and ``c`` differ at position ``r``: the xor of two neighbouring
+    lines' segments gives those toggles without visiting background pixels.
+    A counting sort by ``r`` puts the toggles in the new scan order.
+    Cost: O(segments + toggles + m + n_lines); toggles are two per output run
+    and line crossing.
+    """
+    line, lo, hi = _segments(starts, lengths, m)
+    ns = line.size
+    ptr = _line_ptr(line, n_lines)
+    pts = np.empty(2 * ns, np.int64)
+    for k in range(ns):
+        pts[2 * k] = lo[k]
+        pts[2 * k + 1] = hi[k]
+    # xor intervals of lines (c - 1, c) for c = 0 .. n_lines; each line is in two xors
+    x_line = np.empty(2 * ns, np.int64)
+    x_lo = np.empty(2 * ns, np.int64)
+    x_hi = np.empty(2 * ns, np.int64)
+    tmp = np.empty(4 * ns + 2, np.int64)
+    nx = 0
+    count = np.zeros(m + 1, np.int64)
+    for c in range(n_lines + 1):
+        a0 = 2 * ptr[c - 1] if c > 0 else 0
+        a1 = 2 * ptr[c] if c > 0 else 0
+        b0 = 2 * ptr[c] if c < n_lines else 0
+        b1 = 2 * ptr[c + 1] if c < n_lines else 0
+        if a0 == a1 and b0 == b1:
+            continue
+        k = _xor_points(pts, a0, a1, b0, b1, tmp)
+        for t in range(0, k, 2):
+            x_line[nx] = c
+            x_lo[nx] = tmp[t]
+            x_hi[nx] = tmp[t + 1]
+            for r in range(tmp[t], tmp[t + 1]):
+                count[r + 1] += 1
+            nx += 1
+    for r in range(m):
+        count[r + 1] += count[r]
+    total = count[m]
+    q = np.empty(total, np.int64)
+    cursor = count[:m].copy()
+    for t in range(nx):  # ascending c: each row's toggles arrive sorted
+        c = x_line[t]
+        for r in range(x_lo[t], x_hi[t]):
+            q[cursor[r]] = r * n_lines + c
+            cursor[r] += 1
+    out_s = np.empty(total // 2, np.int64)
+    out_l = np.empty(total // 2, np.int64)
+    n = 0
+    for t in range(0, total, 2):  # toggles alternate on, off within each row
+        n = _emit(out_s, out_l, n, q[t], q[t + 1] - q[t])
+    return out_s[:n], out_l[:n]
+
+
+@njit(cache=True)
+def _resize(starts, lengths, m, n_lines, pos_first, pos_end, line_lo, line_hi, m_out):
+    """Resize with per-axis footprints (nearest: one pixel; any: a range).
+
+    Output position ``j`` of a line takes the input positions ``[rs[j], re[j])``;
+    a segment ``[lo, hi)`` therefore sets the output positions
+    ``pos_first[lo] .. pos_end[hi] - 1`` (lookup tables of size ``m + 1``).
+    Output line ``k`` is the union of input lines ``line_lo[k] .. line_hi[k] - 1``.
+    """
+    line, lo, hi = _segments(starts, lengths, m)
+    ns = line.size
+    # map positions; segments of one line stay sorted but may now overlap or touch
+    ln2 = np.empty(ns, np.int64)
+    lo2 = np.empty(ns, np.int64)
+    hi2 = np.empty(ns, np.int64)
+    n2 = 0
+    for k in range(ns):
+        a = pos_first[lo[k]]
+        b = pos_end[hi[k]]
+        if a >= b:
+            continue
+        if n2 > 0 and ln2[n2 - 1] == line[k] and hi2[n2 - 1] >= a:
+            if b > hi2[n2 - 1]:
+                hi2[n2 - 1] = b
+            continue
+        ln2[n2] = line[k]
+        lo2[n2] = a
+        hi2[n2] = b
+        n2 += 1
+    ptr = _line_ptr(ln2[:n2], n_lines)
+    n_out_lines = line_lo.size
+    cap = 0
+    for k in range(n_out_lines):
+        cap += ptr[line_hi[k]] - ptr[line_lo[k]]
+    out_s = np.empty(cap, np.int64)
+    out_l = np.empty(cap, np.int64)
+    n = 0
+    for k in range(n_out_lines):
+        a = ptr[line_lo[k]]
+        b = ptr[line_hi[k]]
+        if a == b:
+            continue
+        base = k * m_out
+        if line_hi[k] - line_lo[k] == 1:
+            for t in range(a, b):
+                n = _emit(out_s, out_l, n, base + lo2[t], hi2[t] - lo2[t])
+            continue
+        # several input lines: union of their segments (sorted by start, fused by _emit)
+        order = np.argsort(lo2[a:b], kind="mergesort")
+        for t in range(b - a):
+            u = a + order[t]
+            n = _emit(out_s, out_l, n, base + lo2[u], hi2[u] - lo2[u])
+    return out_s[:n], out_l[:n]
+
+
+# ---------------------------------------------------------------------------
+# connected components
+
+
+@njit(cache=True)
+def _find(parent, x):
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]  # path halving
+        x = parent[x]
+    return x
+
+
+@njit(cache=True)
+def _label_segments(starts, lengths, m, n_lines, conn8, lines_are_columns):
+    """Connected components of the segments: ``(line, lo, hi, label, n_labels)``.
+
+    Segments on neighbouring lines are joined when their positions overlap
+    (4-connectivity) or overlap or touch diagonally (8-connectivity).  Labels
+    are numbered 0.. in the order in which the regions' first pixels come in a
+    row-major scan, as ``skimage.measure.label`` numbers them.
+    """
+    line, lo, hi = _segments(starts, lengths, m)
+    ns = line.size
+    parent = np.arange(ns)
+    ptr = _line_ptr(line, n_lines)
+    reach = 1 if conn8 else 0
+    for c in range(1, n_lines):
+        i = ptr[c - 1]
+        i1 = ptr[c]
+        j = ptr[c]
+        j1 = ptr[c + 1]
+        while i < i1 and j < j1:
+            if lo[i] < hi[j] + reach and lo[j] < hi[i] + reach:
+                ri = _find(parent, i)
+                rj = _find(parent, j)
+                if ri != rj:
+                    if ri < rj:
+                        parent[rj] = ri
+                    else:
+                        parent[ri] = rj
+            if hi[i] <= hi[j]:
+                i += 1
+            else:
+                j += 1
+    # first pixel of each region in a row-major scan
+    big = np.int64(1) << 62
+    key = np.full(ns, big, np.int64)
+    root = np.empty(ns, np.int64)
+    for k in range(ns):
+        r = _find(parent, k)
+        root[k] = r
+        kk = lo[k] * n_lines + line[k] if lines_are_columns else line[k] * m + lo[k]
+        if kk < key[r]:
+            key[r] = kk
+    roots = np.empty(ns, np.int64)
+    n_labels = 0
+    for k in range(ns):
+        if root[k] == k:
+            roots[n_labels] = k
+            n_labels += 1
+    roots = roots[:n_labels]
+    rank = np.argsort(key[roots], kind="mergesort")
+    label_of_root = np.empty(ns, np.int64)
+    for t in range(n_labels):
+        label_of_root[roots[rank[t]]] = t
+    label = np.empty(ns, np.int64)
+    for k in range(ns):
+        label[k] = label_of_root[root[k]]
+    return line, lo, hi, label, n_labels
+
+
+@njit(cache=True)
+def _components(starts, lengths, m, n_lines, conn8, lines_are_columns):
+    """Runs of every region: ``(starts, lengths, ptr)``; region ``t`` is ``ptr[t]:ptr[t+1]``."""
+    line, lo, hi, label, n_labels = _label_segments(
+        starts, lengths, m, n_lines, conn8, lines_are_columns
+    )
+    ns = line.size
+    first = np.zeros(n_labels + 1, np.int64)
+    for k in range(ns):
+        first[label[k] + 1] += 1
+    for t in range(n_labels):
+        first[t + 1] += first[t]
+    cursor = first[:n_labels].copy()
+    order = np.empty(ns, np.int64)  # stable: scan order within each region
+    for k in range(ns):
+        order[cursor[label[k]]] = k
+        cursor[label[k]] += 1
+    out_s = np.empty(ns, np.int64)
+    out_l = np.empty(ns, np.int64)
+    ptr = np.zeros(n_labels + 1, np.int64)
+    n = 0
+    for t in range(n_labels):
+        region_start = n
+        for u in range(first[t], first[t + 1]):
+            k = order[u]
+            s = line[k] * m + lo[k]
+            if n > region_start and out_s[n - 1] + out_l[n - 1] == s:
+                out_l[n - 1] += hi[k] - lo[k]
+            else:
+                out_s[n] = s
+                out_l[n] = hi[k] - lo[k]
+                n += 1
+        ptr[t + 1] = n
+    return out_s[:n], out_l[:n], ptr
+
+
+@njit(cache=True)
+def _component_boxes(starts, lengths, m, n_lines, conn8, lines_are_columns):
+    """Per region ``(line_lo, line_hi, pos_lo, pos_hi)`` (inclusive) and area."""
+    line, lo, hi, label, n_labels = _label_segments(
+        starts, lengths, m, n_lines, conn8, lines_are_columns
+    )
+    box = np.empty((n_labels, 4), np.int64)
+    for t in range(n_labels):
+        box[t, 0] = n_lines
+        box[t, 1] = -1
+        box[t, 2] = m
+        box[t, 3] = -1
+    for k in range(line.size):
+        t = label[k]
+        box[t, 0] = min(box[t, 0], line[k])
+        box[t, 1] = max(box[t, 1], line[k])
+        box[t, 2] = min(box[t, 2], lo[k])
+        box[t, 3] = max(box[t, 3], hi[k] - 1)
+    return box, _region_areas(lo, hi, label, n_labels)
+
+
+@njit(cache=True)
+def _region_areas(lo, hi, label, n_labels):
+    area = np.zeros(n_labels, np.int64)
+    for k in range(lo.size):
+        area[label[k]] += hi[k] - lo[k]
+    return area
+
+
+@njit(cache=True)
+def _remove_small(starts, lengths, m, n_lines, conn8, min_area):
+    """The runs of the regions of at least ``min_area`` pixels."""
+    line, lo, hi, label, n_labels = _label_segments(starts, lengths, m, n_lines, conn8, False)
+    area = _region_areas(lo, hi, label, n_labels)
+    out_s = np.empty(line.size, np.int64)
+    out_l = np.empty(line.size, np.int64)
+    n = 0
+    for k in range(line.size):
+        if area[label[k]] >= min_area:
+            n = _emit(out_s, out_l, n, line[k] * m + lo[k], hi[k] - lo[k])
+    return out_s[:n], out_l[:n]
+
+
+# ---------------------------------------------------------------------------
+# pairwise scores
+
+
+@njit(cache=True)
+def _inter_area(s1, l1, a0, a1, s2, l2, b0, b1):
+    """Pixels shared by runs ``[a0, a1)`` of list 1 and ``[b0, b1)`` of list 2."""
+    total = 0
+    i = a0
+    j = b0
+    while i < a1 and j < b1:
+        e1 = s1[i] + l1[i]
+        e2 = s2[j] + l2[j]
+        lo = max(s1[i], s2[j])
+        hi = min(e1, e2)
+        if lo < hi:
+            total += hi - lo
+        if e1 <= e2:
+            i += 1
+        else:
+            j += 1
+    return total
+
+
+@njit(cache=True)
+def _pairwise_intersections(sa, la, pa, sb, lb, pb):
+    """``out[i, j]`` = pixels shared by mask ``i`` of list a and mask ``j`` of list b.
+
+    Masks are CSR slices (``pa[i]:pa[i + 1]``).  Pairs whose spans (first
+    start to last end) do not overlap are skipped without a merge.
+    """
+    na = pa.size - 1
+    nb = pb.size - 1
+    out = np.zeros((na, nb), np.int64)
+    for i in range(na):
+        a0 = pa[i]
+        a1 = pa[i + 1]
+        if a0 == a1:
+            continue
+        first_a = sa[a0]
+        end_a = sa[a1 - 1] + la[a1 - 1]
+        for j in range(nb):
+            b0 = pb[j]
+            b1 = pb[j + 1]
+            if b0 == b1 or sb[b0] >= end_a or sb[b1 - 1] + lb[b1 - 1] <= first_a:
+                continue
+            out[i, j] = _inter_area(sa, la, a0, a1, sb, lb, b0, b1)
+    return out
