@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from rlemask._metric_kernels import _bbox_scan
+from rlemask.runs import Runs
 
 __all__ = ["bbox", "bboxes"]
 
@@ -36,13 +37,14 @@ def _as_mask(mask, name: str = "mask") -> np.ndarray:
     return arr
 
 
-def bbox(mask: np.ndarray) -> Box | None:
+def bbox(mask: np.ndarray | Runs) -> Box | None:
     """Bounding box ``(x, y, w, h)`` of all foreground pixels, or ``None`` if empty.
 
     Parameters
     ----------
-    mask : array_like, shape (H, W)
+    mask : array_like, shape (H, W), or rlemask.Runs
         Any numeric or boolean dtype, any layout; non-zero = foreground.
+        Runs are not decoded (:meth:`rlemask.Runs.bbox`).
 
     Returns
     -------
@@ -67,6 +69,8 @@ def bbox(mask: np.ndarray) -> Box | None:
     >>> rlemask.bbox(np.zeros((3, 3))) is None
     True
     """
+    if isinstance(mask, Runs):
+        return mask.bbox()
     arr = _as_mask(mask)
     if arr.flags.f_contiguous and not arr.flags.c_contiguous:
         # scan the transpose in memory order and swap the axes back
@@ -78,17 +82,22 @@ def bbox(mask: np.ndarray) -> Box | None:
     return int(c0), int(r0), int(c1 - c0 + 1), int(r1 - r0 + 1)
 
 
-def bboxes(mask: np.ndarray) -> list[Box]:
-    """One bounding box per connected region (8-connectivity).
+def bboxes(mask: np.ndarray | Runs, *, connectivity: int = 8) -> list[Box]:
+    """One bounding box per connected region (8-connectivity by default).
 
     Two foreground pixels belong to the same region when a path of
     foreground pixels joins them, steps going to any of the 8 neighbours
-    (diagonals included).
+    (diagonals included; with ``connectivity=4`` only edges count).  Regions
+    are found on the runs (the kernel of :meth:`rlemask.Runs.components`):
+    a :class:`rlemask.Runs` is never decoded.
 
     Parameters
     ----------
-    mask : array_like, shape (H, W)
-        Any numeric or boolean dtype, any layout; non-zero = foreground.
+    mask : array_like, shape (H, W), or rlemask.Runs
+        Any numeric or boolean dtype, any layout, non-zero = foreground; or
+        runs of either scan order.
+    connectivity : {8, 4}
+        Neighbourhood of a region.
 
     Returns
     -------
@@ -99,7 +108,8 @@ def bboxes(mask: np.ndarray) -> list[Box]:
     Raises
     ------
     ValueError
-        ``mask`` not 2-D, not numeric, or holding NaN.
+        ``mask`` not 2-D, not numeric, or holding NaN; ``connectivity`` not 4
+        or 8.
 
     Examples
     --------
@@ -110,14 +120,18 @@ def bboxes(mask: np.ndarray) -> list[Box]:
     >>> mask[3:5, 3:6] = 1
     >>> rlemask.bboxes(mask)
     [(0, 0, 2, 2), (3, 3, 3, 2)]
+    >>> rlemask.bboxes(rlemask.Runs.from_mask(mask), connectivity=4)
+    [(0, 0, 1, 1), (1, 1, 1, 1), (3, 3, 3, 2)]
     """
-    arr = _as_mask(mask)
-    from skimage.measure import label, regionprops  # heavy import, kept out of `import rlemask`
-
-    labels = label(arr != 0, connectivity=2)
-    boxes = []
-    for region in regionprops(labels):
-        r0, c0, r1, c1 = region.bbox  # half-open: rows r0..r1-1
-        boxes.append((int(c0), int(r0), int(c1 - c0), int(r1 - r0)))
+    if isinstance(mask, Runs):
+        runs = mask
+    else:
+        arr = _as_mask(mask)
+        if arr.size == 0:
+            return []
+        if arr.dtype.kind == "f":
+            arr = (arr != 0).view(np.uint8)
+        runs = Runs.from_mask(arr)
+    boxes, _ = runs._component_boxes(connectivity)
     boxes.sort(key=lambda b: (b[1], b[0], b[2], b[3]))
     return boxes

@@ -18,6 +18,7 @@ import numbers
 import numpy as np
 
 from rlemask._metric_kernels import _prob_scan
+from rlemask.runs import Runs
 
 __all__ = [
     "remove_small_regions",
@@ -53,24 +54,29 @@ def _check_probability(value, name: str) -> float:
     return float(value)
 
 
-def remove_small_regions(mask: np.ndarray, min_area: int) -> np.ndarray:
+def remove_small_regions(mask: np.ndarray | Runs, min_area: int) -> np.ndarray | Runs:
     """Remove the connected regions of fewer than ``min_area`` pixels.
 
     Regions are 8-connected: pixels touching by an edge or a corner belong
     to the same region.
 
+    Regions are found on the runs (the kernel of
+    :meth:`rlemask.Runs.components`), so a :class:`rlemask.Runs` is never
+    decoded, and an array is labelled without building a label image.
+
     Parameters
     ----------
-    mask : array_like, shape (H, W)
-        Any numeric or boolean dtype; non-zero = foreground.
+    mask : array_like, shape (H, W), or rlemask.Runs
+        Any numeric or boolean dtype, non-zero = foreground; or runs.
     min_area : int
         Smallest region kept, in pixels at the resolution of ``mask`` (see the
         module docstring for scaling).  0 or 1 keeps everything.
 
     Returns
     -------
-    numpy.ndarray
-        ``uint8`` (H, W) of 0 and 1, a new array.
+    numpy.ndarray or rlemask.Runs
+        For an array: ``uint8`` (H, W) of 0 and 1, a new array.  For runs:
+        :class:`rlemask.Runs` of the same shape and scan order.
 
     Raises
     ------
@@ -89,20 +95,20 @@ def remove_small_regions(mask: np.ndarray, min_area: int) -> np.ndarray:
            [0, 0, 0, 1, 1, 0],
            [0, 0, 0, 1, 1, 0],
            [0, 0, 0, 0, 0, 0]], dtype=uint8)
+    >>> rlemask.remove_small_regions(rlemask.Runs.from_mask(mask), 2).area
+    4
     """
-    arr = _check_2d(mask, "mask")
     min_area = _check_area(min_area, "min_area")
+    if isinstance(mask, Runs):
+        return mask._remove_small(min_area)
+    arr = _check_2d(mask, "mask")
     if arr.dtype.kind == "f" and np.isnan(arr).any():
         raise ValueError("`mask` must not contain NaN")
-    foreground = arr != 0
-    if min_area <= 1:
-        return np.ascontiguousarray(foreground, dtype=np.uint8)
-    from skimage.measure import label  # heavy import, kept out of `import rlemask`
-
-    labels = label(foreground, connectivity=2)
-    keep = np.bincount(labels.ravel()) >= min_area
-    keep[0] = False  # background
-    return np.ascontiguousarray(keep[labels]).view(np.uint8)
+    foreground = np.ascontiguousarray(arr != 0).view(np.uint8)
+    if min_area <= 1 or foreground.size == 0:
+        return foreground
+    # regions are labelled on the runs (Runs.components' kernel): no label image
+    return Runs.from_mask(foreground)._remove_small(min_area).to_mask()
 
 
 def triplet_threshold(
