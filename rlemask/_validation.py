@@ -44,6 +44,7 @@ from rlemask._errors import RLEError
 __all__ = [
     "MAX_PIXELS",
     "check_area",
+    "check_array",
     "check_array_2d",
     "check_choice",
     "check_mask",
@@ -244,8 +245,10 @@ def _native(arr: np.ndarray) -> np.ndarray:
     return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
 
 
-def check_array_2d(array: Any, name: str, *, allow_empty: bool = False) -> np.ndarray:
-    """A 2-D array of numbers or booleans, in native byte order.
+def check_array(
+    array: Any, name: str, *, ndim: tuple[int, ...] = (2,), allow_empty: bool = False
+) -> np.ndarray:
+    """An array of numbers or booleans with one of the dimensions ``ndim``, native byte order.
 
     Bool arrays are returned as a ``uint8`` view and ``float16`` as
     ``float32`` (numba has neither); the layout is kept.
@@ -253,21 +256,28 @@ def check_array_2d(array: Any, name: str, *, allow_empty: bool = False) -> np.nd
     Raises
     ------
     ValueError
-        Not 2-D, empty (unless ``allow_empty``), or not numeric.
+        Another number of dimensions, empty (unless ``allow_empty``), or not
+        numeric.
 
     Examples
     --------
     >>> import numpy as np
-    >>> check_array_2d(np.eye(2, dtype=">f8"), "image").dtype
+    >>> check_array(np.eye(2, dtype=">f8"), "image").dtype
     dtype('float64')
-    >>> check_array_2d(np.zeros(3), "image")
+    >>> check_array(np.zeros(3), "image")
     Traceback (most recent call last):
     ...
     ValueError: `image` must be a 2-D array (H, W); received image.shape=(3,)
+    >>> check_array(np.zeros(3), "preds", ndim=(3, 4))
+    Traceback (most recent call last):
+    ...
+    ValueError: `preds` must be a 3-D or 4-D array; received preds.shape=(3,)
     """
     arr = np.asarray(array)
-    if arr.ndim != 2:
-        raise ValueError(f"`{name}` must be a 2-D array (H, W); received {name}.shape={arr.shape}")
+    if arr.ndim not in ndim:
+        dims = " or ".join(f"{n}-D" for n in ndim)
+        want = "a 2-D array (H, W)" if ndim == (2,) else f"a {dims} array"
+        raise ValueError(f"`{name}` must be {want}; received {name}.shape={arr.shape}")
     if not allow_empty and arr.size == 0:
         raise ValueError(
             f"`{name}` must have a positive height and width; received {name}.shape={arr.shape}"
@@ -278,9 +288,21 @@ def check_array_2d(array: Any, name: str, *, allow_empty: bool = False) -> np.nd
         )
     if arr.dtype == np.bool_:
         return arr.view(np.uint8)
-    if arr.dtype == np.float16:
+    if arr.dtype.kind == "f" and arr.dtype.itemsize == 2:  # either byte order
         return arr.astype(np.float32)
     return _native(arr)
+
+
+def check_array_2d(array: Any, name: str, *, allow_empty: bool = False) -> np.ndarray:
+    """A 2-D array of numbers or booleans, in native byte order (see :func:`check_array`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_array_2d(np.ones((2, 2), bool), "mask").dtype
+    dtype('uint8')
+    """
+    return check_array(array, name, allow_empty=allow_empty)
 
 
 def check_mask(mask: Any, name: str = "mask") -> np.ndarray:

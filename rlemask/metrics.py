@@ -25,11 +25,10 @@ Foreground conventions:
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from rlemask._metric_kernels import _count_batch, _count_pair, _runs_counts
+from rlemask._validation import check_array, check_threshold
 from rlemask.runs import Runs
 
 __all__ = ["dice", "dice_scores", "iou"]
@@ -40,19 +39,8 @@ def _is_runs(value) -> bool:
 
 
 def _as_numeric(array, name: str, ndim: tuple[int, ...]) -> np.ndarray:
-    arr = np.asarray(array)
-    if arr.ndim not in ndim:
-        want = " or ".join(f"{n}-D" for n in ndim)
-        raise ValueError(f"`{name}` must be a {want} array; received shape {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"`{name}` must hold numbers or booleans; received dtype {arr.dtype}")
-    if not arr.dtype.isnative:  # numba needs native byte order
-        arr = arr.astype(arr.dtype.newbyteorder("="))
-    if arr.dtype == np.bool_:
-        return arr.view(np.uint8)
-    if arr.dtype == np.float16:  # numba has no float16
-        return arr.astype(np.float32)
-    return arr
+    # empty arrays are fine here: nothing predicted and nothing true scores ``empty``
+    return check_array(array, name, ndim=ndim, allow_empty=True)
 
 
 def _same_order_flat(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,12 +59,12 @@ def _counts(pred, target) -> tuple[int, int, int]:
         if tuple(pred.shape) != tuple(target.shape):
             raise ValueError(
                 "`pred` and `target` must have the same shape; "
-                f"received {tuple(pred.shape)} and {tuple(target.shape)}"
+                f"received pred.shape={tuple(pred.shape)}, target.shape={tuple(target.shape)}"
             )
         if pred.order != target.order:
             raise ValueError(
                 "`pred` and `target` must be runs of the same scan order; "
-                f"received order={pred.order!r} and order={target.order!r}"
+                f"received pred.order={pred.order!r}, target.order={target.order!r}"
             )
         # intersection area on the runs: no 1024 x 1024 array is ever built
         na, nb, nab = _runs_counts(pred.starts, pred.lengths, target.starts, target.lengths)
@@ -90,7 +78,8 @@ def _counts(pred, target) -> tuple[int, int, int]:
     b = _as_numeric(target, "target", (2,))
     if a.shape != b.shape:
         raise ValueError(
-            f"`pred` and `target` must have the same shape; received {a.shape} and {b.shape}"
+            "`pred` and `target` must have the same shape; "
+            f"received pred.shape={a.shape}, target.shape={b.shape}"
         )
     for arr, name in ((a, "pred"), (b, "target")):
         if arr.dtype.kind == "f" and np.isnan(arr).any():
@@ -174,12 +163,6 @@ def iou(pred, target, *, empty: float = 1.0) -> float:
     return nab / union
 
 
-def _check_threshold(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
-        raise ValueError(f"`{name}` must be a number in 0..1; received {name}={value!r}")
-    return float(value)
-
-
 def dice_scores(preds, targets, *, threshold: float = 0.5, empty: float = 1.0) -> np.ndarray:
     """Dice of every image of a batch, one score per image.
 
@@ -219,15 +202,18 @@ def dice_scores(preds, targets, *, threshold: float = 0.5, empty: float = 1.0) -
     >>> rlemask.dice_scores(preds, targets)
     array([1., 0., 1.])
     """
-    thr = _check_threshold(threshold, "threshold")
+    thr = check_threshold(threshold, "threshold")
     p = _as_numeric(preds, "preds", (3, 4))
     t = _as_numeric(targets, "targets", (3, 4))
     if p.shape != t.shape:
         raise ValueError(
-            f"`preds` and `targets` must have the same shape; received {p.shape} and {t.shape}"
+            "`preds` and `targets` must have the same shape; "
+            f"received preds.shape={p.shape}, targets.shape={t.shape}"
         )
     if p.ndim == 4 and p.shape[3] != 1:
-        raise ValueError(f"`preds` must be (N, H, W) or (N, H, W, 1); received shape {p.shape}")
+        raise ValueError(
+            f"`preds` must be (N, H, W) or (N, H, W, 1); received preds.shape={p.shape}"
+        )
     n = p.shape[0]
     if n == 0:
         return np.empty(0, np.float64)

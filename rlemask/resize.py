@@ -21,6 +21,7 @@ import sys
 import numpy as np
 
 from rlemask import _resize_kernels as _k
+from rlemask._validation import check_array_2d, check_choice, check_size
 
 __all__ = ["resize_image", "resize_mask"]
 
@@ -29,54 +30,6 @@ MASK_METHODS = ("nearest", "any", "area")
 
 _LITTLE_ENDIAN = sys.byteorder == "little"
 _WORD = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
-
-
-# --------------------------------------------------------------------------
-# validation
-
-
-def _parse_size(size: int | tuple[int, int]) -> tuple[int, int]:
-    """``size`` as ``(height, width)`` of positive ints, or a ValueError naming it."""
-
-    if type(size) is int and size > 0:  # the common case, checked first
-        return size, size
-
-    def as_int(value):
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-            return None
-        return int(value)
-
-    if isinstance(size, (int, np.integer)) and not isinstance(size, (bool, np.bool_)):
-        pair = (as_int(size), as_int(size))
-    else:
-        try:
-            items = tuple(size)
-        except TypeError:
-            items = ()
-        pair = tuple(as_int(v) for v in items) if len(items) == 2 else (None, None)
-    if pair[0] is None or pair[1] is None or pair[0] <= 0 or pair[1] <= 0:
-        raise ValueError(
-            "`size` must be a positive int or a (height, width) pair of positive ints; "
-            f"received size={size!r}"
-        )
-    return pair
-
-
-def _as_2d(array, name: str) -> np.ndarray:
-    arr = np.asarray(array)
-    if arr.ndim != 2:
-        raise ValueError(f"`{name}` must be a 2-D array (H, W); received shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"`{name}` must not be empty; received shape {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"`{name}` must hold numbers or booleans; received dtype {arr.dtype}")
-    return arr
-
-
-def _check_method(method: str, allowed: tuple[str, ...]) -> None:
-    if method not in allowed:
-        choices = ", ".join(allowed)
-        raise ValueError(f"`method` must be one of {choices}; received method={method!r}")
 
 
 def _orient(arr: np.ndarray, oh: int, ow: int):
@@ -196,15 +149,10 @@ def resize_image(
     >>> rlemask.resize_image(np.eye(2), 4, method="bilinear")[0]
     array([1.  , 0.75, 0.25, 0.  ], dtype=float32)
     """
-    arr = _as_2d(image, "image")
-    oh, ow = _parse_size(size)
-    _check_method(method, IMAGE_METHODS)
-    if not arr.dtype.isnative:  # e.g. big-endian pixel data: numba needs native order
-        arr = arr.astype(arr.dtype.newbyteorder("="))
-    if arr.dtype == np.bool_:
-        arr = arr.view(np.uint8)
-    elif arr.dtype == np.float16:  # numba has no float16
-        arr = arr.astype(np.float32)
+    # native byte order, bool as uint8, float16 as float32: what the kernels take
+    arr = check_array_2d(image, "image")
+    oh, ow = check_size(size)
+    check_choice(method, "method", IMAGE_METHODS)
     arr, oh, ow, transposed = _orient(arr, oh, ow)
     ih, iw = arr.shape
     out = np.empty((oh, ow), np.float32)
@@ -283,12 +231,10 @@ def resize_mask(
     >>> bool((rlemask.resize_mask(big, 2) == small).all())
     True
     """
-    arr = _as_2d(mask, "mask")
-    oh, ow = _parse_size(size)
-    _check_method(method, MASK_METHODS)
-    if arr.dtype == np.bool_:
-        arr = arr.view(np.uint8)
-    elif arr.dtype != np.uint8:
+    arr = check_array_2d(mask, "mask")  # bool comes back as a uint8 view
+    oh, ow = check_size(size)
+    check_choice(method, "method", MASK_METHODS)
+    if arr.dtype != np.uint8:
         if arr.dtype.kind == "f" and np.isnan(arr).any():
             raise ValueError("`mask` must not contain NaN; threshold probabilities first")
         arr = (arr != 0).view(np.uint8)

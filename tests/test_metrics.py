@@ -141,9 +141,13 @@ def test_dice_scores_bad_threshold(threshold):
 
 
 def test_bad_input_names_the_parameter():
-    with pytest.raises(ValueError, match=r"same shape; received \(2, 2\) and \(2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"same shape; received pred.shape=\(2, 2\), target.shape=\(2, 3\)"
+    ):
         rlemask.dice(np.zeros((2, 2)), np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"`pred` must be a 2-D array; received shape \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"`pred` must be a 2-D array \(H, W\); received pred.shape=\(2,\)"
+    ):
         rlemask.iou(np.zeros(2), np.zeros(2))
     with pytest.raises(ValueError, match=r"`target` must not contain NaN"):
         rlemask.dice(np.zeros((2, 2)), np.array([[0, np.nan], [0, 0]]))
@@ -151,7 +155,7 @@ def test_bad_input_names_the_parameter():
         rlemask.dice_scores(np.zeros((1, 2, 2)), np.zeros((2, 2, 2)))
     with pytest.raises(ValueError, match=r"`preds` must be a 3-D or 4-D array"):
         rlemask.dice_scores(np.zeros((2, 2)), np.zeros((2, 2)))
-    with pytest.raises(ValueError, match=r"\(N, H, W, 1\); received shape \(1, 2, 2, 3\)"):
+    with pytest.raises(ValueError, match=r"\(N, H, W, 1\); received preds.shape=\(1, 2, 2, 3\)"):
         rlemask.dice_scores(np.zeros((1, 2, 2, 3)), np.zeros((1, 2, 2, 3)))
     probs = np.zeros((1, 2, 2), np.float32)
     probs[0, 0, 0] = np.nan
@@ -162,5 +166,7 @@ def test_bad_input_names_the_parameter():
         rlemask.dice(runs, np.eye(2))
     with pytest.raises(ValueError, match="same shape"):
         rlemask.dice(runs, rlemask.Runs.from_mask(np.eye(3, dtype=bool)))
-    with pytest.raises(ValueError, match="same scan order; received order='F' and order='C'"):
+    with pytest.raises(
+        ValueError, match="same scan order; received pred.order='F', target.order='C'"
+    ):
         rlemask.dice(runs, rlemask.Runs.from_mask(np.eye(2, dtype=bool), order="C"))

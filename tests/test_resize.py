@@ -240,14 +240,14 @@ def test_bad_size_names_the_parameter(size):
 
 @pytest.mark.parametrize("shape", [(4,), (2, 3, 4), (0, 4)])
 def test_bad_shape_names_the_parameter(shape):
-    with pytest.raises(ValueError, match=r"`mask`.*received shape"):
+    with pytest.raises(ValueError, match=r"`mask`.*received mask.shape"):
         rlemask.resize_mask(np.zeros(shape, np.uint8), 2)
-    with pytest.raises(ValueError, match=r"`image`.*received shape"):
+    with pytest.raises(ValueError, match=r"`image`.*received image.shape"):
         rlemask.resize_image(np.zeros(shape, np.uint8), 2)
 
 
 def test_bad_method_lists_the_choices():
-    with pytest.raises(ValueError, match=r"nearest, any, area; received method='bilinear'"):
+    with pytest.raises(ValueError, match=r"'nearest', 'any', 'area'; received method='bilinear'"):
         rlemask.resize_mask(np.zeros((4, 4), np.uint8), 2, method="bilinear")
     with pytest.raises(ValueError, match=r"received method='cubic'"):
         rlemask.resize_image(np.zeros((4, 4), np.uint8), 2, method="cubic")
@@ -260,3 +260,23 @@ def test_nan_mask_and_non_numeric_input_are_rejected():
         rlemask.resize_mask(mask, 2)
     with pytest.raises(ValueError, match="dtype"):
         rlemask.resize_mask(np.array([["a", "b"], ["c", "d"]]), 1)
+
+
+@pytest.mark.parametrize("size", [(2**62, 8), (2**40, 2**40), 2**21])
+def test_sizes_whose_pixel_count_does_not_fit_are_refused(size):
+    for resize in (rlemask.resize_mask, rlemask.resize_image):
+        with pytest.raises(ValueError, match=r"`size` must have at most 2\*\*40 pixels"):
+            resize(np.zeros((4, 4), np.uint8), size)
+
+
+@pytest.mark.parametrize("dtype", [">i4", ">u2", ">f8", ">f2", "<i8"])
+def test_any_byte_order_resizes_like_native(dtype):
+    rng = np.random.default_rng(1234)
+    native = (rng.random((8, 8)) * 3).astype(np.dtype(dtype).newbyteorder("="))
+    other = native.astype(dtype)
+    for method in ("nearest", "area", "any"):
+        np.testing.assert_array_equal(
+            rlemask.resize_mask(other, 4, method=method),
+            rlemask.resize_mask(native, 4, method=method),
+        )
+    np.testing.assert_array_equal(rlemask.resize_image(other, 4), rlemask.resize_image(native, 4))
