@@ -111,7 +111,17 @@ def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 # hypothesis strategies shared by the codec tests (small shapes: these tests
 # also run with NUMBA_DISABLE_JIT=1, where kernels are plain Python)
 
-DTYPES = (np.bool_, np.uint8, np.int8, np.uint16, np.int32, np.int64)
+DTYPES = (
+    np.bool_,
+    np.uint8,
+    np.int8,
+    np.uint16,
+    np.int16,
+    np.uint32,
+    np.int32,
+    np.uint64,
+    np.int64,
+)
 LAYOUTS = ("C", "F", "strided", "reversed")
 
 
@@ -141,6 +151,8 @@ def masks(draw, max_side: int = 12, min_side: int = 1):
     if draw(st.booleans()):
         m[-1, -1] = True
     dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    if dtype.itemsize > 1:  # any byte order: big-endian pixel data is common in DICOM
+        dtype = dtype.newbyteorder(draw(st.sampled_from("<>=")))
     if dtype == np.bool_:
         arr = m
     else:

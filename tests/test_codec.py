@@ -360,3 +360,34 @@ def test_single_row_and_column_masks(shape, layout):
         np.testing.assert_array_equal(rlemask.decode(rlemask.encode(arr), shape), m)
         coco = rlemask.encode(arr, format="coco", counts="list")
         assert coco["counts"] == ref.coco_counts(m)
+
+
+@pytest.mark.parametrize("dtype", [">i4", "<i4", ">u2", ">i8", ">u8", "<u8", "?", "u1", "i1"])
+def test_encode_any_integer_dtype_and_byte_order(dtype):
+    eye = np.eye(4, dtype=dtype)
+    assert rlemask.encode(eye) == "0 1 4 1 4 1 4 1"
+    for fmt in ("siim", "kaggle", "coco"):
+        assert rlemask.encode(eye, format=fmt) == rlemask.encode(np.eye(4, dtype=bool), format=fmt)
+    assert rlemask.Runs.from_mask(np.asfortranarray(eye), order="C").to_text() == "0 1 4 1 4 1 4 1"
+
+
+@pytest.mark.parametrize("shape", [(2**62, 8), (2**40, 2**40), (2**63, 2), (8, 2**62)])
+def test_shapes_whose_pixel_count_does_not_fit_are_refused_up_front(shape):
+    match = r"`shape` must have at most 2\*\*40 pixels"
+    with pytest.raises(RLEError, match=match):
+        rlemask.decode("0 1", shape)
+    with pytest.raises(RLEError, match=match):
+        rlemask.decode(None, shape)
+    with pytest.raises(RLEError, match=match):
+        rlemask.merge(["0 1"], shape)
+    with pytest.raises(RLEError, match=match):
+        rlemask.Runs([0], [1], shape)
+    with pytest.raises(RLEError, match=match):
+        rlemask.Runs.from_text("0 1", shape)
+    for fmt in ("kaggle", "coco"):
+        with pytest.raises(RLEError, match=match):
+            rlemask.decode(
+                "1 1" if fmt == "kaggle" else {"size": list(shape), "counts": [0, 1]},
+                shape,
+                format=fmt,
+            )
