@@ -84,26 +84,35 @@ def _line_ptr(line, n_lines):
 
 @njit(cache=True)
 def _bbox(starts, lengths, m):
-    """``(line_lo, line_hi, pos_lo, pos_hi)`` (inclusive) of non-empty runs, in O(runs)."""
+    """``(line_lo, line_hi, pos_lo, pos_hi)`` (inclusive) of non-empty runs, in O(runs).
+
+    The line of each run is tracked from the previous one (most runs of a
+    region start on the same or the next line), so that the loop divides
+    only after a jump of two lines or more.
+    """
     n = starts.size
-    line_lo = starts[0] // m
-    line_hi = (starts[n - 1] + lengths[n - 1] - 1) // m
+    line_start = (starts[0] // m) * m
     pos_lo = m
     pos_hi = -1
     for i in range(n):
-        s = starts[i]
-        last = s + lengths[i] - 1
-        c0 = s // m
-        c1 = last // m
-        if c1 > c0:  # the run crosses a line end: it covers every position
-            return line_lo, line_hi, 0, m - 1
-        p0 = s - c0 * m
-        p1 = last - c1 * m
-        if p0 < pos_lo:
-            pos_lo = p0
+        d = starts[i] - line_start
+        if d >= m:
+            if d < 2 * m:
+                line_start += m
+                d -= m
+            else:
+                line_start = (starts[i] // m) * m
+                d = starts[i] - line_start
+        p1 = d + lengths[i] - 1
+        if p1 >= m:  # the run crosses a line end: it covers every position
+            pos_lo = 0
+            pos_hi = m - 1
+            break
+        if d < pos_lo:
+            pos_lo = d
         if p1 > pos_hi:
             pos_hi = p1
-    return line_lo, line_hi, pos_lo, pos_hi
+    return starts[0] // m, (starts[n - 1] + lengths[n - 1] - 1) // m, pos_lo, pos_hi
 
 
 @njit(cache=True)
