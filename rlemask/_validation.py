@@ -48,6 +48,7 @@ __all__ = [
     "check_array_2d",
     "check_choice",
     "check_mask",
+    "check_order",
     "check_probability",
     "check_probability_map",
     "check_shape",
@@ -238,6 +239,25 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
         listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"`{name}` must be one of {listed}; " + _received(name, value))
     return value
+
+
+def check_order(order: Any, name: str = "order") -> str:
+    """A scan order: ``"F"`` (column-major) or ``"C"`` (row-major).
+
+    Examples
+    --------
+    >>> check_order("C")
+    'C'
+    >>> check_order("X")
+    Traceback (most recent call last):
+    ...
+    ValueError: `order` must be 'F' (column-major) or 'C' (row-major); received order='X'
+    """
+    if not isinstance(order, str) or order not in ("F", "C"):
+        raise ValueError(
+            f"`{name}` must be 'F' (column-major) or 'C' (row-major); " + _received(name, order)
+        )
+    return order
 
 
 def _native(arr: np.ndarray) -> np.ndarray:

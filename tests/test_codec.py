@@ -245,7 +245,7 @@ def test_bad_types():
         rlemask.encode(np.zeros((2, 2, 1), np.uint8))
     with pytest.raises(ValueError, match="unknown RLE format 'rle'; available formats: coco"):
         rlemask.decode("1 2", (6, 5), format="rle")
-    with pytest.raises(ValueError, match=r"`order` must be 'F'.*Received: order='X'"):
+    with pytest.raises(ValueError, match=r"`order` must be 'F' \(column-major\).*order='X'"):
         rlemask.encode(EXAMPLE, format="kaggle", order="X")
     with pytest.raises(TypeError, match="order"):
         rlemask.encode(EXAMPLE, format="siim", order="C")  # siim has no order option

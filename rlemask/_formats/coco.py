@@ -40,7 +40,8 @@ import numpy as np
 from rlemask import _kernels as k
 from rlemask._errors import RLEError
 from rlemask._formats import _text
-from rlemask.runs import Runs, _check_shape
+from rlemask._validation import check_shape
+from rlemask.runs import Runs
 
 _COUNTS = ("bytes", "str", "list")
 _DEFAULT_SHAPE = (1024, 1024)
@@ -61,7 +62,7 @@ class CocoCodec:
                     f"coco RLE: the dict has no 'counts' key. Received keys: {list(rle)}"
                 )
             if "size" in rle:
-                size = _check_shape(rle["size"], "size")
+                size = check_shape(rle["size"], "size")
                 if shape not in (size, _DEFAULT_SHAPE):
                     raise RLEError(
                         f"coco RLE: `shape` {shape} disagrees with the dict's size {list(size)}"

@@ -21,7 +21,8 @@ import numpy as np
 
 from rlemask import _kernels as k
 from rlemask._formats import _text
-from rlemask.runs import Runs, _check_order
+from rlemask._validation import check_order
+from rlemask.runs import Runs
 
 EMPTY = ""
 
@@ -32,10 +33,10 @@ class KaggleCodec:
     name = "kaggle"
 
     def scan_order(self, *, order: str = "F") -> str:
-        return _check_order(order)
+        return check_order(order)
 
     def parse(self, rle: Any, shape: tuple[int, int], *, order: str = "F") -> Runs:
-        order = _check_order(order)
+        order = check_order(order)
         buf = _text.to_buffer(rle, self.name)[0]
         s, ln, m, err = k._parse_pairs(buf, shape[0] * shape[1], False, 1)
         if not err:
@@ -54,14 +55,14 @@ class KaggleCodec:
         raise AssertionError("unreachable: the kernel and the parser disagree")
 
     def format(self, runs: Runs, *, order: str = "F") -> str:
-        runs = runs.as_order(_check_order(order))
+        runs = runs.as_order(check_order(order))
         if len(runs) == 0:
             return EMPTY
         return k._format_runs(runs.starts, runs.lengths, False, 1).tobytes().decode("ascii")
 
     def decode_mask(self, rle: Any, shape: tuple[int, int], *, order: str = "F") -> np.ndarray:
         """Fast path of :func:`rlemask.decode`: one kernel parses, validates, then fills."""
-        row_major = _check_order(order) == "C"
+        row_major = check_order(order) == "C"
         buf = _text.to_buffer(rle, self.name)[0]
         out = np.zeros(shape, np.uint8)
         if k._decode_pairs(buf, out.view(np.int8), False, 1, row_major):
