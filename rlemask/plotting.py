@@ -122,9 +122,10 @@ def plot_with_mask_and_bbox(
     ----------
     file_path : str or os.PathLike
         A DICOM file, read with :func:`rlemask.read_dicom` (uint8).
-    mask_encoded_list : str, sequence of str or None
-        The image's RLE rows (one region each; ``-1`` / empty rows allowed),
-        merged with :func:`rlemask.merge` at the image's shape.
+    mask_encoded_list : str, rlemask.Runs, sequence of them, or None
+        The image's RLE rows (``-1`` / empty rows allowed) or runs, merged
+        (union) at the image's shape; boxes come from the regions of the
+        runs (:meth:`rlemask.Runs.components`).
     figsize : (float, float)
         Figure size in inches.
     format : str
@@ -156,21 +157,27 @@ def plot_with_mask_and_bbox(
     >>> len(fig.axes)
     2
     """
-    from rlemask import bboxes, merge, read_dicom
+    from rlemask import Runs, bboxes, read_dicom
+    from rlemask.codec import runs_from_text
 
     path = Path(file_path)
     image = read_dicom(path)
     if mask_encoded_list is None:
         rows: list = []
-    elif isinstance(mask_encoded_list, (str, bytes)):
+    elif isinstance(mask_encoded_list, (str, bytes, Runs)):
         rows = [mask_encoded_list]
     else:
         rows = list(mask_encoded_list)
-    mask = merge(rows, shape=image.shape, format=format) if rows else np.zeros(
-        image.shape, dtype=np.uint8
-    )
-    boxes = bboxes(mask)
-    area = int(mask.sum())
+    # regions and boxes come from the runs; the mask is decoded once, for display
+    runs = Runs([], [], image.shape)
+    for row in rows:
+        part = row if isinstance(row, Runs) else runs_from_text(row, image.shape, format=format)
+        if part.shape != image.shape:
+            raise ValueError(f"a mask of shape {part.shape} does not fit the image {image.shape}")
+        runs = runs | part.as_order("F")
+    boxes = bboxes(runs)
+    area = runs.area
+    mask = runs.to_mask()
 
     fig = Figure(figsize=figsize, layout="constrained")
     ax0, ax1 = fig.subplots(1, 2)

@@ -258,3 +258,25 @@ def test_text_methods_delegate_to_codec():
     assert r == Runs.from_text("1 2 7 1 7 2 9 1", (6, 5))
     assert runs_to_text(r, format="kaggle") == r.to_text(format="kaggle") == "2 2 11 1 19 2 30 1"
     assert runs_from_text(None, (6, 5)).area == 0
+
+
+def test_plot_takes_runs(synthetic_siim_small):
+    """plot_with_mask_and_bbox draws the same boxes from Runs as from the RLE rows."""
+    from matplotlib.patches import Rectangle
+
+    files, labels = rlemask.load_siim(synthetic_siim_small)
+    path = next(p for p in files if len(labels[p.stem]) > 1)
+    rows = labels[path.stem]
+    runs = [Runs.from_text(r, (256, 256)).as_order("C") for r in rows]
+
+    def boxes(fig):
+        return [
+            p.get_xy() + (p.get_width(), p.get_height())
+            for p in fig.axes[1].patches
+            if isinstance(p, Rectangle)
+        ]
+
+    from_text = rlemask.plot_with_mask_and_bbox(path, rows, figsize=(4, 2))
+    from_runs = rlemask.plot_with_mask_and_bbox(path, runs, figsize=(4, 2))
+    assert boxes(from_runs) == boxes(from_text) and len(boxes(from_text)) >= 1
+    assert from_runs.axes[1].get_title() == from_text.axes[1].get_title()
