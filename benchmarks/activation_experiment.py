@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> str:
             out=work / f"{model}-{activation}",
             overwrite=True,
             cache_dir=data / f"cache-{args.img_size}",
-            verbose=0,
+            progress=False,
         )
         t0 = time.perf_counter()
         report = train(config, log=lambda *a: None)

@@ -57,7 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = build_parser()
+    return run(build_parser(), argv)
+
+
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the sub-command's ``func``; returns the exit status.
+
+    The runner of both commands, ``rlemask`` and ``rlemask-keras``.
+    """
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -67,10 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (ValueError, OSError) as err:  # RLEError, DicomError, ... are ValueErrors
-        print(f"rlemask {args.command}: error: {err}", file=sys.stderr)
+        print(f"{parser.prog} {args.command}: error: {err}", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:
-        print(f"rlemask {args.command}: interrupted", file=sys.stderr)
+        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -1,0 +1,127 @@
+"""The ``rlemask-keras`` command: ``train`` and ``predict``.
+
+Each sub-command lives in its own module of this package and exposes
+``register(subparsers)``, as ``rlemask``'s do; both commands run through
+:func:`rlemask.cli.run`: user errors (bad files, bad values, an existing
+output folder) print one line on stderr and exit with status 2, anything
+else is a bug and keeps its traceback.  ``train``'s options are made from
+:class:`rlemask_keras.config.TrainConfig`'s fields.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+
+# one sub-command per module, in the order ``--help`` lists them
+_COMMANDS = ["train", "predict"]
+
+#: TensorFlow's native start-up lines (absl / glog format: oneDNN, CPU
+#: features, CUDA probing), printed before its logging honours
+#: TF_CPP_MIN_LOG_LEVEL; the commands drop them unless --verbose
+_NATIVE_NOISE = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog\(\)"
+    rb"|[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]"
+    rb"|To enable the following instructions:)"
+)
+
+
+def add_runtime_options(parser: argparse.ArgumentParser) -> None:
+    """``--threads`` and ``--verbose``, shared by the sub-commands."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="TensorFlow intra-op threads (default: 0, TensorFlow's choice)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's start-up log lines (hidden by default)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlemask-keras",
+        description="Train and apply U-Net / U-Net++ models on SIIM-style RLE data sets.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _COMMANDS:
+        importlib.import_module(f"rlemask_keras.cli.{name}").register(subparsers)
+    return parser
+
+
+@contextlib.contextmanager
+def runtime(args: argparse.Namespace) -> Iterator[None]:
+    """Set up TensorFlow for a command: logging (before its import) and threads."""
+    with contextlib.ExitStack() as stack:
+        if not args.verbose:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            stack.enter_context(_without_native_noise())
+        if args.threads > 0:
+            import tensorflow as tf
+
+            with contextlib.suppress(RuntimeError):  # TensorFlow already running
+                tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+                tf.config.threading.set_inter_op_parallelism_threads(min(args.threads, 2))
+        yield
+
+
+@contextlib.contextmanager
+def _without_native_noise() -> Iterator[None]:
+    """Pass the process's stderr (fd 2) through a filter that drops :data:`_NATIVE_NOISE`.
+
+    TensorFlow's C++ code writes to the file descriptor, beneath Python, so
+    only a pipe in its place can filter it.  Segments end at ``\\n`` or
+    ``\\r`` so that progress bars still draw as they go.
+    """
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+    except (OSError, ValueError):  # no usable stderr (e.g. embedded): leave it alone
+        yield
+        return
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump() -> None:
+        pending = b""
+        while chunk := os.read(read_end, 65536):
+            pending += chunk
+            for piece in re.findall(rb"[^\r\n]*[\r\n]", pending):
+                if not _NATIVE_NOISE.match(piece):
+                    os.write(real, piece)
+            pending = re.sub(rb"^(?:[^\r\n]*[\r\n])*", b"", pending)
+        if pending and not _NATIVE_NOISE.match(pending):
+            os.write(real, pending)
+        os.close(read_end)
+
+    thread = threading.Thread(target=pump, name="stderr-filter", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os.dup2(real, 2)  # the pipe's last writer closes: the pump sees the end
+        thread.join(timeout=5)
+        os.close(real)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    from rlemask.cli import run
+
+    return run(build_parser(), argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

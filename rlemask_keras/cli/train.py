@@ -1,0 +1,66 @@
+"""``rlemask-keras train``: options made from :class:`~rlemask_keras.config.TrainConfig`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from rlemask_keras.cli import add_runtime_options, runtime
+from rlemask_keras.config import TrainConfig, option_flag
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train, evaluate on validation, write model + report + figures",
+        description=(
+            "Train a U-Net on a SIIM-style folder (DICOMs + train-rle.csv), or on a synthetic "
+            "set when --data is not given; evaluate the best model on the validation split at "
+            "the original resolution; write model.keras, history.csv, report.md, report.json, "
+            "curves.png and overlays.png into --out."
+        ),
+    )
+    for field in dataclasses.fields(TrainConfig):
+        meta = field.metadata
+        if not meta.get("cli", True):
+            continue
+        flag, help_text = option_flag(field.name), meta["help"]
+        if isinstance(field.default, bool):
+            action = "store_false" if field.default else "store_true"
+            parser.add_argument(flag, dest=field.name, action=action, help=help_text)
+            continue
+        keywords = {k: meta[k] for k in ("type", "choices", "metavar") if k in meta}
+        if field.default is not None:
+            shown = meta.get("default_text", field.default)
+            help_text += f" (default: {shown})"
+        parser.add_argument(
+            flag,
+            dest=field.name,
+            default=field.default,
+            help=help_text.replace("%", "%%"),
+            **keywords,
+        )
+    add_runtime_options(parser)
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` of parsed ``train`` arguments."""
+    return TrainConfig(
+        **{
+            f.name: getattr(args, f.name)
+            for f in dataclasses.fields(TrainConfig)
+            if f.metadata.get("cli", True)
+        }
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    with runtime(args):
+        from rlemask_keras.report import summary
+        from rlemask_keras.training import train
+
+        report = train(config)
+    print(summary(report, config.out))
+    return 0

@@ -1,0 +1,285 @@
+"""One training run's settings: :class:`TrainConfig`, the ``rlemask-keras train`` options.
+
+Every field carries its command-line flag and help text in its metadata, so
+a new option is one new field: :mod:`rlemask_keras.cli` builds the parser
+from :func:`dataclasses.fields`.  Settings are checked by
+:meth:`TrainConfig.check`, whose messages name the flags a user typed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from rlemask_keras.distribute import STRATEGIES
+
+__all__ = ["TrainConfig", "ConfigError", "option_flag", "parse_loss", "LOSS_TERMS"]
+
+
+class ConfigError(ValueError):
+    """A setting of :class:`TrainConfig` is invalid; ``field`` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+# -- parsers of option text (argparse ``type=``) ------------------------------
+
+
+def fraction(text: str) -> float:
+    """A number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), received {text!r}")
+    return value
+
+
+def schedule(text: str) -> tuple[float, float | None] | None:
+    """``0.8,natural`` / ``0.8,0.4`` / ``0.5`` / ``none``: the positive-fraction schedule."""
+    if text.strip().lower() == "none":
+        return None
+    problem = f"expected START[,END] with numbers in 0..1 or 'natural', received {text!r}"
+    parts = [p.strip().lower() for p in text.split(",")]
+    try:
+        values = [None if p == "natural" else float(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(problem) from None
+    if len(values) not in (1, 2) or any(v is not None and not 0 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(problem)
+    if values[0] is None:
+        raise argparse.ArgumentTypeError(f"START must be a number, received {text!r}")
+    return (values[0], values[-1])
+
+
+#: the terms ``--loss`` combines (``rlemask_keras.losses`` holds them)
+LOSS_TERMS = ("bce", "dice", "focal", "lovasz")
+
+
+def parse_loss(text: str) -> dict[str, float]:
+    """``"0.5*bce+dice"`` -> ``{"bce": 0.5, "dice": 1.0}``: the weighted terms of ``--loss``.
+
+    Examples
+    --------
+    >>> parse_loss("bce+dice")
+    {'bce': 1.0, 'dice': 1.0}
+    >>> parse_loss("2*focal + dice")
+    {'focal': 2.0, 'dice': 1.0}
+    >>> parse_loss("bce+hinge")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'bce+hinge': unknown term 'hinge'; terms: bce, dice, focal, lovasz
+    """
+    terms: dict[str, float] = {}
+    for part in str(text).split("+"):
+        weight, _, name = part.strip().rpartition("*")
+        name = name.strip().lower()
+        if name not in LOSS_TERMS:
+            raise ValueError(f"{text!r}: unknown term {name!r}; terms: {', '.join(LOSS_TERMS)}")
+        try:
+            value = float(weight) if weight.strip() else 1.0
+        except ValueError:
+            value = float("nan")
+        if not value > 0 or value == float("inf"):
+            raise ValueError(f"{text!r}: the weight of {name!r} must be a positive number")
+        if name in terms:
+            raise ValueError(f"{text!r}: {name!r} appears twice")
+        terms[name] = value
+    return terms
+
+
+def _option(default: Any, help: str, **cli: Any) -> Any:
+    """A dataclass field with its command-line option: ``help`` and argparse keywords.
+
+    ``flag=`` overrides the flag (default: ``--field-name``), ``cli=False``
+    keeps a field off the command line, ``resumable=True`` lets ``--resume``
+    continue a run with a different value (e.g. more ``--epochs``).
+    """
+    return dataclasses.field(default=default, metadata={"help": help, **cli})
+
+
+def option_flag(name: str) -> str:
+    """The command-line flag of the :class:`TrainConfig` field ``name``."""
+    meta = TrainConfig.__dataclass_fields__[name].metadata
+    return meta.get("flag", "--" + name.replace("_", "-"))
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Settings of one training run: the ``rlemask-keras train`` options.
+
+    Each field is the option of the same name (``img_size`` is
+    ``--img-size``); ``rlemask-keras train --help`` lists them with their
+    help text.  ``data=None`` trains on the synthetic set of ``n_images``
+    images of ``synthetic_size`` pixels, made (or reused) under
+    ``synthetic_root``.
+
+    The defaults are the demo's (``make demo``): 300 synthetic 1024 px
+    images, a SELU U-Net of 8 filters and depth 4 at 128 px, batch 8, 40
+    epochs, Adam 1e-3, sampler 0.8 -> natural share; it fits in ten minutes
+    on 2 CPU cores.  For SIIM itself use more capacity and resolution, e.g.
+    ``--img-size 256 --filters 16 --batch-size 16`` on a GPU.
+
+    Examples
+    --------
+    >>> from rlemask_keras.config import TrainConfig
+    >>> config = TrainConfig(epochs=1, img_size=64, depth=2)
+    >>> config.check()
+    >>> try:
+    ...     TrainConfig(img_size=100, depth=3).check()
+    ... except ValueError as err:
+    ...     print(err)
+    --img-size must be divisible by 2**depth = 8 (--depth 3); received --img-size 100
+    """
+
+    # data
+    data: Path | None = _option(
+        None,
+        "data set folder: DICOMs + train-rle.csv (default: a synthetic set)",
+        type=Path,
+        metavar="DIR",
+    )
+    n_images: int = _option(300, "images of the synthetic set (without --data)", type=int)
+    synthetic_size: int = _option(1024, "side of the synthetic images in pixels", type=int)
+    synthetic_root: Path = _option(
+        Path("runs"), "folder where the synthetic set is made or reused", type=Path, metavar="DIR"
+    )
+    val_fraction: float = _option(
+        0.2, "share of the images kept for validation (without --folds)", type=fraction
+    )
+    folds: int = _option(0, "split into K stratified folds (0: use --val-fraction)", type=int,
+                         metavar="K")  # fmt: skip
+    fold: int = _option(0, "the fold (0..K-1) held out for validation with --folds", type=int,
+                        metavar="k")  # fmt: skip
+    seed: int = _option(0, "seed of the split, the sampler and the initial weights", type=int)
+    cache_dir: Path | None = _option(
+        None,
+        "sample cache folder (default: beside the synthetic set, or OUT/cache)",
+        type=Path,
+        flag="--cache",
+        metavar="DIR",
+    )
+    # model
+    model: str = _option("unet", "architecture", choices=("unet", "unet++"))
+    deep_supervision: bool = _option(
+        False, "U-Net++: train every decoder output (with --model unet++)"
+    )
+    activation: str = _option("selu", "selu, relu, elu or any Keras activation name")
+    filters: int = _option(8, "filters of the first level (doubled at each level)", type=int)
+    depth: int = _option(4, "down-sampling levels", type=int)
+    batch_norm: bool = _option(False, "batch normalisation after each convolution")
+    img_size: int = _option(
+        128, "model input size S (S x S pixels); divisible by 2**depth", type=int, metavar="S"
+    )
+    # training
+    loss: str = _option(
+        "bce+dice",
+        "loss terms joined by '+', each with an optional weight: bce+dice, focal+dice, "
+        "0.5*bce+dice, bce+lovasz, dice",
+        metavar="TERMS",
+    )
+    epochs: int = _option(40, "epochs to train", type=int, resumable=True)
+    batch_size: int = _option(8, "images per batch", type=int)
+    learning_rate: float = _option(1e-3, "Adam learning rate", type=float)
+    positive_fraction: tuple[float, float | None] | float | None = _option(
+        (0.8, None),
+        "share of positive images per epoch, going from START to END ('natural': the "
+        "data's share); 'none': every image once",
+        type=schedule,
+        metavar="START[,END]",
+        default_text="0.8,natural",
+    )
+    augment: bool = _option(
+        True, "train without augmentation (flips, shift/scale, contrast)", flag="--no-augment"
+    )
+    strategy: str = _option(
+        "default",
+        "mirrored: all local GPUs (or the CPU); multiworker: several processes or hosts "
+        "configured by TF_CONFIG (TensorFlow)",
+        choices=STRATEGIES,
+    )
+    mixed_precision: bool = _option(False, "float16 on GPU, bfloat16 on CPU (outputs stay float32)")
+    workers: int = _option(1, "PyDataset worker threads", type=int, resumable=True)
+    # output
+    out: Path = _option(Path("runs/train"), "output folder", type=Path, metavar="DIR")
+    overwrite: bool = _option(
+        False, "replace the results in an existing --out folder", resumable=True
+    )
+    resume: bool = _option(
+        False, "continue the run in --out from its last completed epoch", resumable=True
+    )
+    tensorboard: bool = _option(False, "write TensorBoard logs into OUT/logs", resumable=True)
+    target: float | None = _option(
+        None,
+        "report whether the Dice on positive images reaches this value (make demo: 0.6)",
+        type=float,
+        resumable=True,
+    )
+    progress: bool = _option(True, "no progress bars", flag="--quiet", resumable=True)
+    cache_workers: int = _option(2, "processes building the cache", cli=False, resumable=True)
+    n_overlays: int = _option(8, "validation images in overlays.png", cli=False, resumable=True)
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` (a ``ValueError`` naming the flag) for bad settings."""
+        from rlemask_keras.models import MAX_DEPTH
+
+        def fail(name: str, problem: str) -> None:
+            value = getattr(self, name)
+            raise ConfigError(
+                name, f"{option_flag(name)} {problem}; received {option_flag(name)} {value}"
+            )
+
+        for name in ("epochs", "img_size", "batch_size", "filters", "depth", "n_images",
+                     "synthetic_size", "workers", "cache_workers"):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                fail(name, "must be a positive integer")
+        if self.depth > MAX_DEPTH:
+            fail("depth", f"must be at most {MAX_DEPTH}")
+        if self.img_size % 2**self.depth:
+            fail("img_size", f"must be divisible by 2**depth = {2**self.depth} "
+                             f"(--depth {self.depth})")  # fmt: skip
+        if self.model not in ("unet", "unet++"):
+            fail("model", "must be 'unet' or 'unet++'")
+        if self.deep_supervision and self.model != "unet++":
+            fail("deep_supervision", "needs --model unet++")
+        if self.strategy not in STRATEGIES:
+            fail("strategy", f"must be one of {', '.join(STRATEGIES)}")
+        if not 0 < self.val_fraction < 1:
+            fail("val_fraction", "must be in (0, 1)")
+        if not self.learning_rate > 0:
+            fail("learning_rate", "must be positive")
+        if isinstance(self.folds, bool) or not isinstance(self.folds, int) or self.folds < 0:
+            fail("folds", "must be 0 (no folds) or an integer >= 2")
+        if self.folds == 1:
+            fail("folds", "must be 0 (no folds) or an integer >= 2")
+        if self.folds and not 0 <= self.fold < self.folds:
+            fail("fold", f"must be in 0..{self.folds - 1} (--folds {self.folds})")
+        if self.resume and self.overwrite:
+            fail("resume", "cannot be combined with --overwrite")
+        try:
+            parse_loss(self.loss)
+        except ValueError as err:
+            raise ConfigError("loss", f"--loss {err}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready settings (paths as text)."""
+        return {
+            k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()
+        }
+
+    def differences(self, saved: dict[str, Any]) -> list[str]:
+        """Flags whose value differs from ``saved`` (a :meth:`to_dict`) and that ``--resume``
+        cannot change."""
+        mine = json.loads(json.dumps(self.to_dict()))  # tuples -> lists, as the saved JSON
+        return [
+            f"{option_flag(f.name)} {mine[f.name]} (the run has {saved.get(f.name)})"
+            for f in dataclasses.fields(self)
+            if not f.metadata.get("resumable") and saved.get(f.name) != mine[f.name]
+        ]

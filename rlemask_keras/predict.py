@@ -1,0 +1,310 @@
+"""From images to probability maps and masks at each image's own resolution.
+
+One path serves validation and ``rlemask-keras predict``:
+:func:`predict_probabilities` runs every model once per image (batched),
+averages the models (and their flipped passes) and brings the map back to
+the image's ``Rows x Columns`` with :func:`rlemask.resize_image`
+(bilinear), one image at a time, so memory stays flat whatever the number
+of images.  :func:`predict_masks` binarises those maps with
+:func:`rlemask.triplet_threshold`; :func:`predict` writes a submission.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_TRIPLET",
+    "load_keras_model",
+    "model_input_size",
+    "model_probabilities",
+    "predict_probabilities",
+    "predict_masks",
+    "predict",
+]
+
+#: the SIIM winner's validation triplet (top, min_area at 1024 x 1024, bottom)
+DEFAULT_TRIPLET = (0.75, 2000, 0.3)
+
+
+def load_keras_model(path: str | os.PathLike):
+    """``keras.models.load_model`` with a one-line error for a file that is not a model."""
+    import keras
+
+    import rlemask_keras  # noqa: F401  (registers the adapter's losses and metrics)
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"MODEL: no such file: {str(path)!r}")
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # Keras raises ValueError, OSError, zipfile errors, KeyError...
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise ValueError(
+            f"MODEL: {str(path)!r} is not a Keras model file (.keras) that this version "
+            f"can load ({type(err).__name__}: {first})"
+        ) from err
+
+
+def model_input_size(model) -> int | None:
+    """The side S of the model's (S, S, C) input, or None for any size."""
+    shape = model.input_shape
+    if isinstance(shape, list):
+        shape = shape[0]
+    return shape[1]
+
+
+def _final_output(outputs):
+    """The prediction of a model with one or several (deep-supervision) outputs."""
+    if isinstance(outputs, Mapping):
+        return outputs[sorted(outputs)[-1]]
+    if isinstance(outputs, (list, tuple)):
+        return outputs[-1]
+    return outputs
+
+
+def model_probabilities(model, images: np.ndarray, *, tta: str | None = None) -> np.ndarray:
+    """Probabilities (B, S, S) float32 of ``images`` (B, S, S) in 0..1, at the model's size.
+
+    ``tta="flip"`` averages with the prediction of the horizontally flipped
+    images, flipped back.
+    """
+    x = np.ascontiguousarray(images[..., None], dtype=np.float32)
+    shape = model.input_shape[0] if isinstance(model.input_shape, list) else model.input_shape
+    if shape[-1] == 3:
+        x = np.repeat(x, 3, axis=-1)
+    prob = np.asarray(_final_output(model.predict_on_batch(x)), dtype=np.float32)[..., 0]
+    if tta == "flip":
+        flipped = model.predict_on_batch(np.ascontiguousarray(x[:, :, ::-1]))
+        prob = 0.5 * (prob + np.asarray(_final_output(flipped), dtype=np.float32)[..., 0, ::-1])
+    return np.clip(prob, 0.0, 1.0)
+
+
+def _check_tta(tta: str | None) -> str | None:
+    if tta not in (None, "none", "flip"):
+        raise ValueError(f"--tta must be 'none' or 'flip'; received {tta!r}")
+    return None if tta == "none" else tta
+
+
+def predict_probabilities(
+    models,
+    paths: Sequence[str | os.PathLike],
+    *,
+    tta: str | None = None,
+    batch_size: int = 16,
+    weights: Sequence[float] | None = None,
+    cache=None,
+) -> Iterator[tuple[str, np.ndarray]]:
+    """``(image_id, probability map)`` for each DICOM of ``paths``, in order.
+
+    Each model sees each image once (per ``tta`` pass) at its own input
+    size; the maps are averaged with ``weights`` at the image's original
+    resolution (``Rows x Columns``), float32 in 0..1.  A generator: one
+    batch of images is in memory at a time.
+
+    Parameters
+    ----------
+    models : keras.Model or sequence of them
+        Models taking ``(S, S, 1)`` or ``(S, S, 3)`` inputs in 0..1.
+    paths : sequence of path-like
+        DICOM files; the id is the file stem.
+    tta : {None, "none", "flip"}
+        ``"flip"``: average with the horizontally flipped pass.
+    batch_size : int
+        Images per model call.
+    weights : sequence of float, optional
+        One weight per model (default: equal).
+    cache : rlemask.SampleCache, optional
+        Serves the images of its size (the pixels :func:`rlemask.load_sample` gives).
+
+    Examples
+    --------
+    >>> import rlemask, rlemask_keras, tempfile
+    >>> from rlemask.synthetic import make_dataset
+    >>> root = make_dataset(tempfile.mkdtemp(), 2, size=64, seed=0)
+    >>> paths, _ = rlemask.load_siim(root)
+    >>> model = rlemask_keras.unet((32, 32, 1), filters=2, depth=1)
+    >>> [(i, p.shape) for i, p in predict_probabilities(model, paths)] == [
+    ...     (p.stem, (64, 64)) for p in paths]
+    True
+    """
+    import rlemask
+
+    models = list(models) if isinstance(models, (list, tuple)) else [models]
+    if not models:
+        raise ValueError("`models` must hold at least one model")
+    if weights is None:
+        weights = [1.0] * len(models)
+    weights = [float(w) for w in weights]
+    if len(weights) != len(models) or not all(w >= 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(
+            f"--weights must give one number >= 0 per model ({len(models)}), not all 0; "
+            f"received {weights}"
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"--batch-size must be a positive integer; received {batch_size!r}")
+    tta = _check_tta(tta)
+    sizes = [model_input_size(m) for m in models]
+    if any(s is None for s in sizes):
+        raise ValueError("every model needs a fixed input size (S, S, C)")
+    total = sum(weights)
+    paths = [Path(p) for p in paths]
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start : start + batch_size]
+        images = {size: load_images(chunk, size, cache) for size in set(sizes)}
+        probs = [
+            model_probabilities(m, images[s], tta=tta) for m, s in zip(models, sizes, strict=True)
+        ]
+        for i, path in enumerate(chunk):
+            meta = rlemask.read_dicom_meta(path)
+            shape = (int(meta["rows"]), int(meta["columns"]))
+            full = np.zeros(shape, np.float32)
+            for prob, weight in zip(probs, weights, strict=True):
+                full += (weight / total) * _to_shape(prob[i], shape)
+            yield path.stem, np.clip(full, 0.0, 1.0, out=full)
+
+
+def load_images(paths: Sequence[Path], size: int, cache=None) -> np.ndarray:
+    """Images (B, size, size) float32 in 0..1: from ``cache`` when it holds that size.
+
+    The cache holds exactly what :func:`rlemask.load_sample` returns.
+    """
+    import rlemask
+
+    if cache is not None and tuple(cache.img_size) == (size, size):
+        return cache.get_batch([cache.index_of(Path(p).stem) for p in paths])[0]
+    return np.stack([rlemask.load_sample(p, None, img_size=size)[0] for p in paths])
+
+
+def _to_shape(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    import rlemask
+
+    if prob.shape == tuple(shape):
+        return prob
+    return np.asarray(rlemask.resize_image(prob, shape, method="bilinear"), np.float32)
+
+
+def predict_masks(
+    probabilities: Iterable[tuple[str, np.ndarray]],
+    thresholds: tuple[float, float, float] = DEFAULT_TRIPLET,
+) -> Iterator[tuple[str, np.ndarray]]:
+    """``(image_id, mask)``: each map binarised by :func:`rlemask.triplet_threshold`.
+
+    ``thresholds`` is ``(top, min_area, bottom)`` with ``min_area`` in pixels
+    of a 1024 x 1024 map, scaled to each map (:func:`rlemask.scale_min_area`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prob = np.zeros((8, 8), np.float32); prob[:4, :4] = 0.9
+    >>> [(i, int(m.sum())) for i, m in predict_masks([("a", prob)], (0.75, 0, 0.3))]
+    [('a', 16)]
+    """
+    import rlemask
+
+    top, area, bottom = thresholds
+    for image_id, prob in probabilities:
+        min_area = rlemask.scale_min_area(area, prob.shape)
+        yield image_id, rlemask.triplet_threshold(prob, top, min_area, bottom)
+
+
+def _triplet_from_report(model_path: Path) -> tuple[float, float, float] | None:
+    try:
+        text = (model_path.parent / "report.json").read_text(encoding="utf-8")
+        thr = json.loads(text)["thresholds"]
+        return float(thr["top"]), float(thr["min_area_1024"]), float(thr["bottom"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _thresholds_of(model_paths: Sequence[Path]) -> tuple[float, float, float]:
+    """The triplet in the training reports beside the models, when they agree."""
+    found = {_triplet_from_report(p) for p in model_paths}
+    if len(found) > 1:
+        found.discard(None)
+    if len(found) > 1:
+        raise ValueError(
+            f"the models' training reports chose different thresholds {sorted(found)}; "
+            "pass --thresholds TOP,AREA,BOTTOM"
+        )
+    return found.pop() or DEFAULT_TRIPLET
+
+
+def predict(
+    models: str | os.PathLike | Sequence[str | os.PathLike],
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    tta: str | None = None,
+    weights: Sequence[float] | None = None,
+    triplet: tuple[float, float, float] | None = None,
+    batch_size: int = 16,
+    progress: bool = True,
+    log=print,
+) -> dict[str, Any]:
+    """Write a submission CSV for every DICOM under ``data``.
+
+    ``models`` is one ``.keras`` file or several, whose probabilities are
+    averaged per image (with ``weights``).  One row per image at its own
+    ``Rows x Columns``, ``-1`` for an empty mask, SIIM relative RLE, written
+    atomically.  ``triplet`` is ``(top, min_area, bottom)``, ``min_area`` at
+    1024 x 1024; without it, the thresholds chosen in training are read from
+    the ``report.json`` beside the models (when they agree), else
+    :data:`DEFAULT_TRIPLET`.
+
+    Returns ``{"n_images", "n_positive", "seconds"}``.
+    """
+    import rlemask
+    from rlemask.datasets import find_dicoms
+
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"--batch-size must be a positive integer; received {batch_size!r}")
+    tta = _check_tta(tta)
+    if isinstance(models, (str, os.PathLike)):
+        models = [models]
+    model_paths = [Path(m) for m in models]
+    data = Path(data)
+    if weights is not None and len(weights) != len(model_paths):
+        raise ValueError(f"--weights gives {len(weights)} numbers for {len(model_paths)} model(s)")
+    if not data.is_dir():
+        raise FileNotFoundError(f"DATA: not a folder: {str(data)!r}")
+    paths, _ = find_dicoms(data, exclude=())
+    if not paths:
+        raise ValueError(f"DATA: no DICOM files (*.dcm) under {str(data)!r}")
+    loaded = [load_keras_model(p) for p in model_paths]
+    if triplet is None:
+        triplet = _thresholds_of(model_paths)
+
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    rows: dict[str, str] = {}
+    probabilities = predict_probabilities(
+        loaded, paths, tta=tta, batch_size=batch_size, weights=weights
+    )
+    with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress) as bar:
+        for image_id, mask in predict_masks(probabilities, triplet):
+            rows[image_id] = rlemask.encode(mask)
+            bar.update(1)
+    rlemask.write_rle_csv(out, rows)
+    seconds = time.perf_counter() - t0
+    n_positive = sum(rle != "-1" for rle in rows.values())
+    top, area, bottom = triplet
+    log(
+        f"wrote {out}: {plural(len(rows), 'image')}, {n_positive} with a region "
+        f"({plural(len(loaded), 'model')}; thresholds top={top}, min_area={area:g} at 1024 px, "
+        f"bottom={bottom}; {len(rows) / seconds:.1f} images/s)"
+    )
+    return {"n_images": len(rows), "n_positive": n_positive, "seconds": seconds}
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 image``, ``2 images``: counts as people write them."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

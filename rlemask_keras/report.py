@@ -1,0 +1,201 @@
+"""The run's report files: ``report.json``, ``report.md``, ``curves.png``, ``overlays.png``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["build_report", "write_reports", "save_curves", "save_overlays", "summary"]
+
+#: the checkpoint keeps the epoch of the best validation Dice on positive
+#: images (docs/training.md, "Choosing the checkpoint", says why)
+CHECKPOINT_MONITOR = "val_dice_positive"
+
+
+def build_report(config, evaluation, hist, best_epoch, train_ips, fit_seconds, wall):
+    """The content of ``report.json`` (a JSON-ready dict)."""
+    rep = evaluation["report"]
+    beats = rep.mean_dice > rep.all_empty_baseline
+    report: dict[str, Any] = {
+        "evaluation": rep.to_dict(),
+        "thresholds": evaluation["thresholds"],
+        "plain_threshold_score": evaluation["plain_threshold_score"],
+        "beats_all_empty_baseline": bool(beats),
+        "training": {
+            "epochs": config.epochs,
+            "best_epoch": best_epoch,
+            "checkpoint_monitor": CHECKPOINT_MONITOR,
+            "best_val_dice_positive": _at(hist, CHECKPOINT_MONITOR, best_epoch),
+            "val_dice_at_best": _at(hist, "val_dice", best_epoch),
+            "images_per_second": train_ips,
+            "fit_seconds": fit_seconds,
+        },
+        "predict_images_per_second": evaluation["predict_images_per_second"],
+        "wall_seconds": wall,
+        "config": config.to_dict(),
+    }
+    if config.target is not None:
+        report["target"] = {
+            "dice_positive_min": config.target,
+            "dice_positive": rep.dice_positive,
+            "met": bool(rep.dice_positive >= config.target and beats),
+        }
+    return report
+
+
+def _at(hist: Mapping[str, Sequence[float]], key: str, epoch: int) -> float:
+    values = hist.get(key, [])
+    return float(values[epoch - 1]) if 0 < epoch <= len(values) else float("nan")
+
+
+def _plural(n: int, noun: str) -> str:
+    from rlemask_keras.predict import plural
+
+    return plural(n, noun)
+
+
+def summary(report: Mapping[str, Any], out: Path) -> str:
+    """What the command prints at the end of a run: where the files are, and the scores."""
+    from rlemask_keras.training import OUTPUT_FILES
+
+    ev, training = report["evaluation"], report["training"]
+    lines = ["", f"results in {out}/:", *(f"  {out / name}" for name in OUTPUT_FILES)]
+    lines.append(
+        f"competition score {_num(ev['mean_dice'])} (all-empty baseline "
+        f"{_num(ev['all_empty_baseline'])}) on {_plural(ev['n_images'], 'validation image')}; "
+        f"Dice on positive images {_num(ev['dice_positive'])}, empty accuracy "
+        f"{_num(ev['empty_accuracy'])}"
+    )
+    lines.append(
+        f"{_plural(training['epochs'], 'epoch')}, {training['images_per_second']:.1f} "
+        f"training images/s, {report['wall_seconds']:.0f} s in all"
+    )
+    if "target" in report:
+        target = report["target"]
+        verdict = "met" if target["met"] else "NOT met"
+        lines.append(
+            f"target (Dice on positive images >= {target['dice_positive_min']}, above the "
+            f"all-empty baseline): {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    """A report number; ``None`` (NaN in the report: nothing to average) shows as n/a."""
+    return "n/a" if value is None or value != value else f"{value:.4f}"
+
+
+def write_reports(out: Path, report: dict[str, Any], eval_report) -> None:
+    """``report.json`` and ``report.md``, each written atomically."""
+    from rlemask._atomic import atomic_write
+
+    with atomic_write(out / "report.json", "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2, default=_json_default)
+        handle.write("\n")
+    thr, training, cfg = report["thresholds"], report["training"], report["config"]
+    lines = [
+        f"# rlemask-keras training report: {cfg['model']} / {cfg['activation']}",
+        "",
+        f"Validation split: {_plural(report['data']['n_validation'], 'image')}, scored at "
+        "their original resolution (probabilities resized back, then binarised).",
+        "",
+        eval_report.to_markdown(),
+        "",
+        "## Post-processing",
+        "",
+        f"Triplet rule chosen on the validation split (grid of {thr['grid_size']}): "
+        f"top={thr['top']}, min_area={thr['min_area']} px "
+        f"({thr['min_area_1024']} at 1024x1024), bottom={thr['bottom']}.  "
+        "Chosen and scored on the same images, so the score is optimistic by the "
+        f"choice; with a plain 0.5 threshold it is {report['plain_threshold_score']:.4f}.",
+        "",
+    ]
+    if "target" in report:
+        target = report["target"]
+        verdict = "**met**" if target["met"] else "**NOT met** (the numbers above are reached)"
+        lines += [
+            "## Target",
+            "",
+            f"Dice on positive images >= {target['dice_positive_min']} and a competition "
+            f"score above the all-empty baseline: {verdict}.",
+            "",
+        ]
+    lines += [
+        "## Training",
+        "",
+        "| item | value |",
+        "|---|---|",
+        f"| model | {cfg['model']}, {cfg['activation']}, {cfg['filters']} filters, "
+        f"depth {cfg['depth']}, {report['parameters']:,} parameters, loss {cfg['loss']} |",
+        f"| input size | {cfg['img_size']} px, batch {cfg['batch_size']} |",
+        f"| epochs | {training['epochs']}; checkpoint: epoch {training['best_epoch']}, best "
+        f"validation Dice on positives {training['best_val_dice_positive']:.4f} (all images "
+        f"{training['val_dice_at_best']:.4f}; threshold 0.5, model size) |",
+        f"| training speed | {training['images_per_second']:.1f} images/s |",
+        f"| prediction + post-processing | {report['predict_images_per_second']:.1f} images/s |",
+        f"| fit time | {training['fit_seconds']:.0f} s; whole run {report['wall_seconds']:.0f} s |",
+        f"| data | {report['data']['root']} ({_plural(report['data']['n_images'], 'image')}, "
+        f"{report['data']['n_positive']} positive; {report['data']['split']}) |",
+        "",
+    ]
+    with atomic_write(out / "report.md", "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def save_curves(history: Mapping[str, Sequence[float]], best_epoch: int, path: Path) -> None:
+    """Loss and Dice per epoch, train and validation, with the checkpoint's epoch marked."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    from rlemask.plotting import save_figure
+
+    epochs = np.arange(1, len(history.get("loss", [])) + 1)
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    for ax, key, title in (
+        (fig.add_subplot(1, 2, 1), "loss", "Loss"),
+        (fig.add_subplot(1, 2, 2), "dice", "Dice per image (threshold 0.5, model size)"),
+    ):
+        if key in history:
+            ax.plot(epochs, history[key], "o-", label="train", ms=3)
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], "s-", label="validation", ms=3)
+        if key == "dice" and CHECKPOINT_MONITOR in history:
+            ax.plot(epochs, history[CHECKPOINT_MONITOR], "^-", label="validation, positive", ms=3)
+        if best_epoch:
+            ax.axvline(best_epoch, color="grey", ls=":", label=f"checkpoint (epoch {best_epoch})")
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    save_figure(fig, path)
+
+
+def save_overlays(images, truths, preds, ids, path: Path) -> None:
+    """Validation images with truth and prediction, at the model's size."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from rlemask.plotting import plot_prediction_grid, save_figure
+
+    fig = plot_prediction_grid(
+        images, truths, preds, ids=ids, ncols=4, title="Validation, shown at the model's size"
+    )
+    save_figure(fig, path)
