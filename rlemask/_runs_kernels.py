@@ -26,7 +26,7 @@ from numba import njit
 # building blocks
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # a call per run: numba's call overhead would dominate
 def _emit(out_s, out_l, n, s, ln):
     """Append run ``(s, ln)``, fused with the last run if it touches or overlaps it.
 
@@ -43,25 +43,60 @@ def _emit(out_s, out_l, n, s, ln):
 
 
 @njit(cache=True)
+def _run_lines(starts, lengths, m):
+    """First and last line of every run.
+
+    The line is tracked from run to run (a region's runs mostly start on the
+    same or the next line), so the loop divides only after a jump of two
+    lines or more: integer division costs more than the rest of the loop.
+    """
+    n = starts.size
+    first = np.empty(n, np.int64)
+    last = np.empty(n, np.int64)
+    c = starts[0] // m if n else 0
+    line_start = c * m
+    for i in range(n):
+        for k in range(2):
+            p = starts[i] if k == 0 else starts[i] + lengths[i] - 1
+            d = p - line_start
+            if d >= m:
+                if d < 2 * m:
+                    c += 1
+                    line_start += m
+                else:
+                    c = p // m
+                    line_start = c * m
+            if k == 0:
+                first[i] = c
+            else:
+                last[i] = c
+    return first, last
+
+
+@njit(cache=True)
 def _segments(starts, lengths, m):
     """Cut runs at line ends: ``(line, lo, hi)`` per segment, in scan order."""
+    first, last = _run_lines(starts, lengths, m)
     n = 0
     for i in range(starts.size):
-        s = starts[i]
-        e = s + lengths[i]
-        n += (e - 1) // m - s // m + 1
+        n += last[i] - first[i] + 1
     line = np.empty(n, np.int64)
     lo = np.empty(n, np.int64)
     hi = np.empty(n, np.int64)
     k = 0
     for i in range(starts.size):
-        s = starts[i]
-        e = s + lengths[i]
-        c0 = s // m
-        c1 = (e - 1) // m
+        c0 = first[i]
+        c1 = last[i]
+        if c0 == c1:  # the common case: one segment
+            line[k] = c0
+            lo[k] = starts[i] - c0 * m
+            hi[k] = lo[k] + lengths[i]
+            k += 1
+            continue
+        e = starts[i] + lengths[i]
         for c in range(c0, c1 + 1):
             line[k] = c
-            lo[k] = s - c * m if c == c0 else 0
+            lo[k] = starts[i] - c * m if c == c0 else 0
             hi[k] = e - c * m if c == c1 else m
             k += 1
     return line, lo, hi
@@ -405,7 +440,7 @@ def _resize(starts, lengths, m, n_lines, pos_first, pos_end, line_lo, line_hi, m
 # connected components
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # a call per run: numba's call overhead would dominate
 def _find(parent, x):
     while parent[x] != x:
         parent[x] = parent[parent[x]]  # path halving

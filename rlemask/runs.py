@@ -172,8 +172,8 @@ class Runs:
         self._set(s, ln, shape, order)
 
     def _set(self, starts, lengths, shape, order):
-        starts.flags.writeable = False
-        lengths.flags.writeable = False
+        starts.setflags(write=False)  # half the cost of `.flags.writeable = False`
+        lengths.setflags(write=False)
         object.__setattr__(self, "starts", starts)
         object.__setattr__(self, "lengths", lengths)
         object.__setattr__(self, "shape", shape)
