@@ -207,7 +207,9 @@ class TrainConfig:
     mixed_precision: bool = _option(False, "float16 on GPU, bfloat16 on CPU (outputs stay float32)")
     workers: int = _option(1, "PyDataset worker threads", type=int, resumable=True)
     # output
-    out: Path = _option(Path("runs/train"), "output folder", type=Path, metavar="DIR")
+    out: Path = _option(
+        Path("runs/train"), "output folder", type=Path, metavar="DIR", resumable=True
+    )
     overwrite: bool = _option(
         False, "replace the results in an existing --out folder", resumable=True
     )

@@ -117,14 +117,14 @@ def split(config: TrainConfig, paths, labels) -> tuple[list[Path], list[Path], s
     return train_paths, val_paths, how
 
 
-def prepare_out(config: TrainConfig) -> int:
-    """Make ``--out`` ready; returns the epoch to start from (``--resume``: the last done).
+def check_out(config: TrainConfig) -> int:
+    """Check ``--out`` before any work; returns the epoch to start from (``--resume``).
 
     An existing non-empty folder is refused unless ``--overwrite`` (which
     removes only this command's files) or ``--resume`` (which needs the state
     of an unfinished or shorter run, with the same settings).
     """
-    from rlemask_keras.fit import STATE_FILES, resume_state
+    from rlemask_keras.fit import resume_state
 
     out = Path(config.out)
     if out.exists() and not out.is_dir():
@@ -145,23 +145,30 @@ def prepare_out(config: TrainConfig) -> int:
                 f"ask for more with --epochs"
             )
         return int(state["epoch"])
-    if out.is_dir() and any(out.iterdir()):
-        if not config.overwrite:
-            raise FileExistsError(
-                f"--out: {str(out)!r} already exists and is not empty; pass --overwrite "
-                "to replace its results, --resume to continue its training, or choose "
-                "another folder"
-            )
-        for name in (*OUTPUT_FILES, *STATE_FILES):
-            with contextlib.suppress(FileNotFoundError):
-                (out / name).unlink()
-        shutil.rmtree(out / "logs", ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    from rlemask._atomic import atomic_write
+    if out.is_dir() and any(out.iterdir()) and not config.overwrite:
+        raise FileExistsError(
+            f"--out: {str(out)!r} already exists and is not empty; pass --overwrite "
+            "to replace its results, --resume to continue its training, or choose "
+            "another folder"
+        )
+    return 0
 
+
+def start_out(config: TrainConfig) -> None:
+    """Make ``--out`` (``--overwrite``: remove this command's files) and record the settings."""
+    from rlemask._atomic import atomic_write
+    from rlemask_keras.fit import STATE_FILES
+
+    out = Path(config.out)
+    if config.resume:
+        return
+    for name in (*OUTPUT_FILES, *STATE_FILES):
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+    shutil.rmtree(out / "logs", ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "config.json", "w", encoding="utf-8") as handle:
         json.dump(config.to_dict(), handle, indent=2)
-    return 0
 
 
 def train(config: TrainConfig, *, log=print) -> dict[str, Any]:
@@ -176,7 +183,7 @@ def train(config: TrainConfig, *, log=print) -> dict[str, Any]:
         command line prints them on one line, naming the flag.
     """
     config.check()
-    initial_epoch = prepare_out(config)
+    initial_epoch = check_out(config)
     out = Path(config.out)
     started = time.perf_counter()
 
@@ -200,6 +207,7 @@ def train(config: TrainConfig, *, log=print) -> dict[str, Any]:
         data_root = Path(config.data)
     paths, labels = load_data(data_root)
     train_paths, val_paths, how = split(config, paths, labels)
+    start_out(config)  # the data are usable: only now touch --out
     n_pos = sum(bool(labels[p.stem]) for p in paths)
     log(
         f"split ({how}): {len(train_paths)} train / {len(val_paths)} validation images "
