@@ -10,7 +10,7 @@ The scan order is abstracted as *lines*: a mask scanned column-major
 (``"C"``) it is ``M = H`` lines (rows) of ``m = W`` pixels.  Pixel ``p`` lies
 on line ``p // m`` at position ``p % m``.  A run may cross line ends; the
 kernels cut it into per-line *segments* ``[lo, hi)`` where they need to.
-Every output goes through :func:`_emit`, which merges touching runs, so
+Every output goes through :func:`_fuse`, which merges touching runs, so
 outputs are canonical again.
 
 All kernels of this module live in this one file: numba's on-disk cache does
@@ -26,20 +26,34 @@ from numba import njit
 # building blocks
 
 
-@njit(cache=True, inline="always")  # a call per run: numba's call overhead would dominate
-def _emit(out_s, out_l, n, s, ln):
-    """Append run ``(s, ln)``, fused with the last run if it touches or overlaps it.
+@njit(cache=True)
+def _fuse(out_s, out_l, n):
+    """Fuse touching or overlapping runs of ``out[:n]`` (sorted by start) in place.
 
-    Runs must come sorted by start; returns the new count.
+    Kernels write their runs plainly and call this once at the end: a numba
+    call per run (passing arrays) costs ~40 ns of reference counting, more
+    than the work.  Returns the new count.
     """
-    if n > 0 and s <= out_s[n - 1] + out_l[n - 1]:
-        end = s + ln
-        if end > out_s[n - 1] + out_l[n - 1]:
-            out_l[n - 1] = end - out_s[n - 1]
-        return n
-    out_s[n] = s
-    out_l[n] = ln
-    return n + 1
+    if n == 0:
+        return 0
+    w = 0
+    cs = out_s[0]
+    ce = cs + out_l[0]
+    for i in range(1, n):
+        s = out_s[i]
+        e = s + out_l[i]
+        if s <= ce:
+            if e > ce:
+                ce = e
+        else:
+            out_s[w] = cs
+            out_l[w] = ce - cs
+            w += 1
+            cs = s
+            ce = e
+    out_s[w] = cs
+    out_l[w] = ce - cs
+    return w + 1
 
 
 @njit(cache=True)
@@ -254,7 +268,10 @@ def _flip(starts, lengths, m, n_lines, flip_pos, flip_lines):
         for t in range(b - a):
             k = b - 1 - t if flip_pos else a + t
             p0 = m - hi[k] if flip_pos else lo[k]
-            n = _emit(out_s, out_l, n, c_out * m + p0, hi[k] - lo[k])
+            out_s[n] = c_out * m + p0
+            out_l[n] = hi[k] - lo[k]
+            n += 1
+    n = _fuse(out_s, out_l, n)
     return out_s[:n], out_l[:n]
 
 
@@ -291,35 +308,10 @@ def _window(starts, lengths, m, n_lines, line0, n_out_lines, pos0, n_out_pos, wr
                 b = p_hi
             if a < b:
                 if write:
-                    n = _emit(out_s, out_l, n, (c - line0) * n_out_pos + a - pos0, b - a)
-                else:
-                    n += 1
-    return n
-
-
-@njit(cache=True)
-def _xor_points(pts, a0, a1, b0, b1, out):
-    """Boundaries of the xor of two sorted boundary lists ``pts[a0:a1]`` and ``pts[b0:b1]``.
-
-    Each list is ``lo, hi, lo, hi, ...`` of disjoint segments; equal points
-    cancel.  Writes the surviving points to ``out`` and returns their count.
-    """
-    n = 0
-    i = a0
-    j = b0
-    while i < a1 or j < b1:
-        if j >= b1 or (i < a1 and pts[i] < pts[j]):
-            out[n] = pts[i]
-            n += 1
-            i += 1
-        elif i >= a1 or pts[j] < pts[i]:
-            out[n] = pts[j]
-            n += 1
-            j += 1
-        else:  # the same point in both: the xor does not change there
-            i += 1
-            j += 1
-    return n
+                    out_s[n] = (c - line0) * n_out_pos + a - pos0
+                    out_l[n] = b - a
+                n += 1
+    return _fuse(out_s, out_l, n) if write else n
 
 
 @njit(cache=True)
@@ -355,7 +347,23 @@ def _reorder(starts, lengths, m, n_lines):
         b1 = 2 * ptr[c + 1] if c < n_lines else 0
         if a0 == a1 and b0 == b1:
             continue
-        k = _xor_points(pts, a0, a1, b0, b1, tmp)
+        # boundaries of the xor: merge both sorted boundary lists, equal points
+        # cancel (written out: a numba call per line passing arrays is costly)
+        k = 0
+        i = a0
+        j = b0
+        while i < a1 or j < b1:
+            if j >= b1 or (i < a1 and pts[i] < pts[j]):
+                tmp[k] = pts[i]
+                k += 1
+                i += 1
+            elif i >= a1 or pts[j] < pts[i]:
+                tmp[k] = pts[j]
+                k += 1
+                j += 1
+            else:
+                i += 1
+                j += 1
         for t in range(0, k, 2):
             x_line[nx] = c
             x_lo[nx] = tmp[t]
@@ -377,7 +385,10 @@ def _reorder(starts, lengths, m, n_lines):
     out_l = np.empty(total // 2, np.int64)
     n = 0
     for t in range(0, total, 2):  # toggles alternate on, off within each row
-        n = _emit(out_s, out_l, n, q[t], q[t + 1] - q[t])
+        out_s[n] = q[t]
+        out_l[n] = q[t + 1] - q[t]
+        n += 1
+    n = _fuse(out_s, out_l, n)  # runs ending a row may touch the next row's first run
     return out_s[:n], out_l[:n]
 
 
@@ -426,26 +437,23 @@ def _resize(starts, lengths, m, n_lines, pos_first, pos_end, line_lo, line_hi, m
         base = k * m_out
         if line_hi[k] - line_lo[k] == 1:
             for t in range(a, b):
-                n = _emit(out_s, out_l, n, base + lo2[t], hi2[t] - lo2[t])
+                out_s[n] = base + lo2[t]
+                out_l[n] = hi2[t] - lo2[t]
+                n += 1
             continue
-        # several input lines: union of their segments (sorted by start, fused by _emit)
+        # several input lines: their segments sorted by start; _fuse takes the union
         order = np.argsort(lo2[a:b], kind="mergesort")
         for t in range(b - a):
             u = a + order[t]
-            n = _emit(out_s, out_l, n, base + lo2[u], hi2[u] - lo2[u])
+            out_s[n] = base + lo2[u]
+            out_l[n] = hi2[u] - lo2[u]
+            n += 1
+    n = _fuse(out_s, out_l, n)
     return out_s[:n], out_l[:n]
 
 
 # ---------------------------------------------------------------------------
 # connected components
-
-
-@njit(cache=True, inline="always")  # a call per run: numba's call overhead would dominate
-def _find(parent, x):
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]  # path halving
-        x = parent[x]
-    return x
 
 
 @njit(cache=True)
@@ -469,8 +477,16 @@ def _label_segments(starts, lengths, m, n_lines, conn8, lines_are_columns):
         j1 = ptr[c + 1]
         while i < i1 and j < j1:
             if lo[i] < hi[j] + reach and lo[j] < hi[i] + reach:
-                ri = _find(parent, i)
-                rj = _find(parent, j)
+                # find both roots, halving the paths (written out: a numba call
+                # passing `parent` costs more than the search)
+                ri = i
+                while parent[ri] != ri:
+                    parent[ri] = parent[parent[ri]]
+                    ri = parent[ri]
+                rj = j
+                while parent[rj] != rj:
+                    parent[rj] = parent[parent[rj]]
+                    rj = parent[rj]
                 if ri != rj:
                     if ri < rj:
                         parent[rj] = ri
@@ -484,8 +500,10 @@ def _label_segments(starts, lengths, m, n_lines, conn8, lines_are_columns):
     big = np.int64(1) << 62
     key = np.full(ns, big, np.int64)
     root = np.empty(ns, np.int64)
-    for k in range(ns):
-        r = _find(parent, k)
+    for k in range(ns):  # parents point to smaller indices: roots are final in one pass
+        r = parent[k]
+        if r != k:
+            r = root[r]
         root[k] = r
         kk = lo[k] * n_lines + line[k] if lines_are_columns else line[k] * m + lo[k]
         if kk < key[r]:
@@ -582,7 +600,10 @@ def _remove_small(starts, lengths, m, n_lines, conn8, min_area):
     n = 0
     for k in range(line.size):
         if area[label[k]] >= min_area:
-            n = _emit(out_s, out_l, n, line[k] * m + lo[k], hi[k] - lo[k])
+            out_s[n] = line[k] * m + lo[k]
+            out_l[n] = hi[k] - lo[k]
+            n += 1
+    n = _fuse(out_s, out_l, n)
     return out_s[:n], out_l[:n]
 
 

@@ -353,8 +353,7 @@ class Runs:
 
     def _reordered(self) -> tuple[np.ndarray, np.ndarray]:
         """The runs of the other scan order (kernel output, canonical)."""
-        from rlemask import _runs_kernels as rk
-
+        rk = _rk()
         if self.starts.size == 0:
             return self.starts, self.lengths
         return rk._reorder(self.starts, self.lengths, *self._lines())
@@ -455,8 +454,7 @@ class Runs:
         array([[0, 0, 1],
                [1, 1, 0]], dtype=uint8)
         """
-        from rlemask import _runs_kernels as rk
-
+        rk = _rk()
         if isinstance(axis, (bool, np.bool_)) or axis not in (0, 1, -1, -2):
             raise ValueError(
                 f"`axis` must be 0 (up-down) or 1 (left-right); received axis={axis!r}"
@@ -589,8 +587,7 @@ class Runs:
 
     def _window(self, y: int, x: int, h: int, w: int) -> Runs:
         """``mask[y:y+h, x:x+w]`` where out-of-mask pixels are background (validated args)."""
-        from rlemask import _runs_kernels as rk
-
+        rk = _rk()
         m, n_lines = self._lines()
         if self.order == "F":
             args = (x, w, y, h)
@@ -636,9 +633,9 @@ class Runs:
         array([[0, 0],
                [0, 0]], dtype=uint8)
         """
-        from rlemask import _runs_kernels as rk
         from rlemask.resize import _any_ranges, _nearest_index
 
+        rk = _rk()
         oh, ow = check_size(shape, "shape")
         check_choice(method, "method", ("nearest", "any"))
         H, W = self.shape
@@ -703,8 +700,7 @@ class Runs:
         >>> [c.bbox() for c in Runs.from_mask(m).components(4)]
         [(0, 0, 1, 1), (1, 1, 1, 1), (0, 3, 2, 1)]
         """
-        from rlemask import _runs_kernels as rk
-
+        rk = _rk()
         conn8 = _check_connectivity(connectivity)
         if self.starts.size == 0:
             return []
@@ -715,8 +711,7 @@ class Runs:
 
     def _component_boxes(self, connectivity: int) -> tuple[list, np.ndarray]:
         """``([(x, y, w, h), ...], areas)`` of the regions, in :meth:`components` order."""
-        from rlemask import _runs_kernels as rk
-
+        rk = _rk()
         conn8 = _check_connectivity(connectivity)
         if self.starts.size == 0:
             return [], np.zeros(0, np.int64)
@@ -733,8 +728,7 @@ class Runs:
 
     def _remove_small(self, min_area: int, connectivity: int = 8) -> Runs:
         """The regions of at least ``min_area`` pixels (validated ``min_area``)."""
-        from rlemask import _runs_kernels as rk
-
+        rk = _rk()
         conn8 = _check_connectivity(connectivity)
         if self.starts.size == 0 or min_area <= 1:
             return self
@@ -770,8 +764,7 @@ class Runs:
         return Runs._trusted(s, ln, self.shape, self.order)
 
     def _boolean(self, other: Any, op: str, table: int) -> Runs:
-        from rlemask import _runs_kernels as rk
-
+        rk = _rk()
         self._check_other(other, op)
         s, ln = rk._boolean(self.starts, self.lengths, other.starts, other.lengths, table)
         return self._new(s, ln)
@@ -806,8 +799,7 @@ class Runs:
         array([[1, 0],
                [0, 1]], dtype=uint8)
         """
-        from rlemask import _runs_kernels as rk
-
+        rk = _rk()
         s, ln = rk._complement(self.starts, self.lengths, self.shape[0] * self.shape[1])
         return self._new(s, ln)
 
