@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["load_siim", "split_dataset", "find_labels_csv", "find_dicoms", "is_positive",
-           "n_regions"]
+           "n_rle_rows"]
 
 #: labels file names, in order of preference at the same depth
 CSV_NAMES = ("train-rle.csv", "stage_2_train.csv")
@@ -62,11 +62,20 @@ def is_positive(rles: Sequence | None) -> bool:
     >>> is_positive([]), is_positive([" -1"]), is_positive(["-1", "5 3"])
     (False, False, True)
     """
-    return n_regions(rles) > 0
+    return n_rle_rows(rles) > 0
 
 
-def n_regions(rles: Sequence | None) -> int:
-    """How many entries of ``rles`` are regions (empty markers left out)."""
+def n_rle_rows(rles: Sequence | None) -> int:
+    """How many entries of ``rles`` are non-empty RLE rows (empty markers left out).
+
+    A row is not a region: one row can hold several connected regions, and
+    rows can overlap.  Count regions on the merged mask (``len(bboxes(mask))``).
+
+    Examples
+    --------
+    >>> n_rle_rows(["-1", "3 4", "10 2"]), n_rle_rows(None), n_rle_rows(" -1")
+    (2, 0, 0)
+    """
     if rles is None:
         return 0
     if isinstance(rles, (str, bytes)):

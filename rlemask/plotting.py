@@ -104,6 +104,12 @@ def _overlay(layers: Sequence[tuple[np.ndarray, tuple[float, float, float]]],
     return rgba
 
 
+def _rows_and_regions(rows: int, regions: int) -> str:
+    """``"2 RLE rows, 1 region"``: both counts, named (a row is not a region)."""
+    return (f"{rows} RLE row{'s' if rows != 1 else ''}, "
+            f"{regions} region{'s' if regions != 1 else ''}")
+
+
 def _short_id(image_id: str, n: int = 18) -> str:
     # SIIM ids are 50-60 character UIDs: keep the distinctive tail
     return image_id if len(image_id) <= n else "…" + image_id[-(n - 1):]
@@ -124,7 +130,8 @@ def plot_with_mask_and_bbox(
         A DICOM file, read with :func:`rlemask.read_dicom` (uint8).
     mask_encoded_list : str, rlemask.Runs, sequence of them, or None
         The image's RLE rows (``-1`` / empty rows allowed) or runs, merged
-        (union) at the image's shape; boxes come from the regions of the
+        (union) at the image's shape.  A row is not a region: boxes and
+        counts are of the connected regions of the merged mask, found on the
         runs (:meth:`rlemask.Runs.components`).
     figsize : (float, float)
         Figure size in inches.
@@ -137,7 +144,8 @@ def plot_with_mask_and_bbox(
         ``fig.axes[0]`` shows the image, ``fig.axes[1]`` the overlay with one
         :class:`~matplotlib.patches.Rectangle` per connected region
         (:func:`rlemask.bboxes`, 8-connectivity).  Titles give the image id,
-        the region count and the mask area.
+        the number of RLE rows, the number of connected regions and the mask
+        area.
 
     Raises
     ------
@@ -193,7 +201,7 @@ def plot_with_mask_and_bbox(
                                 linewidth=lw))
     share = 100.0 * area / mask.size
     if boxes:
-        label = f"{len(boxes)} region{'s' if len(boxes) != 1 else ''}, " \
+        label = f"{len(boxes)} connected region{'s' if len(boxes) != 1 else ''}, " \
                 f"{area} px ({share:.2f} % of the image)"
     else:
         label = "no pneumothorax (empty mask)"
@@ -367,7 +375,7 @@ def plot_dataset_overview(
     format: str = "siim",
     thumb_size: int = 256,
 ) -> Figure:
-    """Sample images with their masks, plus the positive share, regions per image and areas.
+    """Sample images with masks, plus the positive share, connected regions and areas.
 
     Parameters
     ----------
@@ -390,8 +398,9 @@ def plot_dataset_overview(
     Returns
     -------
     matplotlib.figure.Figure
-        ``n`` thumbnail axes (masks in orange), then three statistics axes:
-        positive share, regions per positive image, mask area histogram (% of
+        ``n`` thumbnail axes (masks in orange; titles give RLE rows and
+        connected regions), then three statistics axes: positive share,
+        connected regions per positive image, mask area histogram (% of
         the image, log scale).  Mask shapes come from each sampled file, and
         for the statistics from the first file (SIIM images are all 1024 x 1024).
 
@@ -405,7 +414,7 @@ def plot_dataset_overview(
     >>> len(fig.axes)
     7
     """
-    from rlemask import merge, read_dicom, read_dicom_meta, resize_image, resize_mask
+    from rlemask import bboxes, merge, read_dicom, read_dicom_meta, resize_image, resize_mask
 
     paths = [Path(p) for p in file_path_list]
     if not paths:
@@ -426,11 +435,11 @@ def plot_dataset_overview(
 
     meta = read_dicom_meta(paths[0])
     shape = (int(meta["rows"]), int(meta["columns"]))
-    region_counts = [len(labels[p.stem]) for p in positives]
-    areas = np.array(
-        [int(merge(labels[p.stem], shape=shape, format=format).sum()) for p in positives],
-        dtype=np.float64,
-    )
+    # "region" is a connected region of the merged mask, not an RLE row
+    merged = [merge(labels[p.stem], shape=shape, format=format) for p in positives]
+    region_counts = [len(bboxes(mask)) for mask in merged]
+    areas = np.array([int(mask.sum()) for mask in merged], dtype=np.float64)
+    del merged
 
     ncols = 4
     thumb_rows = -(-n // ncols) if n else 0
@@ -442,6 +451,7 @@ def plot_dataset_overview(
         image = read_dicom(path)
         rows = list(labels.get(path.stem, []))
         mask = merge(rows, shape=image.shape, format=format) if rows else None
+        n_regions = len(bboxes(mask)) if mask is not None else 0  # before the thumbnail
         if max(image.shape) > thumb_size:
             scale = thumb_size / max(image.shape)
             small = (max(round(image.shape[0] * scale), 1), max(round(image.shape[1] * scale), 1))
@@ -452,7 +462,7 @@ def plot_dataset_overview(
         if mask is not None:
             ax.imshow(_overlay([(mask != 0, MASK_COLOUR)], mask.shape), interpolation="nearest")
         state = ("unlabelled" if path.stem not in labels
-                 else f"{len(rows)} region{'s' if len(rows) != 1 else ''}" if rows
+                 else _rows_and_regions(len(rows), n_regions) if rows
                  else "negative")
         ax.set_title(f"{_short_id(path.stem)}\n{state}", fontsize="small")
 
@@ -472,9 +482,9 @@ def plot_dataset_overview(
         bars = ax_regions.bar([str(v) for v in values], freq, color=MASK_COLOUR)
         ax_regions.bar_label(bars, fontsize="small")
         ax_regions.set_ylim(0, freq.max() * 1.2 + 1)
-    ax_regions.set_xlabel("regions (RLE rows) per positive image")
-    ax_regions.set_ylabel("images")
-    ax_regions.set_title("regions per positive image")
+    ax_regions.set_xlabel("connected regions of the mask")
+    ax_regions.set_ylabel("positive images")
+    ax_regions.set_title("connected regions per positive image")
 
     ax_area = fig.add_subplot(grid[thumb_rows, 8:12])
     if areas.size:

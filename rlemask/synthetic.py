@@ -85,6 +85,9 @@ __all__ = ["DEFAULT_DIFFICULTY", "GENERATOR_VERSION", "make_dataset"]
 #: busy CPU thread, while the best per-image grey-level cut inside the lungs
 #: scores ~0.3.  Lower it (0.1-0.2) if a shorter run must learn more.
 DEFAULT_DIFFICULTY = 0.3
+#: accepted ``n_images`` and ``size`` (inclusive)
+N_IMAGES_RANGE = (1, 1_000_000)
+SIZE_RANGE = (64, 4096)
 
 #: Bumped whenever the drawing changes, so that folders of reused synthetic
 #: sets (``rlemask-keras train``) never mix two generators' images.
@@ -729,8 +732,8 @@ def make_dataset(
     from rlemask import encode
     from rlemask._atomic import atomic_write
 
-    _check_number("n_images", n_images, 1, 1_000_000, integer=True)
-    _check_number("size", size, 64, 4096, integer=True)
+    _check_number("n_images", n_images, *N_IMAGES_RANGE, integer=True)
+    _check_number("size", size, *SIZE_RANGE, integer=True)
     _check_number("positive_fraction", positive_fraction, 0.0, 1.0, integer=False)
     _check_number("seed", seed, 0, 2**63 - 1, integer=True)
     _check_number("difficulty", difficulty, 0.0, 1.0, integer=False)

@@ -107,6 +107,22 @@ def make_dicom():
     return write_test_dicom
 
 
+@pytest.fixture
+def box_rle():
+    """``box_rle(shape, (r0, r1, c0, c1), ...)``: the siim RLE of a mask of filled boxes."""
+    import numpy as np
+
+    import rlemask
+
+    def make(shape, *boxes):
+        mask = np.zeros(shape, np.uint8)
+        for r0, r1, c0, c1 in boxes:
+            mask[r0:r1, c0:c1] = 1
+        return rlemask.encode(mask)
+
+    return make
+
+
 # --- synthetic SIIM-like data sets (helper D: rlemask.synthetic) ------------------------------
 # Session-scoped: written once per test run into a temporary folder.  Both return the data-set
 # root (a Path) holding ``dicom-images-train/<study>/<series>/<id>.dcm`` and ``train-rle.csv``.

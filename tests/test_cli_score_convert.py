@@ -69,7 +69,10 @@ def test_score_markdown(files, tmp_path):
     [
         (["--shape", "4", "4"], "image 'a'"),  # runs past a 4 x 4 mask
         (["--shape", "6", "5", "--format", "nope"], "unknown RLE format 'nope'"),
-        (["--shape", "0", "5"], "`shape` must be"),
+        (["--shape", "0", "5"], "--shape 0 5: height and width must be positive"),
+        # before: numba TypingError / OverflowError tracebacks (issue 9)
+        (["--shape", str(2**62), "8"], f"--shape {2**62} 8: "),
+        (["--shape", str(2**40), str(2**40)], "more than the 2**40 a mask may have"),
     ],
 )
 def test_score_bad_input_exits_2_with_one_line(files, tmp_path, args, message):
@@ -131,7 +134,8 @@ def test_convert_in_place(tmp_path):
         ("ImageId,EncodedPixels\na,1 2 3\n", [], "line 2"),
         ("ImageId,EncodedPixels\na,1 2\nb,29 5\n", [], "line 3"),
         ("Id,Pixels\na,1 2\n", [], "header must name"),
-        ("ImageId,EncodedPixels\na,1 2\n", ["--to", "coco"], "does not print text"),
+        ("ImageId,EncodedPixels\na,1 2\n", ["--to", "coco", "--shape", str(2**62), "8"],
+         "--shape"),
         ("ImageId,EncodedPixels\na,1 2\n", ["--from", "nope"], "unknown RLE format"),
     ],
 )
@@ -145,3 +149,91 @@ def test_convert_bad_input_leaves_no_output(tmp_path, content, args, message):
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert not target.exists()
     assert list(tmp_path.iterdir()) == [source]  # no temporary file left behind
+
+
+def test_score_only_predicted_and_a_size_warning(tmp_path):
+    # a submission for a subset of the truth, its masks encoded at 4 x 4 instead of 8 x 8
+    import numpy as np
+
+    from rlemask.evaluation import _MISMATCH_MIN_IMAGES
+
+    n = _MISMATCH_MIN_IMAGES
+    truth_mask = np.zeros((8, 8), np.uint8)
+    truth_mask[4:, 4:] = 1
+    small = np.zeros((4, 4), np.uint8)
+    small[2:, 2:] = 1
+    ids = [f"i{k}" for k in range(n)]
+    truth = tmp_path / "truth.csv"
+    rlemask.write_rle_csv(truth, {**{k: truth_mask for k in ids}, "not_predicted": truth_mask})
+    pred = tmp_path / "pred.csv"
+    rlemask.write_rle_csv(pred, {k: small for k in ids})
+    args = ("score", str(pred), str(truth), "--shape", "8", "8")
+    full = cli(*args, "--json", cwd=tmp_path)
+    subset = cli(*args, "--json", "--only-predicted", cwd=tmp_path)
+    assert full.returncode == 0 and subset.returncode == 0, subset.stderr
+    full_report, subset_report = json.loads(full.stdout), json.loads(subset.stdout)
+    assert full_report["n_images"] == n + 1
+    assert full_report["missing_in_predictions"] == ["not_predicted"]
+    assert subset_report["n_images"] == n and subset_report["missing_in_predictions"] == []
+    expected = rlemask.evaluate(pred, truth, shape=(8, 8), only_predicted=True)
+    assert subset_report["mean_dice"] == pytest.approx(expected.mean_dice)
+    # the size doubt: one readable line on stderr for JSON (no source path, no class name)
+    assert len(subset_report["warnings"]) == 1
+    lines = subset.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rlemask score: warning: every one of the")
+    assert "UserWarning" not in subset.stderr and ".py:" not in subset.stderr
+    # ... and once, in the table itself, for people
+    table = cli(*args, "--only-predicted", cwd=tmp_path)
+    assert table.stderr == "" and table.stdout.count("WARNING: every one of the") == 1
+
+
+def test_convert_to_coco_json_matches_pycocotools(tmp_path):
+    mask_utils = pytest.importorskip("pycocotools.mask")
+    import numpy as np
+
+    source = tmp_path / "train-rle.csv"
+    source.write_text(f"ImageId, EncodedPixels\na, {EXAMPLE}\nb, -1\na, 20 2\nc, 0 4\n")
+    target = tmp_path / "masks.json"
+    result = cli("convert", str(source), str(target), "--to", "coco", "--shape", "6", "5",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(target.read_text())
+    assert list(data) == ["a", "b", "c"]
+    labels = rlemask.read_rle_csv(source)
+    for key, value in data.items():
+        assert value["size"] == [6, 5]
+        mask = rlemask.merge(labels[key], shape=(6, 5)) if labels[key] else np.zeros((6, 5))
+        expected = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+        assert value["counts"] == expected["counts"].decode("ascii")
+        decoded = mask_utils.decode({"size": [6, 5], "counts": value["counts"].encode()})
+        np.testing.assert_array_equal(decoded, mask)
+
+    listed = tmp_path / "annotations.json"
+    result = cli("convert", str(source), str(listed), "--to", "coco", "--coco-layout", "list",
+                 "--shape", "6", "5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    annotations = json.loads(listed.read_text())
+    assert [(a["id"], a["image_id"]) for a in annotations] == [(1, "a"), (2, "a"), (3, "c")]
+    for ann, rle in zip(annotations, [EXAMPLE, "20 2", "0 4"], strict=True):
+        mask = rlemask.decode(rle, shape=(6, 5))
+        segmentation = ann["segmentation"]
+        seg = {"size": segmentation["size"], "counts": segmentation["counts"].encode()}
+        np.testing.assert_array_equal(mask_utils.decode(seg), mask)
+        assert ann["area"] == int(mask.sum()) == int(mask_utils.area(seg))
+        assert ann["bbox"] == list(rlemask.bbox(mask)) == mask_utils.toBbox(seg).tolist()
+        assert ann["category_id"] == 1 and ann["iscrowd"] == 0
+
+
+def test_convert_reads_any_row_write_rle_csv_writes(tmp_path):
+    # a noisy 1024^2 prediction is a ~1 MB field, past csv's default 131,072 limit
+    import numpy as np
+
+    noisy = (np.random.default_rng(1234).random((1024, 1024)) < 0.5).astype(np.uint8)
+    source = tmp_path / "noisy.csv"
+    rlemask.write_rle_csv(source, {"n": noisy})
+    assert source.stat().st_size > 131_072
+    target = tmp_path / "kaggle.csv"
+    result = cli("convert", str(source), str(target), "--to", "kaggle", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    back = rlemask.read_rle_csv(target, format="kaggle")
+    np.testing.assert_array_equal(rlemask.merge(back["n"], format="kaggle"), noisy)

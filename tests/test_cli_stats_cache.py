@@ -68,6 +68,8 @@ def test_stats_json(siim):
     assert stats["images"] == 6 and stats["labelled"] == 5 and stats["unlabelled"] == 1
     assert stats["positive"] == 2 and stats["negative"] == 3
     assert stats["positive_share"] == pytest.approx(0.4)
+    # img1 has 2 RLE rows and 2 separate connected regions; img0 one of each
+    assert stats["rle_rows_per_image"] == {"0": 3, "1": 1, "2": 1}
     assert stats["regions_per_image"] == {"0": 3, "1": 1, "2": 1}
     assert stats["area_px"]["p0"] == 64 and stats["area_px"]["p100"] == 80
     assert stats["area_percent"]["p0"] == pytest.approx(6.25)
@@ -79,9 +81,34 @@ def test_stats_json(siim):
     assert meta["transfer_syntax"] == {"1.2.840.10008.1.2.1": 3, "1.2.840.10008.1.2.4.50": 3}
     assert meta["size"] == {"32x32": 6}
     assert meta["pixel_spacing_mm"]["p50"] == 0.5
-    # the warnings about the unlabelled image and the orphan row go to stderr
+    # the warnings about the unlabelled image and the orphan row go to stderr,
+    # one readable line each: no source path, no warning class (issue 9)
     assert "1 of 6 images have no row" in result.stderr
     assert "1 of 6 ids in train-rle.csv have no image" in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith("rlemask stats: warning: ") for line in lines)
+    assert "UserWarning" not in result.stderr and ".py:" not in result.stderr
+
+
+def test_stats_counts_rows_and_connected_regions_apart(tmp_path, make_dicom, box_rle):
+    from functools import partial
+
+    from rlemask.cli.stats import compute_stats
+
+    rle = partial(box_rle, (32, 32))
+
+    labels = {
+        "overlapping_rows": [rle((2, 10, 2, 10)), rle((6, 14, 6, 14))],  # 2 rows, 1 region
+        "two_blobs": [rle((2, 6, 2, 6), (20, 26, 20, 26))],  # 1 row, 2 regions
+        "empty": [],
+    }
+    paths = [make_dicom(tmp_path / f"{k}.dcm", np.zeros((32, 32), np.uint8)) for k in labels]
+    stats = compute_stats(paths, labels, data=tmp_path, labels_csv="x.csv")
+    assert stats["rle_rows_per_image"] == {"0": 1, "1": 1, "2": 1}
+    assert stats["regions_per_image"] == {"0": 1, "1": 1, "2": 1}
+    one = compute_stats(paths[:1], {"overlapping_rows": labels["overlapping_rows"]},
+                        data=tmp_path, labels_csv="x.csv")
+    assert one["rle_rows_per_image"] == {"2": 1} and one["regions_per_image"] == {"1": 1}
 
 
 def test_stats_table(siim):
@@ -90,7 +117,8 @@ def test_stats_table(siim):
     out = result.stdout
     assert "images        6" in out
     assert "positive      2  (40.0 % of labelled)" in out
-    assert "regions/image 0: 3, 1: 1, 2: 1" in out
+    assert "RLE rows      0: 3, 1: 1, 2: 1  (images by non-empty rows)" in out
+    assert "regions       0: 3, 1: 1, 2: 1  (images by connected regions" in out
     assert "JPEG Baseline" in out and "PA: 4" in out
 
 
@@ -107,10 +135,16 @@ def test_stats_with_explicit_csv(siim, tmp_path):
 def test_stats_user_errors_exit_2(tmp_path):
     result = _rlemask("stats", tmp_path)
     assert result.returncode == 2
-    assert "rlemask stats: error: No labels CSV" in result.stderr
-    assert "Traceback" not in result.stderr
+    # the command speaks in its arguments and flags, not Python parameters (issue 9)
+    assert result.stderr.startswith("rlemask stats: error: no labels CSV")
+    assert "name it with --csv PATH" in result.stderr and "csv=" not in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     result = _rlemask("stats", tmp_path / "missing")
-    assert result.returncode == 2 and "not a folder" in result.stderr
+    assert result.returncode == 2
+    assert f"DATA {str(tmp_path / 'missing')!r} is not a folder" in result.stderr
+    assert "parameter" not in result.stderr
+    result = _rlemask("stats", tmp_path, "--csv", tmp_path / "nope.csv")
+    assert result.returncode == 2 and "--csv" in result.stderr and "not a file" in result.stderr
 
 
 def test_cache_command_builds_and_reopens(siim, tmp_path):
@@ -126,15 +160,16 @@ def test_cache_command_builds_and_reopens(siim, tmp_path):
             continue
         image, mask = rlemask.load_sample(path, labels[path.stem], img_size=8)
         row = cache.index_of(path.stem)
-        np.testing.assert_array_equal(cache.images[row], image)
-        np.testing.assert_array_equal(cache.masks[row], mask)
+        np.testing.assert_array_equal(cache[row][0], image)
+        np.testing.assert_array_equal(cache[row][1], mask)
     # again: the complete cache is reused; another size needs --overwrite
     assert (
         _rlemask("cache", siim, out, "--size", "8", "--workers", "1", "--no-progress").returncode
         == 0
     )
     result = _rlemask("cache", siim, out, "--size", "16x8", "--workers", "1", "--no-progress")
-    assert result.returncode == 2 and "overwrite" in result.stderr
+    assert result.returncode == 2 and "add --overwrite to replace it" in result.stderr
+    assert "overwrite=True" not in result.stderr
     result = _rlemask(
         "cache", siim, out, "--size", "16x8", "--workers", "1", "--no-progress", "--overwrite"
     )
@@ -145,3 +180,29 @@ def test_cache_command_builds_and_reopens(siim, tmp_path):
 def test_cache_bad_size(siim, tmp_path):
     result = _rlemask("cache", siim, tmp_path / "c", "--size", "big")
     assert result.returncode == 2 and "--size must be N or HxW" in result.stderr
+
+
+def test_cache_verify_and_dask_scheduler(siim, tmp_path):
+    pytest.importorskip("distributed")
+    out = tmp_path / "cache"
+    result = _rlemask("cache", siim, out, "--size", "8", "--no-progress",
+                      "--scheduler", "local", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert "5 samples at 8x8 (2 positive)" in result.stdout
+    assert "distributed." not in result.stderr  # no log lines of Dask's
+    # the same bytes as a build in one process
+    local = tmp_path / "local"
+    assert _rlemask("cache", siim, local, "--size", "8", "--workers", "1",
+                    "--no-progress").returncode == 0
+    for name in ("images.npy", "masks.npy"):
+        assert (out / name).read_bytes() == (local / name).read_bytes()
+
+    result = _rlemask("cache", "--verify", out)
+    assert result.returncode == 0, result.stderr
+    assert "every array matches its checksum" in result.stdout
+    data = bytearray((out / "images.npy").read_bytes())
+    data[-1] ^= 0x10
+    (out / "images.npy").write_bytes(bytes(data))
+    result = _rlemask("cache", "--verify", out)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "images.npy: checksum mismatch" in result.stderr

@@ -223,11 +223,11 @@ def test_split_leaves_out_unlabelled_with_warning():
 
 
 def test_minus_one_entries_are_negative():
-    from rlemask.datasets import is_positive, n_regions
+    from rlemask.datasets import is_positive, n_rle_rows
 
     assert not is_positive(["-1"]) and not is_positive([" -1", ""]) and not is_positive(None)
     assert not is_positive([float("nan")])
-    assert is_positive(["-1", "3 4"]) and n_regions(["-1", "3 4", "1 1"]) == 2
+    assert is_positive(["-1", "3 4"]) and n_rle_rows(["-1", "3 4", "1 1"]) == 2
     paths = [f"/d/p{i}.dcm" for i in range(4)] + [f"/d/n{i}.dcm" for i in range(4)]
     labels = {f"p{i}": ["1 2"] for i in range(4)} | {f"n{i}": ["-1"] for i in range(4)}
     _, val = split_dataset(paths, labels, val_fraction=0.5, seed=0)

@@ -62,7 +62,7 @@ def test_mask_and_bbox_one_rectangle_per_region(small_set):
     boxes = _rectangles(ax1)
     assert len(boxes) == 3 and not _rectangles(ax0)
     assert three.stem in ax0.get_title()
-    assert "3 regions" in ax1.get_title()
+    assert "3 RLE rows" in ax1.get_title() and "3 connected regions" in ax1.get_title()
     mask = rlemask.merge(labels[three.stem], shape=(256, 256))
     assert f"{int(mask.sum())} px" in ax1.get_title()
     # each rectangle frames exactly one bbox (half-pixel outside the pixel centres)
@@ -199,6 +199,51 @@ def test_overview_thumbnails_and_statistics(small_set):
     assert counts == {1: 5, 2: 2, 3: 1}
     assert sum(p.get_height() for p in areas.patches) == 8
     assert areas.get_xscale() == "log"
+
+
+@pytest.fixture
+def rows_not_regions(tmp_path, make_dicom, box_rle):
+    """Four positives whose RLE rows and connected regions differ.
+
+    ``two_rows_one_region``: two overlapping rows; ``one_row_two_regions``: one row
+    holding two separate blobs; ``plain``: one row, one region; three chained rows.
+    """
+    from functools import partial
+
+    rle = partial(box_rle, (32, 32))
+    labels = {
+        "two_rows_one_region": [rle((2, 10, 2, 10)), rle((6, 14, 6, 14))],
+        "one_row_two_regions": [rle((2, 6, 2, 6), (20, 26, 20, 26))],
+        "plain": [rle((4, 8, 4, 8))],
+        "three_rows_one_region": [rle((2, 10, 2, 10)), rle((4, 12, 4, 12)), rle((9, 16, 9, 16))],
+    }
+    files = [make_dicom(tmp_path / f"{key}.dcm", np.full((32, 32), 90, np.uint8))
+             for key in labels]
+    return files, labels
+
+
+def test_rows_and_connected_regions_are_counted_apart(rows_not_regions):
+    # "region" means a connected region: a row is not one (issue 9)
+    files, labels = rows_not_regions
+    by_id = {f.stem: f for f in files}
+    title = plot_with_mask_and_bbox(by_id["two_rows_one_region"],
+                                    labels["two_rows_one_region"]).axes[1].get_title()
+    assert title.startswith("2 RLE rows\n1 connected region,")
+    title = plot_with_mask_and_bbox(by_id["one_row_two_regions"],
+                                    labels["one_row_two_regions"]).axes[1].get_title()
+    assert title.startswith("1 RLE row\n2 connected regions,")
+
+    fig = plot_dataset_overview(files, labels, n=4, seed=0)
+    states = sorted(ax.get_title().split("\n")[1] for ax in fig.axes[:4])
+    assert states == ["1 RLE row, 1 region", "1 RLE row, 2 regions", "2 RLE rows, 1 region",
+                      "3 RLE rows, 1 region"]
+    regions = fig.axes[5]
+    counts = {
+        int(t.get_text()): p.get_height()
+        for t, p in zip(regions.get_xticklabels(), regions.patches, strict=True)
+    }
+    assert counts == {1: 3, 2: 1}  # by rows it would be {1: 2, 2: 1, 3: 1}
+    assert "connected regions" in regions.get_title()
 
 
 def test_overview_is_deterministic_for_a_seed(small_set):

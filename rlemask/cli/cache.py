@@ -1,18 +1,25 @@
-"""``rlemask cache DATA OUT --size 256``: preprocess a data set once into an on-disk cache.
+"""rlemask cache DATA OUT --size 256: preprocess a data set once into an on-disk cache.
 
 Every labelled image of DATA goes through :func:`rlemask.load_sample` and is
 stored in OUT (``images.npy``, ``masks.npy``, ``index.json``); see
 :mod:`rlemask.cache`.  Interrupted builds resume when run again.
+``--scheduler`` makes the samples on a Dask cluster; ``--verify OUT`` checks
+an existing cache against the checksums recorded when it was built.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+
+from rlemask.cli import CommandError, add_data_options, add_format_option, load_data
 
 
 def _size(text: str) -> int | tuple[int, int]:
     """``256`` or ``512x256`` (height x width)."""
+    from rlemask._validation import check_size
+
     try:
         if "x" in text.lower():
             h, w = text.lower().split("x")
@@ -23,9 +30,12 @@ def _size(text: str) -> int | tuple[int, int]:
         raise argparse.ArgumentTypeError(
             f"--size must be N or HxW (e.g. 256 or 512x256); received {text!r}"
         ) from None
-    values = size if isinstance(size, tuple) else (size,)
-    if min(values) < 1:
-        raise argparse.ArgumentTypeError(f"--size must be positive; received {text!r}")
+    try:
+        check_size(size)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--size must be positive and at most 2**40 pixels; received {text!r}"
+        ) from None
     return size
 
 
@@ -33,42 +43,132 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "cache",
         help="preprocess a data set into an on-disk sample cache (resumable)",
-        description=__doc__.split("\n\n")[0],
+        description=(
+            "Preprocess every labelled image of DATA once into OUT (uint8 images, "
+            "masks, an index with checksums). An interrupted build resumes when run "
+            "again. rlemask cache --verify OUT checks an existing cache."
+        ),
     )
-    parser.add_argument("data", metavar="DATA", help="data-set folder (DICOMs + labels CSV)")
-    parser.add_argument("out", metavar="OUT", help="cache folder to write")
-    parser.add_argument("--size", type=_size, default=256, help="sample size: N or HxW (256)")
+    add_data_options(parser, optional=True)
+    parser.add_argument("out", metavar="OUT", nargs="?", help="cache folder to write")
     parser.add_argument(
-        "--workers", type=int, default=min(2, os.cpu_count() or 1),
-        help="worker processes (default: 2 or the CPU count if smaller)",
+        "--verify", action="store_true",
+        help="rlemask cache --verify OUT: check every array of the cache OUT against the "
+        "checksums recorded when it was built; builds nothing (default: build)",
     )
-    parser.add_argument("--csv", metavar="PATH", help="labels CSV (default: found under DATA)")
-    parser.add_argument("--format", default="siim", help="RLE format of the CSV (default siim)")
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace a cache built from other inputs"
+        "--size", type=_size, default=256,
+        help="sample size: N (square) or HxW (default: 256)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--workers", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
+        help="worker processes, or Dask workers with --scheduler local "
+        "(default: 2, or the CPU count if smaller)",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="make the samples on a Dask cluster: a scheduler address "
+        "(tcp://host:8786) or 'local' for a local cluster of --workers processes "
+        '(default: no Dask; needs pip install "rlemask[dask]")',
+    )
+    add_format_option(parser)
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace a cache built from other inputs or by an older rlemask (default: refuse)",
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (default: shown)"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rlemask import build_cache, load_siim
+    from rlemask import SampleCache
 
-    paths, labels = load_siim(args.data, csv=args.csv, format=args.format)
+    if args.verify:
+        # ``rlemask cache --verify OUT``: the one positional is the cache
+        if args.data is None or args.out is not None:
+            raise CommandError("--verify takes one folder: rlemask cache --verify OUT")
+        target = args.data
+        cache = SampleCache(target)
+        cache.verify()
+        print(f"{target}: {len(cache)} samples, every array matches its checksum")
+        return 0
+    if args.out is None:
+        raise CommandError("give DATA and OUT (or --verify OUT to check a cache)")
+    if args.workers < 1:
+        raise CommandError(f"--workers must be >= 1; received {args.workers}")
+    paths, labels, _ = load_data(args)
     labelled = [p for p in paths if p.stem in labels]
-    cache = build_cache(
-        labelled,
-        labels,
-        args.out,
-        img_size=args.size,
-        workers=args.workers,
-        progress=not args.no_progress,
-        format=args.format,
-        overwrite=args.overwrite,
-    )
+    with _dask_client(args.scheduler, args.workers) as client:
+        cache = _build(args, labelled, labels, client)
     h, w = cache.img_size
     print(
         f"{args.out}: {len(cache)} samples at {h}x{w} "
         f"({int(cache.positive.sum())} positive)"
     )
     return 0
+
+
+def _build(args: argparse.Namespace, paths: list, labels: dict, client: object):
+    from rlemask import build_cache
+    from rlemask.cache import CacheExistsError
+
+    try:
+        return build_cache(
+            paths,
+            labels,
+            args.out,
+            img_size=args.size,
+            workers=args.workers,
+            progress=not args.no_progress,
+            format=args.format,
+            overwrite=args.overwrite,
+            client=client,
+        )
+    except CacheExistsError as err:
+        raise CommandError(
+            f"OUT {args.out!r} {err.reason}; add --overwrite to replace it"
+        ) from None
+
+
+class _dask_client:
+    """``with _dask_client(scheduler, workers) as client``: None without ``--scheduler``."""
+
+    def __init__(self, scheduler: str | None, workers: int) -> None:
+        self.scheduler = scheduler
+        self.workers = workers
+        self.client = None
+        self.cluster = None
+
+    def __enter__(self):
+        if self.scheduler is None:
+            return None
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise CommandError(
+                '--scheduler needs Dask, which is not installed: pip install "rlemask[dask]"'
+            ) from None
+        if self.scheduler == "local":
+            # worker processes, one thread each: decoding holds the GIL.  Dask's own
+            # log lines (and its shutdown chatter) are not the user's business here
+            self.cluster = LocalCluster(
+                n_workers=self.workers, threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=logging.CRITICAL,
+            )
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(self.scheduler, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as err:
+                raise CommandError(
+                    f"--scheduler {self.scheduler}: cannot reach the Dask scheduler ({err})"
+                ) from None
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()

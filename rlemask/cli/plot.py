@@ -1,12 +1,14 @@
-"""``rlemask plot DATA IMAGE_ID -o out.png``: one image with its mask and boxes.
+"""rlemask plot DATA IMAGE_ID -o out.png: one image with its mask and boxes.
 
-``rlemask plot DATA --overview -o overview.png`` draws the data-set overview
-instead (sample images with masks, positive share, regions, areas).
+rlemask plot DATA --overview -o overview.png draws the data-set overview
+instead (sample images with masks, positive share, connected regions, areas).
 """
 
 from __future__ import annotations
 
 import argparse
+
+from rlemask.cli import CommandError, add_data_options, add_format_option, load_data
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -15,32 +17,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="plot an image with its mask and boxes, or a data-set overview (PNG)",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("data", metavar="DATA", help="data-set folder (DICOMs + labels CSV)")
+    add_data_options(parser)
     parser.add_argument("image_id", metavar="IMAGE_ID", nargs="?",
-                        help="image id (the DICOM file stem, = SOPInstanceUID)")
-    parser.add_argument("-o", "--out", required=True, metavar="PNG", help="output image file")
+                        help="image id: the DICOM file stem (SOPInstanceUID in SIIM)")
+    parser.add_argument("-o", "--out", required=True, metavar="PNG",
+                        help="image file to write (required; PNG, or .pdf/.svg by suffix)")
     parser.add_argument("--overview", action="store_true",
-                        help="plot a data-set overview instead of one image")
-    parser.add_argument("--csv", metavar="PATH", help="labels CSV (default: found under DATA)")
-    parser.add_argument("--format", default="siim", help="RLE format of the CSV (default siim)")
+                        help="plot a data-set overview instead of one image (default: off)")
+    add_format_option(parser)
     parser.add_argument("--samples", type=int, default=8, metavar="N",
-                        help="thumbnails in the overview (default 8)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the overview's sample")
-    parser.add_argument("--dpi", type=float, default=80, help="resolution (default 80)")
+                        help="thumbnails in the overview (default: 8)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="seed of the overview's choice of thumbnails (default: 0)")
+    parser.add_argument("--dpi", type=float, default=80,
+                        help="resolution in dots per inch (default: 80)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    from rlemask import load_siim, plot_dataset_overview, plot_with_mask_and_bbox, save_figure
+    from rlemask import plot_dataset_overview, plot_with_mask_and_bbox, save_figure
 
     if args.overview == (args.image_id is not None):
-        raise ValueError("give either IMAGE_ID or --overview (exactly one)")
+        raise CommandError("give either IMAGE_ID or --overview (exactly one)")
+    if args.samples < 0:
+        raise CommandError(f"--samples must be >= 0; received {args.samples}")
     with warnings.catch_warnings():
         # load_siim warns about unlabelled images; the plot does not need all labels
         warnings.simplefilter("ignore", UserWarning)
-        files, labels = load_siim(args.data, csv=args.csv, format=args.format)
+        files, labels, _ = load_data(args)
     if args.overview:
         fig = plot_dataset_overview(files, labels, n=args.samples, seed=args.seed,
                                     format=args.format)
@@ -51,13 +57,30 @@ def run(args: argparse.Namespace) -> int:
         if image_id.endswith(".dcm"):
             image_id = image_id[:-4]
         if image_id not in by_id:
-            raise ValueError(f"no image with id {image_id!r} under {args.data} "
-                             f"({len(files)} DICOM files found)")
+            raise CommandError(f"no image with id {image_id!r} under DATA {args.data!r} "
+                               f"({len(files)} DICOM files found)")
         rles = labels.get(image_id, [])
         fig = plot_with_mask_and_bbox(by_id[image_id], rles, format=args.format)
-        what = f"{image_id}: {len(rles)} RLE row{'s' if len(rles) != 1 else ''}" + (
+        what = f"{image_id}: {_rows_and_regions(by_id[image_id], rles, args.format)}" + (
             "" if image_id in labels else " (no labels row)"
         )
     out = save_figure(fig, args.out, dpi=args.dpi)
     print(f"wrote {out} ({what})")
     return 0
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _rows_and_regions(path, rles: list[str], fmt: str) -> str:
+    """``"2 RLE rows, 3 regions"``: rows as in the CSV, connected regions of their union."""
+    from rlemask import bboxes, merge, read_dicom_meta
+    from rlemask.datasets import n_rle_rows
+
+    rows = n_rle_rows(rles)
+    if rows == 0:
+        return "no RLE row, empty mask"
+    meta = read_dicom_meta(path)
+    mask = merge(rles, shape=(meta["rows"], meta["columns"]), format=fmt)
+    return f"{_plural(rows, 'RLE row')}, {_plural(len(bboxes(mask)), 'connected region')}"

@@ -1,9 +1,11 @@
-"""``rlemask stats DATA``: what a SIIM-style data set holds.
+"""rlemask stats DATA: what a SIIM-style data set holds.
 
-Counts (images, labelled, positive share), regions per image, mask areas
-(pixels and % of the image) and a metadata summary (sex, view, age, transfer
-syntaxes, image sizes) read with :func:`rlemask.read_dicom_meta` -- header
-only, no pixel decoding, so a 12k-image set takes seconds.
+Counts (images, labelled, positive share), RLE rows and connected regions
+per image (two different things: one row can hold several regions, and rows
+can overlap or touch), mask areas (pixels and % of the image) and a metadata
+summary (sex, view, age, transfer syntaxes, image sizes) read with
+:func:`rlemask.read_dicom_meta` -- header only, no pixel decoding, so a
+12k-image set takes seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from rlemask.cli import add_data_options, add_format_option, load_data
+
 PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
 
 
@@ -26,10 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="summarise a data set: counts, positive share, regions, areas, metadata",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("data", metavar="DATA", help="data-set folder (DICOMs + labels CSV)")
-    parser.add_argument("--csv", metavar="PATH", help="labels CSV (default: found under DATA)")
-    parser.add_argument("--format", default="siim", help="RLE format of the CSV (default siim)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_data_options(parser)
+    add_format_option(parser)
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON instead of a table (default: table)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -48,17 +53,19 @@ def _counts(values: list[Any]) -> dict[str, int]:
 
 
 def compute_stats(
-    data: str | Path, *, csv: str | Path | None = None, format: str = "siim",
-    progress: bool = False,
+    paths: list[Path], labels: dict[str, list[str]], *, data: str | Path,
+    labels_csv: str | Path, format: str = "siim", progress: bool = False,
 ) -> dict[str, Any]:
-    """The summary ``rlemask stats`` prints, as a JSON-ready dict."""
+    """The summary ``rlemask stats`` prints, as a JSON-ready dict.
+
+    ``paths`` and ``labels`` as :func:`rlemask.load_siim` returns them;
+    ``data`` and ``labels_csv`` are only reported.
+    """
     from tqdm.auto import tqdm
 
-    from rlemask import DicomError, RLEError, load_siim, merge, read_dicom_meta
-    from rlemask.datasets import find_labels_csv, is_positive, n_regions
+    from rlemask import DicomError, RLEError, bboxes, merge, read_dicom_meta
+    from rlemask.datasets import is_positive, n_rle_rows
 
-    csv_path = Path(csv) if csv is not None else find_labels_csv(data)
-    paths, labels = load_siim(data, csv=csv_path, format=format)
     metas: dict[str, dict[str, Any]] = {}
     unreadable: list[str] = []
     for path in tqdm(paths, desc="headers", unit="img", disable=not progress):
@@ -67,23 +74,27 @@ def compute_stats(
         except DicomError:
             unreadable.append(str(path))
 
+    rows: list[int] = []
     regions: list[int] = []
     areas_px: list[float] = []
     areas_pct: list[float] = []
     bad_labels: list[str] = []
     for key, rles in labels.items():
-        regions.append(n_regions(rles))
+        rows.append(n_rle_rows(rles))
         if not is_positive(rles):
+            regions.append(0)
             continue
         meta = metas.get(key)
         if meta is None or not meta.get("rows") or not meta.get("columns"):
             continue  # no size to decode at: counted in `unreadable`
         shape = (meta["rows"], meta["columns"])
         try:
-            area = int(merge(rles, shape=shape, format=format).sum(dtype=np.int64))
+            mask = merge(rles, shape=shape, format=format)
         except RLEError:
             bad_labels.append(key)
             continue
+        area = int(mask.sum(dtype=np.int64))
+        regions.append(len(bboxes(mask)))  # one box per connected region (8-connected)
         areas_px.append(area)
         areas_pct.append(100.0 * area / (shape[0] * shape[1]))
 
@@ -96,13 +107,16 @@ def compute_stats(
     spacing = [m["pixel_spacing"][0] for m in metas.values() if m.get("pixel_spacing")]
     return {
         "data": str(data),
-        "labels_csv": str(csv_path),
+        "labels_csv": str(labels_csv),
         "images": len(paths),
         "labelled": len(labels),
         "unlabelled": len(paths) - len(labels),
         "positive": n_positive,
         "negative": len(labels) - n_positive,
         "positive_share": n_positive / len(labels) if labels else None,
+        # images by their number of non-empty RLE rows
+        "rle_rows_per_image": {str(k): v for k, v in sorted(Counter(rows).items())},
+        # images by their number of connected regions of the merged mask
         "regions_per_image": {str(k): v for k, v in sorted(Counter(regions).items())},
         "area_px": _percentiles(areas_px),
         "area_percent": _percentiles(areas_pct),
@@ -147,7 +161,12 @@ def format_stats(stats: dict[str, Any]) -> str:
         f"positive      {stats['positive']}"
         + (f"  ({100 * share:.1f} % of labelled)" if share is not None else ""),
         f"negative      {stats['negative']}",
-        "regions/image " + ", ".join(f"{k}: {v}" for k, v in stats["regions_per_image"].items()),
+        "RLE rows      " + ", ".join(
+            f"{k}: {v}" for k, v in stats["rle_rows_per_image"].items()
+        ) + "  (images by non-empty rows)",
+        "regions       " + ", ".join(
+            f"{k}: {v}" for k, v in stats["regions_per_image"].items()
+        ) + "  (images by connected regions of the merged mask)",
     ]
     if stats["invalid_labels"]:
         lines.append(f"invalid RLE   {stats['invalid_labels']} images, e.g. "
@@ -179,8 +198,10 @@ def format_stats(stats: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    paths, labels, labels_csv = load_data(args)
     stats = compute_stats(
-        args.data, csv=args.csv, format=args.format, progress=not args.json and sys.stderr.isatty()
+        paths, labels, data=args.data, labels_csv=labels_csv, format=args.format,
+        progress=not args.json and sys.stderr.isatty(),
     )
     if args.json:
         print(json.dumps(stats, indent=2))

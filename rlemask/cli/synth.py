@@ -1,16 +1,38 @@
-"""``rlemask synth OUT``: write a synthetic SIIM-like data set (DICOMs + train-rle.csv)."""
+"""rlemask synth OUT: write a synthetic SIIM-like data set (DICOMs + train-rle.csv)."""
 
 from __future__ import annotations
 
 import argparse
 import time
 
+from rlemask.cli import CommandError
+
 
 def _fraction(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1]; received {text!r}") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1]; received {text}")
     return value
+
+
+def _int_in(lo: int, hi: int):
+    """argparse ``type``: an int in ``[lo, hi]``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer in [{lo}, {hi}]; received {text!r}"
+            )
+        return value
+
+    return parse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,29 +45,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("out", metavar="OUT", help="folder to write the data set into")
-    parser.add_argument("--images", type=int, default=64, metavar="N",
-                        help="number of images (default 64)")
+    from rlemask.synthetic import DEFAULT_DIFFICULTY, N_IMAGES_RANGE, SIZE_RANGE
+
+    parser.add_argument("--images", type=_int_in(*N_IMAGES_RANGE), default=64, metavar="N",
+                        help="number of images (default: 64)")
     parser.add_argument("--positive", type=_fraction, default=0.25, metavar="F",
-                        help="share of images with a pneumothorax, 0..1 (default 0.25)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
-    parser.add_argument("--size", type=int, default=1024, metavar="N",
-                        help="image height and width in pixels (default 1024)")
-    parser.add_argument("--difficulty", type=_fraction, default=None, metavar="D",
-                        help="0 (obvious) .. 1 (subtle); default: the demo's tuned value")
+                        help="share of images with a pneumothorax, 0..1 (default: 0.25)")
+    parser.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0, metavar="S",
+                        help="random seed: same seed, same bytes (default: 0)")
+    parser.add_argument("--size", type=_int_in(*SIZE_RANGE), default=1024, metavar="N",
+                        help="image height and width in pixels (default: 1024)")
+    parser.add_argument("--difficulty", type=_fraction, default=DEFAULT_DIFFICULTY, metavar="D",
+                        help="0 (obvious) .. 1 (subtle) "
+                        f"(default: {DEFAULT_DIFFICULTY:g}, the demo's tuned value)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing data set in OUT")
+                        help="replace an existing data set in OUT (default: refuse)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rlemask.synthetic import DEFAULT_DIFFICULTY, make_dataset
+    from rlemask.synthetic import make_dataset
 
-    difficulty = DEFAULT_DIFFICULTY if args.difficulty is None else args.difficulty
+    difficulty = args.difficulty
     start = time.perf_counter()
-    root = make_dataset(
-        args.out, args.images, size=args.size, positive_fraction=args.positive,
-        seed=args.seed, difficulty=difficulty, overwrite=args.overwrite,
-    )
+    try:
+        root = make_dataset(
+            args.out, args.images, size=args.size, positive_fraction=args.positive,
+            seed=args.seed, difficulty=difficulty, overwrite=args.overwrite,
+        )
+    except FileExistsError:
+        raise CommandError(
+            f"OUT {args.out!r} already holds a data set; add --overwrite to replace it"
+        ) from None
     seconds = time.perf_counter() - start
     csv = root / "train-rle.csv"
     rows = csv.read_text().splitlines()[1:]
