@@ -31,6 +31,10 @@ _EXPORTS: dict[str, str] = {
     "DiceCoefficient": "rlemask_keras.metrics",
     "dice_loss": "rlemask_keras.losses",
     "bce_dice_loss": "rlemask_keras.losses",
+    "TrainConfig": "rlemask_keras.config",
+    "train": "rlemask_keras.training",
+    "predict_probabilities": "rlemask_keras.predict",
+    "predict_masks": "rlemask_keras.predict",
 }
 
 #: modules whose import registers serializable objects (losses, metrics)

@@ -181,6 +181,22 @@ def train(config: TrainConfig, *, log=print) -> dict[str, Any]:
     ValueError, OSError
         User errors (bad settings, no data, an existing output folder): the
         command line prints them on one line, naming the flag.
+
+    Examples
+    --------
+    A tiny run on a tiny synthetic set (``rlemask-keras train`` does the same):
+
+    >>> import tempfile
+    >>> from rlemask_keras import TrainConfig, train
+    >>> work = Path(tempfile.mkdtemp())
+    >>> config = TrainConfig(
+    ...     out=work / "run", synthetic_root=work, n_images=8, synthetic_size=64,
+    ...     img_size=32, depth=1, filters=2, epochs=1, batch_size=4, progress=False)
+    >>> report = train(config, log=lambda *args: None)
+    >>> report["evaluation"]["n_images"], sorted(report["thresholds"])[:3]
+    (2, ['bottom', 'grid_score', 'grid_size'])
+    >>> (work / "run" / "model.keras").is_file()
+    True
     """
     config.check()
     initial_epoch = check_out(config)
