@@ -39,6 +39,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from rlemask.sample import to_unit
+
 __all__ = [
     "AugmentParams",
     "BasicAugmentation",
@@ -47,6 +49,10 @@ __all__ = [
     "check_augment",
     "PositiveFractionSampler",
 ]
+
+
+#: float32 value of each 8-bit step, ``k / 255``: uint8 images mean what the cache stores
+_UNIT = to_unit(np.arange(256, dtype=np.uint8))
 
 
 class AugmentParams(NamedTuple):
@@ -224,7 +230,7 @@ class BasicAugmentation:
 
 
 def _check_batch(images: Any, masks: Any) -> tuple[np.ndarray, np.ndarray]:
-    """float32 / uint8 C-contiguous (B, H, W) arrays of one shape, or a ValueError."""
+    """C-contiguous (B, H, W) images (uint8 kept, else float32) and uint8 masks, or ValueError."""
     images = np.asarray(images)
     masks = np.asarray(masks)
     if images.ndim != 3:
@@ -243,7 +249,8 @@ def _check_batch(images: Any, masks: Any) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"The parameter `masks` must be bool or integer; received dtype {masks.dtype}"
         )
-    images = np.ascontiguousarray(images, dtype=np.float32)
+    dtype = np.uint8 if images.dtype == np.uint8 else np.float32
+    images = np.ascontiguousarray(images, dtype=dtype)
     if masks.dtype != np.uint8:
         masks = (masks != 0).view(np.uint8)
     return images, np.ascontiguousarray(masks)
@@ -257,7 +264,10 @@ def warp_batch(
     Parameters
     ----------
     images : np.ndarray
-        (B, H, W), any real dtype (computed in float32), 0..1.
+        (B, H, W), 0..1 in any real dtype (computed in float32), or uint8
+        8-bit steps read as ``k / 255`` (what :meth:`rlemask.SampleCache.get_batch`
+        gives with ``dtype=np.uint8``; :func:`rlemask.sample.to_unit`), so a
+        batch is warped straight from the stored bytes.
     masks : np.ndarray
         (B, H, W) bool or integer; values are carried over as they are
         (uint8; bool masks become 0/1).
@@ -312,12 +322,12 @@ def warp_batch(
                 f"{' and positive' if name == 'scale' else ''}; received {arr!r}"
             )
         arrays[name] = arr
-    out_images = np.empty_like(images)
+    out_images = np.empty(images.shape, np.float32)
     out_masks = np.empty_like(masks)
     if n and images.size:
         from rlemask._augment_kernels import _warp_batch
 
-        _warp_batch(images, masks, *arrays.values(), out_images, out_masks)
+        _warp_batch(images, _UNIT, masks, *arrays.values(), out_images, out_masks)
     return out_images, out_masks
 
 
@@ -365,7 +375,8 @@ def apply_per_sample(
         E.g. an ``albumentations.Compose``; its randomness is its own
         (``Compose(..., seed=...)`` makes it repeatable).
     images : np.ndarray
-        float32 (B, H, W), 0..1.
+        float32 (B, H, W), 0..1 (uint8: 8-bit steps, given to ``fn`` as
+        float32 ``k / 255``).
     masks : np.ndarray
         uint8 (B, H, W) of 0/1.
 
@@ -392,6 +403,8 @@ def apply_per_sample(
     [[0, 0, 1], [0, 1, 0], [1, 0, 0]]
     """
     images, masks = _check_batch(images, masks)
+    if images.dtype == np.uint8:  # callables see what load_sample returns
+        images = _UNIT[images]
     out_images = np.empty_like(images)
     out_masks = np.empty_like(masks)
     name = getattr(fn, "__name__", type(fn).__name__)

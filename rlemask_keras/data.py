@@ -17,6 +17,7 @@ builds it and in whichever order Keras asks for the batches.
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import threading
@@ -207,8 +208,13 @@ class DataGenerator(keras.utils.PyDataset):
 
         self.cache = cache
         self._cache_rows: np.ndarray | None = None
+        self._cache_gives_bytes = False
         if cache is not None:
             self._cache_rows = self._locate_in_cache(cache)
+            # SampleCache.get_batch(..., dtype=np.uint8); other caches may not have it
+            self._cache_gives_bytes = (
+                "dtype" in inspect.signature(cache.get_batch).parameters
+            )
 
         if epochs is not None:
             epochs = _positive_int(epochs, "epochs")
@@ -405,15 +411,22 @@ class DataGenerator(keras.utils.PyDataset):
         members = order[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, int(epoch), 1, int(index)])
 
+        warp = isinstance(self.augment, BasicAugmentation)
         if self.cache is not None:
-            # fresh copies: the cache's memmap is never written
-            images, masks = self.cache.get_batch(self._cache_rows[members])
+            # fresh copies: the cache's memmap is never written.  The built-in
+            # augmentation reads the stored bytes (k / 255) itself: no float32
+            # copy of the batch before it
+            rows = self._cache_rows[members]
+            if warp and self._cache_gives_bytes:
+                images, masks = self.cache.get_batch(rows, dtype=np.uint8)
+            else:
+                images, masks = self.cache.get_batch(rows)
         else:
             pairs = [self._load_or_skip(int(i), rng) for i in members]
             images = np.stack([p[0] for p in pairs])
             masks = np.stack([p[1] for p in pairs])
 
-        if isinstance(self.augment, BasicAugmentation):
+        if warp:
             images, masks = self.augment.batch(images, masks, rng)
         elif self.augment is not None:
             images, masks = apply_per_sample(self.augment, images, masks)
@@ -421,5 +434,7 @@ class DataGenerator(keras.utils.PyDataset):
         X = images[..., None]
         if self.channels == 3:
             X = np.repeat(X, 3, axis=-1)
-        y = (masks[..., None] != 0).astype(np.float32)
+        # masks are 0/1 here (load_sample, the cache, and both augmentations
+        # guarantee it): one conversion pass, no comparison
+        y = masks[..., None].astype(np.float32)
         return np.ascontiguousarray(X, dtype=np.float32), y

@@ -95,6 +95,22 @@ def test_kernel_matches_the_slow_reference(batch):
 
 
 @pytest.mark.kernels
+@settings(max_examples=40, deadline=None)
+@given(batches())
+def test_uint8_images_are_read_as_their_8_bit_steps(batch):
+    from rlemask.sample import to_unit
+
+    images, masks, params = batch
+    steps = (images * 255).round().astype(np.uint8)
+    from_bytes = warp_batch(steps, masks, params)
+    from_floats = warp_batch(to_unit(steps), masks, params)
+    assert from_bytes[0].dtype == np.float32
+    # the same numbers: the kernel reads each byte through the same table
+    np.testing.assert_array_equal(from_bytes[0], from_floats[0])
+    np.testing.assert_array_equal(from_bytes[1], from_floats[1])
+
+
+@pytest.mark.kernels
 def test_inputs_untouched_and_identity_is_identity():
     rng = np.random.default_rng(5)
     images = rng.random((2, 9, 7), dtype=np.float32)

@@ -105,10 +105,13 @@ def test_image_in_batch_equals_read_dicom_resized(dataset):
         np.testing.assert_allclose(X[k, ..., 0], np.clip(image, 0, 1), atol=0.5 / 255 + 1e-6)
 
 
-def test_cache_gives_the_same_batches_as_the_files(dataset, cache):
+@pytest.mark.parametrize("augment", [False, True])
+def test_cache_gives_the_same_batches_as_the_files(dataset, cache, augment):
+    # augmented from the cache, the kernel reads the stored bytes: still the same batches
     paths, labels = dataset
-    a = DataGenerator(paths, labels, batch_size=7, img_size=S, seed=4)
-    b = DataGenerator(paths, labels, batch_size=7, img_size=S, seed=4, cache=cache)
+    a = DataGenerator(paths, labels, batch_size=7, img_size=S, seed=4, augment=augment)
+    b = DataGenerator(paths, labels, batch_size=7, img_size=S, seed=4, cache=cache,
+                      augment=augment)
     for i in range(len(a)):
         (xa, ya), (xb, yb) = a[i], b[i]
         np.testing.assert_array_equal(ya, yb)
