@@ -17,7 +17,8 @@ SOPInstanceUID in SIIM).  Real mirrors are messy, so it copes with:
   the training images only.
 
 :func:`split_dataset` makes a train / validation split stratified by
-positive (at least one RLE) and negative images.
+positive (at least one RLE) and negative images, as a hold-out or as one of
+``K`` cross-validation folds.
 
 Examples
 --------
@@ -39,6 +40,7 @@ import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -97,10 +99,11 @@ def _as_dir(root: str | os.PathLike, name: str = "root") -> Path:
         path = Path(root)
     except TypeError:
         raise TypeError(
-            f"The parameter `{name}` must be a str or os.PathLike; received {type(root).__name__}"
+            f"`{name}` must be a str or os.PathLike; received {name} of type "
+            f"{type(root).__name__}"
         ) from None
     if not path.is_dir():
-        raise FileNotFoundError(f"The parameter `{name}` is not a folder: {str(path)!r}")
+        raise FileNotFoundError(f"`{name}` must be a folder; received {name}={str(path)!r}")
     return path
 
 
@@ -240,7 +243,7 @@ def load_siim(
     exclude = tuple(exclude)
     csv_path = find_labels_csv(root_dir) if csv is None else Path(csv)
     if csv is not None and not csv_path.is_file():
-        raise FileNotFoundError(f"The parameter `csv` is not a file: {str(csv_path)!r}")
+        raise FileNotFoundError(f"`csv` must be a file; received csv={str(csv_path)!r}")
     paths, duplicates = find_dicoms(root_dir, exclude=exclude)
     all_labels = read_rle_csv(csv_path, format=format)
 
@@ -281,35 +284,59 @@ def load_siim(
 
 def split_dataset(
     file_path_list: Sequence[str | os.PathLike],
-    labels: Mapping[str, Sequence[str]],
+    labels: Any,
     *,
     val_fraction: float = 0.2,
     seed: int = 0,
+    n_folds: int | None = None,
+    fold: int | None = None,
 ) -> tuple[list, list]:
     """Split image paths into train and validation, stratified by positive / negative.
 
     An image is positive when its label list holds a region (a non-empty
-    list; ``"-1"`` entries do not count, see :func:`is_positive`).  Each class gives
-    ``round(val_fraction * n_class)`` images to validation, at least one when
-    the class has two or more images and ``val_fraction > 0``, and never all
-    of them (one stays in train).  Images without an entry in ``labels`` are
-    left out of both lists, with a warning.
+    list; ``"-1"`` entries do not count, see :func:`is_positive`).  Images
+    without an entry in ``labels`` are left out of both lists, with a warning.
+
+    Two ways to split:
+
+    - **hold-out** (default): each class gives ``round(val_fraction * n_class)``
+      images to validation, at least one when the class has two or more
+      images and ``val_fraction > 0``, and never all of them (one stays in
+      train).
+    - **k folds** (``n_folds=K, fold=k``): the labelled images are dealt into
+      ``K`` disjoint folds that together cover every one of them; each class
+      is shuffled (``seed``) and dealt round-robin, positives first and the
+      negatives continuing where they stopped, so every fold holds the same
+      number of positives and of images to within one.  Validation is fold
+      ``k``, train the other ``K - 1``.  The folds depend on ``seed`` only,
+      not on ``fold``: ``fold=0 .. K-1`` with one seed is a cross-validation.
+      ``val_fraction`` is not used.
 
     Parameters
     ----------
     file_path_list : sequence of str or os.PathLike
         The image paths; the id is the file stem.
-    labels : mapping
-        Image id -> list of RLE strings.
+    labels : mapping or pandas.DataFrame
+        Image id -> list of RLE strings, or a DataFrame with the columns
+        ``ImageId`` and ``EncodedPixels`` (:func:`rlemask.labels_from_frame`).
     val_fraction : float
-        Share of each class in validation, ``0 <= val_fraction < 1``.
+        Hold-out: share of each class in validation, ``0 <= val_fraction < 1``.
     seed : int
         Seed of the shuffle; the same inputs and seed give the same split.
+    n_folds : int, optional
+        Number of folds ``K >= 2`` (at most the number of labelled images).
+    fold : int, optional
+        The validation fold, ``0 <= fold < n_folds``; required with ``n_folds``.
 
     Returns
     -------
     (train_paths, val_paths) : tuple of lists
         The paths as given, each list in the input order.
+
+    Raises
+    ------
+    ValueError
+        A bad ``val_fraction``, ``n_folds`` or ``fold``.
 
     Examples
     --------
@@ -320,11 +347,64 @@ def split_dataset(
     (5, 5)
     >>> sum(bool(labels[Path(p).stem]) for p in val)   # 2 of the 4 positives
     2
+    >>> folds = [split_dataset(paths, labels, n_folds=3, fold=k)[1] for k in range(3)]
+    >>> [len(f) for f in folds], sorted(sum(folds, [])) == sorted(paths)
+    ([4, 3, 3], True)
     """
-    if not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
+    from rlemask.labels import as_labels
+
+    folds = _check_folds(n_folds, fold)
+    if folds is None and (
+        isinstance(val_fraction, bool)
+        or not isinstance(val_fraction, (int, float))
+        or not 0 <= val_fraction < 1
+    ):
         raise ValueError(
-            f"The parameter `val_fraction` must be in [0, 1); received {val_fraction!r}"
+            f"`val_fraction` must be a number in [0, 1); received val_fraction={val_fraction!r}"
         )
+    labels = as_labels(labels, "labels")
+    positives, negatives, missing = _classes(file_path_list, labels)
+    if missing:
+        warnings.warn(
+            f"split_dataset: {len(missing)} images have no labels and are left out, "
+            f"e.g. {_few(missing)}",
+            UserWarning,
+            stacklevel=2,
+        )
+    rng = np.random.default_rng(seed)
+    if folds is not None:
+        val = _fold_members(positives, negatives, *folds, rng)
+    else:
+        val = _holdout(positives, negatives, val_fraction, rng)
+    kept = sorted(positives + negatives)
+    train_paths = [file_path_list[i] for i in kept if i not in val]
+    val_paths = [file_path_list[i] for i in kept if i in val]
+    return train_paths, val_paths
+
+
+def _check_folds(n_folds: Any, fold: Any) -> tuple[int, int] | None:
+    """``(n_folds, fold)`` validated, or None for a hold-out split."""
+    def _is_int(value: Any) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+    if n_folds is None:
+        if fold is not None:
+            raise ValueError(f"`fold` needs `n_folds`; received fold={fold!r}, n_folds=None")
+        return None
+    if not _is_int(n_folds) or n_folds < 2:
+        raise ValueError(f"`n_folds` must be an int >= 2; received n_folds={n_folds!r}")
+    if not _is_int(fold) or not 0 <= fold < n_folds:
+        raise ValueError(
+            f"`fold` must be an int in [0, {int(n_folds) - 1}] (n_folds={n_folds}); "
+            f"received fold={fold!r}"
+        )
+    return int(n_folds), int(fold)
+
+
+def _classes(
+    file_path_list: Sequence[str | os.PathLike], labels: Mapping[str, Any]
+) -> tuple[list[int], list[int], list[str]]:
+    """Indices of the positive and the negative images, and the ids without labels."""
     positives: list[int] = []
     negatives: list[int] = []
     missing: list[str] = []
@@ -336,14 +416,12 @@ def split_dataset(
             positives.append(i)
         else:
             negatives.append(i)
-    if missing:
-        warnings.warn(
-            f"split_dataset: {len(missing)} images have no labels and are left out, "
-            f"e.g. {_few(missing)}",
-            UserWarning,
-            stacklevel=2,
-        )
-    rng = np.random.default_rng(seed)
+    return positives, negatives, missing
+
+
+def _holdout(
+    positives: list[int], negatives: list[int], val_fraction: float, rng: np.random.Generator
+) -> set[int]:
     val: set[int] = set()
     for group in (positives, negatives):
         n = len(group)
@@ -353,7 +431,23 @@ def split_dataset(
         k = min(max(k, 1 if n >= 2 else 0), n - 1)
         chosen = rng.permutation(n)[:k]
         val.update(group[j] for j in chosen)
-    kept = sorted(positives + negatives)
-    train_paths = [file_path_list[i] for i in kept if i not in val]
-    val_paths = [file_path_list[i] for i in kept if i in val]
-    return train_paths, val_paths
+    return val
+
+
+def _fold_members(
+    positives: list[int], negatives: list[int], n_folds: int, fold: int,
+    rng: np.random.Generator,
+) -> set[int]:
+    total = len(positives) + len(negatives)
+    if n_folds > total:
+        raise ValueError(
+            f"`n_folds` must be at most the number of labelled images ({total}); "
+            f"received n_folds={n_folds}"
+        )
+    val: set[int] = set()
+    dealt = 0  # the negatives continue the deal where the positives stopped
+    for group in (positives, negatives):
+        order = rng.permutation(len(group))
+        val.update(group[j] for pos, j in enumerate(order) if (dealt + pos) % n_folds == fold)
+        dealt += len(group)
+    return val

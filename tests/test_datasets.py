@@ -5,7 +5,10 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 import rlemask
 from rlemask import load_siim, split_dataset
@@ -88,7 +91,7 @@ def test_no_csv_names_the_root(tmp_path):
 
 
 def test_root_must_be_a_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="`root` is not a folder"):
+    with pytest.raises(FileNotFoundError, match="`root` must be a folder"):
         load_siim(tmp_path / "nope")
 
 
@@ -232,3 +235,82 @@ def test_minus_one_entries_are_negative():
     labels = {f"p{i}": ["1 2"] for i in range(4)} | {f"n{i}": ["-1"] for i in range(4)}
     _, val = split_dataset(paths, labels, val_fraction=0.5, seed=0)
     assert sorted(Path(p).stem[0] for p in val) == ["n", "n", "p", "p"]
+
+
+# --- k folds (issue 10) ------------------------------------------------------------------------
+
+
+@given(
+    n_pos=st.integers(0, 12),
+    n_neg=st.integers(0, 30),
+    n_folds=st.integers(2, 7),
+    seed=st.integers(0, 2**32 - 1),
+    unlabelled=st.integers(0, 3),
+)
+def test_folds_are_stratified_disjoint_and_cover_every_image(n_pos, n_neg, n_folds, seed,
+                                                             unlabelled):
+    paths, labels = _labelled(n_pos, n_neg)
+    assume(n_pos + n_neg >= n_folds)
+    # interleave positives, negatives and unlabelled images: order must not matter
+    rng = np.random.default_rng(seed)
+    paths = [*paths, *(f"/data/extra{i}.dcm" for i in range(unlabelled))]
+    paths = [paths[i] for i in rng.permutation(len(paths))]
+    folds = []
+    for k in range(n_folds):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the unlabelled images
+            train, val = split_dataset(paths, labels, n_folds=n_folds, fold=k, seed=seed)
+        labelled = [p for p in paths if Path(p).stem in labels]
+        assert sorted(train + val) == sorted(labelled) and not set(train) & set(val)
+        assert train == [p for p in paths if p in set(train)]  # input order kept
+        assert val == [p for p in paths if p in set(val)]
+        folds.append(val)
+    # disjoint, and together every labelled image exactly once
+    every = [p for fold in folds for p in fold]
+    assert sorted(every) == sorted(p for p in paths if Path(p).stem in labels)
+    # stratified: positives and sizes differ by at most one between folds
+    pos = [_positives(fold, labels) for fold in folds]
+    sizes = [len(fold) for fold in folds]
+    assert max(pos) - min(pos) <= 1 and max(sizes) - min(sizes) <= 1
+    neg = [size - p for size, p in zip(sizes, pos, strict=True)]
+    assert max(neg) - min(neg) <= 1
+
+
+def test_folds_depend_on_the_seed_only():
+    paths, labels = _labelled(10, 30)
+    a = [split_dataset(paths, labels, n_folds=4, fold=k, seed=5)[1] for k in range(4)]
+    b = [split_dataset(paths, labels, n_folds=4, fold=k, seed=5)[1] for k in range(4)]
+    c = [split_dataset(paths, labels, n_folds=4, fold=k, seed=6)[1] for k in range(4)]
+    assert a == b and a != c
+    # the hold-out split (the existing signature) is unchanged by the new keywords
+    assert split_dataset(paths, labels, seed=5) == split_dataset(paths, labels, val_fraction=0.2,
+                                                                 seed=5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_folds": 1, "fold": 0}, "`n_folds` must be an int >= 2; received n_folds=1"),
+        ({"n_folds": 3, "fold": 3}, r"`fold` must be an int in \[0, 2\]"),
+        ({"n_folds": 3, "fold": None}, "`fold` must be an int"),
+        ({"n_folds": 3.0, "fold": 0}, "`n_folds` must be an int"),
+        ({"fold": 1}, "`fold` needs `n_folds`"),
+        ({"n_folds": 9, "fold": 0}, r"at most the number of labelled images \(8\)"),
+    ],
+)
+def test_fold_errors(kwargs, message):
+    paths, labels = _labelled(4, 4)
+    with pytest.raises(ValueError, match=message):
+        split_dataset(paths, labels, **kwargs)
+
+
+def test_split_takes_a_data_frame():
+    pd = pytest.importorskip("pandas")
+    paths, labels = _labelled(6, 10)
+    rows = [(key, rle) for key, rles in labels.items() for rle in (rles or ["-1"])]
+    # stage-1 spelling and a repeated id
+    frame = pd.DataFrame([*rows, ("img000", "5 2")], columns=["ImageId", " EncodedPixels"])
+    assert split_dataset(paths, frame, seed=2) == split_dataset(paths, labels, seed=2)
+    assert split_dataset(paths, frame, n_folds=3, fold=1, seed=2) == split_dataset(
+        paths, labels, n_folds=3, fold=1, seed=2
+    )
