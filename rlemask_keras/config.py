@@ -16,7 +16,7 @@ from typing import Any
 
 from rlemask_keras.distribute import STRATEGIES
 
-__all__ = ["TrainConfig", "ConfigError", "option_flag", "parse_loss", "LOSS_TERMS"]
+__all__ = ["TrainConfig", "ConfigError", "option_flag"]
 
 
 class ConfigError(ValueError):
@@ -56,42 +56,6 @@ def schedule(text: str) -> tuple[float, float | None] | None:
     if values[0] is None:
         raise argparse.ArgumentTypeError(f"START must be a number, received {text!r}")
     return (values[0], values[-1])
-
-
-#: the terms ``--loss`` combines (``rlemask_keras.losses`` holds them)
-LOSS_TERMS = ("bce", "dice", "focal", "lovasz")
-
-
-def parse_loss(text: str) -> dict[str, float]:
-    """``"0.5*bce+dice"`` -> ``{"bce": 0.5, "dice": 1.0}``: the weighted terms of ``--loss``.
-
-    Examples
-    --------
-    >>> parse_loss("bce+dice")
-    {'bce': 1.0, 'dice': 1.0}
-    >>> parse_loss("2*focal + dice")
-    {'focal': 2.0, 'dice': 1.0}
-    >>> parse_loss("bce+hinge")
-    Traceback (most recent call last):
-    ...
-    ValueError: 'bce+hinge': unknown term 'hinge'; terms: bce, dice, focal, lovasz
-    """
-    terms: dict[str, float] = {}
-    for part in str(text).split("+"):
-        weight, _, name = part.strip().rpartition("*")
-        name = name.strip().lower()
-        if name not in LOSS_TERMS:
-            raise ValueError(f"{text!r}: unknown term {name!r}; terms: {', '.join(LOSS_TERMS)}")
-        try:
-            value = float(weight) if weight.strip() else 1.0
-        except ValueError:
-            value = float("nan")
-        if not value > 0 or value == float("inf"):
-            raise ValueError(f"{text!r}: the weight of {name!r} must be a positive number")
-        if name in terms:
-            raise ValueError(f"{text!r}: {name!r} appears twice")
-        terms[name] = value
-    return terms
 
 
 def _option(default: Any, help: str, **cli: Any) -> Any:
@@ -179,9 +143,9 @@ class TrainConfig:
     )
     # training
     loss: str = _option(
-        "bce+dice",
-        "loss terms joined by '+', each with an optional weight: bce+dice, focal+dice, "
-        "0.5*bce+dice, bce+lovasz, dice",
+        "bce_dice",
+        "bce_dice (BCE, plus soft Dice on the images with a region), or terms of bce, dice, "
+        "focal, lovasz, bce_dice joined by '+' with optional weights, e.g. 2*focal+dice",
         metavar="TERMS",
     )
     epochs: int = _option(40, "epochs to train", type=int, resumable=True)
@@ -265,10 +229,13 @@ class TrainConfig:
             fail("fold", f"must be in 0..{self.folds - 1} (--folds {self.folds})")
         if self.resume and self.overwrite:
             fail("resume", "cannot be combined with --overwrite")
+        from rlemask_keras.fit import make_loss
+
         try:
-            parse_loss(self.loss)
-        except ValueError as err:
-            raise ConfigError("loss", f"--loss {err}") from None
+            make_loss(self.loss)
+        except (ValueError, TypeError) as err:
+            reason = str(err).split(" Received:")[0]
+            raise ConfigError("loss", f"--loss {self.loss}: {reason}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready settings (paths as text)."""

@@ -22,19 +22,23 @@ STATE_FILES = (".best.keras", ".last.keras", ".state.json", "config.json")
 
 
 def make_loss(text: str):
-    """The loss function of a ``--loss`` text such as ``bce+dice`` or ``2*focal+dice``."""
-    from rlemask_keras import losses
-    from rlemask_keras.config import parse_loss
+    """The loss of a ``--loss`` text: ``bce_dice`` (the default), ``dice``, ``2*focal+dice``...
 
-    terms = parse_loss(text)
-    if terms == {"bce": 1.0, "dice": 1.0}:
+    The two single losses are the functions themselves (what models saved by
+    earlier versions hold); anything else is a
+    :func:`rlemask_keras.losses.combined_loss`.
+    """
+    from rlemask_keras import losses
+
+    spec = str(text).replace(" ", "")
+    if spec == "bce_dice":
         return losses.bce_dice_loss
-    if terms == {"dice": 1.0}:
+    if spec == "dice":
         return losses.dice_loss
     combine = getattr(losses, "combined_loss", None)
     if combine is None:
-        raise ValueError(f"--loss {text}: this version combines only bce+dice or dice alone")
-    return combine(terms)
+        raise ValueError("this version knows bce_dice and dice only")
+    return combine(spec)
 
 
 def build_model(config):
