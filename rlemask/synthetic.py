@@ -335,6 +335,34 @@ def _noise_pool(size: int) -> np.ndarray:
     return np.random.default_rng(0x5EED).standard_normal(size * size + extra, dtype=np.float32)
 
 
+@dataclass
+class _Canvas:
+    """What every layer of one drawing shares: the generator, the grid and the patient's frame.
+
+    Layers are drawn in a fixed order and each takes its random numbers from
+    ``rng`` in turn, so the order of the calls in :func:`_make_case` is part
+    of the output (changing it changes every image: bump ``GENERATOR_VERSION``).
+    """
+
+    rng: np.random.Generator
+    size: int
+    ap: bool
+    lungs: list[_Lung]
+    g: dict
+    yy: np.ndarray = field(init=False)  # (size, 1) row coordinates
+    xx: np.ndarray = field(init=False)  # (1, size) column coordinates
+    lat: np.ndarray = field(init=False)  # (1, size): lateral distance from the spine / size
+
+    def __post_init__(self) -> None:
+        self.yy = np.arange(self.size, dtype=np.float32)[:, None]
+        self.xx = np.arange(self.size, dtype=np.float32)[None, :]
+        self.lat = np.abs(self.xx - np.float32(self.g["mid"])) / np.float32(self.size)
+
+    @property
+    def s(self) -> float:
+        return float(self.size)
+
+
 def _make_case(
     seed: int,
     index: int,
@@ -344,25 +372,50 @@ def _make_case(
     n_regions: int = 1,
     difficulty: float = DEFAULT_DIFFICULTY,
 ) -> Case:
-    """Draw image ``index`` of the data set with ``seed``; pure function of its arguments."""
-    from scipy import ndimage
+    """Draw image ``index`` of the data set with ``seed``; pure function of its arguments.
 
+    Everything is drawn in grey levels of the final 8-bit image, layer by
+    layer, from the back of the patient to the film.
+    """
     rng = np.random.default_rng([int(seed), int(index), 20190627])
     k = _knobs(difficulty)
-    s = float(size)
-    f32 = np.float32
     ap = bool(rng.random() < 0.35)
     lungs, g = _place_lungs(rng, size, ap)
+    c = _Canvas(rng, size, ap, lungs, g)
+
+    grey, torso = _soft_tissue(c)
+    onset = _mediastinum(c, grey)
+    heart, abdomen = _heart_and_abdomen(c, grey, torso)
+    lung_mask, air, frames = _lung_fields(c, grey, heart, abdomen)
+    _ribs(c, grey, onset, abdomen, air)
+    _clavicles(c, grey)
+    markings = _markings(c, air)
+    regions, region_info, pleura, taken = _pneumothorax(
+        c, lung_mask, frames, positive, n_regions
+    )
+    folds = _skin_fold(c, k, pleura)
+    image = _expose(c, k, grey, markings, taken, pleura)
+
+    age = int(np.clip(rng.normal(50, 17), 2, 92))
+    meta = {
+        "age": age,
+        "sex": "M" if rng.random() < 0.55 else "F",
+        "view": "AP" if ap else "PA",
+        "pixel_spacing": round(0.143 * 1024 / size, 6),
+        "lungs": lung_mask,
+        "region_info": region_info,
+        "folds": folds,
+    }
+    meta.update(_uids(seed, index))
+    return Case(image=image, regions=regions, meta=meta)
+
+
+def _soft_tissue(c: _Canvas) -> tuple[np.ndarray, np.ndarray]:
+    """Torso, neck and shoulders: the starting grey image, and the torso's weight."""
+    f32, s, g, yy, lat = np.float32, c.s, c.g, c.yy, c.lat
     mid, top, height = g["mid"], g["top"], g["height"]
-
-    yy = np.arange(size, dtype=np.float32)[:, None]
-    xx = np.arange(size, dtype=np.float32)[None, :]
-    lat = np.abs(xx - f32(mid)) / f32(s)  # (1, size): lateral distance from the spine
-
-    # Everything below is in grey levels of the final 8-bit image.
-    # --- soft tissue: torso, neck and shoulders ---
-    bw = s * 0.44 * g["scale"] * rng.uniform(0.97, 1.1)
-    bx = (xx - f32(mid)) / f32(bw)
+    bw = s * 0.44 * g["scale"] * c.rng.uniform(0.97, 1.1)
+    bx = (c.xx - f32(mid)) / f32(bw)
     bx4 = (bx * bx) ** 2
     by = (yy - f32(top + height * 0.75)) / f32(s * 0.9)
     torso = _smoothstep((1.0 - bx4 - by * by) * 8.0)
@@ -371,16 +424,28 @@ def _make_case(
     neck = _smoothstep((1.0 - lat / 0.085) * 3.0)
     tissue = np.maximum(torso * shoulders, neck * (yy < top + s * 0.1))
     grey = f32(18.0) + tissue * (f32(140.0) + f32(30.0) * np.clip(1.0 - np.abs(bx), 0, 1))
+    return grey, torso
 
-    # --- mediastinum and spine (functions of x, times a vertical onset) ---
+
+def _mediastinum(c: _Canvas, grey: np.ndarray) -> np.ndarray:
+    """Mediastinum and spine (functions of x, times a vertical onset); returns the onset."""
+    f32, s, yy, xx = np.float32, c.s, c.yy, c.xx
+    mid, top = c.g["mid"], c.g["top"]
     onset = _smoothstep((yy - f32(top - s * 0.08)) / f32(s * 0.08))
-    medi_x = np.exp(-(((xx - f32(mid)) / f32(g["gap"] * 1.25)) ** 2))
+    medi_x = np.exp(-(((xx - f32(mid)) / f32(c.g["gap"] * 1.25)) ** 2))
     spine_x = np.exp(-(((xx - f32(mid)) / f32(s * 0.022)) ** 4))
     vert = 0.5 + 0.5 * np.cos((yy - f32(top)) * f32(2 * np.pi / (s * 0.036)))
     grey += onset * (f32(42.0) * medi_x + spine_x * (f32(8.0) + f32(8.0) * vert))
+    return onset
 
-    # --- heart (a box around it only) and diaphragm / abdomen ---
-    heart_w = s * 0.15 * (1.15 if ap else 1.0) * rng.uniform(0.92, 1.08)
+
+def _heart_and_abdomen(
+    c: _Canvas, grey: np.ndarray, torso: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The heart (computed in a box around it only) and the diaphragm / abdomen."""
+    f32, s, size, yy, xx, lat = np.float32, c.s, c.size, c.yy, c.xx, c.lat
+    mid, top, height = c.g["mid"], c.g["top"], c.g["height"]
+    heart_w = s * 0.15 * (1.15 if c.ap else 1.0) * c.rng.uniform(0.92, 1.08)
     heart_cx = mid + heart_w * 0.3
     heart_cy = top + height * 0.88  # sits on the diaphragm
     hs = (
@@ -399,13 +464,22 @@ def _make_case(
     abdomen[r0:] = _smoothstep((yy[r0:] - dome_y) / f32(s * 0.012))
     belly = abdomen * torso * _smoothstep((0.4 - lat) / 0.12)
     grey += f32(22.0) * heart + f32(30.0) * belly
+    return heart, abdomen
 
-    # --- lung fields: darkest where thickest, a soft edge ---
+
+def _lung_fields(
+    c: _Canvas, grey: np.ndarray, heart: np.ndarray, abdomen: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list]:
+    """Lung fields, darkest where thickest, with a soft edge.
+
+    Returns the lung mask (bool), the air weight (0..1) and each lung's frame.
+    """
+    f32, s, size = np.float32, c.s, c.size
     lung_mask = np.zeros((size, size), dtype=bool)
     air = np.zeros((size, size), dtype=np.float32)
     frames = []
     edge = f32(max(s * 0.01, 1.5))
-    for lung in lungs:
+    for lung in c.lungs:
         u, v, f = lung.frame(size)
         frames.append((u, v, f))
         rad = f32(min(lung.a_lat, lung.b_top))
@@ -417,45 +491,58 @@ def _make_case(
     lung_mask &= heart < 0.5
     air *= (1 - abdomen) * (1 - 0.85 * heart)
     grey -= f32(92.0) * air
+    return lung_mask, air, frames
 
-    # --- ribs: posterior arcs from the spine (bright cortical edges), faint anterior ones ---
-    spacing = s * 0.068 * g["scale"]
+
+def _ribs(
+    c: _Canvas, grey: np.ndarray, onset: np.ndarray, abdomen: np.ndarray, air: np.ndarray
+) -> None:
+    """Posterior rib arcs from the spine (bright cortical edges), faint anterior ones."""
+    f32, s, size, yy, lat = np.float32, c.s, c.size, c.yy, c.lat
+    mid, top, height, scale = c.g["mid"], c.g["top"], c.g["height"], c.g["scale"]
+    spacing = s * 0.068 * scale
     rows = slice(max(int(top - 0.16 * s), 0), min(int(top + height + 0.08 * s), size))
-    half_cage = 0.37 * g["scale"] + 0.04
+    half_cage = 0.37 * scale + 0.04
     cols = slice(max(int(mid - half_cage * s), 0), min(int(mid + half_cage * s) + 1, size))
     y_r, lat_r = yy[rows], lat[:, cols]
     curve = -0.45 * s * lat_r + 2.0 * s * lat_r * lat_r
-    phase = (y_r - f32(top - s * 0.06) - curve) / f32(spacing) + f32(rng.uniform(0, 1))
+    phase = (y_r - f32(top - s * 0.06) - curve) / f32(spacing) + f32(c.rng.uniform(0, 1))
     phase *= 1 - (y_r - f32(top)) / f32(s * 4.0)  # ribs spread apart lower down
     d = np.abs(phase - np.floor(phase) - 0.5) / f32(0.23)
     d2 = d * d
     rib = _smoothstep((1 - d) * 4.0) * (0.6 + 0.4 * d2 * d2)
-    cage = _smoothstep((0.37 * g["scale"] - lat_r) / 0.04) * _smoothstep((lat_r - 0.035) / 0.02)
+    cage = _smoothstep((0.37 * scale - lat_r) / 0.04) * _smoothstep((lat_r - 0.035) / 0.02)
     cage = cage * onset[rows] * (1 - abdomen[rows, cols])
     ant_phase = (y_r - f32(top) + f32(0.5 * s) * lat_r) / f32(spacing * 1.5)
     ant = _smoothstep((1 - np.abs(ant_phase - np.floor(ant_phase) - 0.5) / 0.2) * 3.0)
     air_r = air[rows, cols]
     grey[rows, cols] += cage * ((f32(6.0) + f32(22.0) * air_r) * rib + f32(8.0) * air_r * ant)
 
-    # --- clavicles (only the rows they can reach) ---
-    clav_y0 = top + s * (-0.02 if ap else 0.02)
+
+def _clavicles(c: _Canvas, grey: np.ndarray) -> None:
+    """Both clavicles, computed on the rows they can reach only."""
+    f32, s, size, lat = np.float32, c.s, c.size, c.lat
+    clav_y0 = c.g["top"] + s * (-0.02 if c.ap else 0.02)
     cl_line = clav_y0 - s * 0.45 * (lat - 0.05) + s * 1.2 * (lat - 0.1) ** 2
     cl_rows = slice(max(int(clav_y0 - 0.16 * s), 0), max(min(int(clav_y0 + 0.1 * s), size), 0))
-    t = ((yy[cl_rows] - f32(cl_line)) / f32(s * 0.016)) ** 2
+    t = ((c.yy[cl_rows] - f32(cl_line)) / f32(s * 0.016)) ** 2
     clav = np.exp(-(t * t))
     clav *= _smoothstep((lat - 0.03) / 0.02) * _smoothstep((0.29 - lat) / 0.03)
     grey[cl_rows] += f32(40.0) * clav
 
-    # --- lung markings: vessels radiating from each hilum, tapering, with breaks ---
+
+def _markings(c: _Canvas, air: np.ndarray) -> np.ndarray:
+    """Lung markings: vessels radiating from each hilum, tapering, with breaks."""
+    f32, s, size, rng = np.float32, c.s, c.size, c.rng
     wob = _smooth_noise(rng, size, 24)
     gate = _smooth_noise(rng, size, 40)
     markings = np.zeros((size, size), dtype=np.float32)
-    for lung in lungs:
+    for lung in c.lungs:
         ys, xs = lung.box
         hx0 = lung.cx - lung.lateral * lung.a_med * 0.75
         hy0 = lung.cy + lung.b_bot * 0.1
-        dx = xx[:, xs] - f32(hx0)
-        dy = yy[ys] - f32(hy0)
+        dx = c.xx[:, xs] - f32(hx0)
+        dy = c.yy[ys] - f32(hy0)
         r = np.sqrt(dx * dx + dy * dy) + f32(1.0)
         theta = np.arctan2(dy, dx * f32(lung.lateral))
         reach = f32(max(lung.a_lat + lung.a_med, lung.b_top))
@@ -471,65 +558,89 @@ def _make_case(
         vessels *= _smoothstep((gate[lung.box] + 0.6) * 2.0)  # branches end, gaps
         fade = np.clip(1.25 - rel, 0.35, 1.0)  # fainter at the periphery, never gone
         markings[lung.box] = np.maximum(markings[lung.box], vessels * fade)
-    for lung in lungs:
+    for lung in c.lungs:
         markings[lung.box] *= air[lung.box] * f32(40.0)
+    return markings
 
-    # --- pneumothorax regions ---
+
+def _pneumothorax(
+    c: _Canvas, lung_mask: np.ndarray, frames: list, positive: bool, n_regions: int
+) -> tuple[list[np.ndarray], list[dict], np.ndarray, np.ndarray]:
+    """The pneumothorax regions of a positive image and their pleural lines.
+
+    Returns the regions (one uint8 mask each), their descriptions, the
+    pleural-line weight and the union of the regions (bool).
+    """
+    from scipy import ndimage
+
+    f32, s, size, rng = np.float32, c.s, c.size, c.rng
     regions: list[np.ndarray] = []
     region_info: list[dict] = []
     pleura = np.zeros((size, size), dtype=np.float32)
     taken = np.zeros((size, size), dtype=bool)
-    if positive:
-        first = int(rng.integers(2))
-        plan = [(first, str(rng.choice(["lateral", "apical"], p=[0.6, 0.4])))]
-        if n_regions >= 2:
-            plan.append((1 - first, str(rng.choice(["lateral", "apical"]))))
-        if n_regions >= 3:
-            plan.append((first, "apical" if plan[0][1] == "lateral" else "lateral"))
-        line_w = f32(max(s * 0.005, 1.2))
-        for side, kind in plan:
-            lung = lungs[side]
-            frac = float(np.exp(rng.uniform(np.log(0.003), np.log(0.08))))
-            if kind == "apical":
-                frac = min(frac, 0.03)
-            target = frac * s * s
-            narrow = len(plan) == 3 and side == first
-            box, box_mask, dist, angles = _region(
-                rng, lung, size, kind, target, lung_mask, frames[side], narrow
-            )
-            near = ndimage.binary_dilation(taken[box], iterations=3) & box_mask
-            if not box_mask.any() or near.any():
-                continue  # would touch an earlier region: skip rather than merge
-            full = np.zeros((size, size), dtype=bool)
-            full[box] = box_mask
-            taken |= full
-            regions.append(full.astype(np.uint8))
-            region_info.append({
-                "side": "right" if lung.lateral < 0 else "left",
-                "kind": kind,
-                "angles": angles,
-                "area_fraction": float(box_mask.sum() / s**2),
-            })
-            # the pleural line: a thin bright band just inside the visceral border
-            line = np.clip(1 - np.abs(dist + line_w) / line_w, 0, 1) * ~box_mask
-            line *= lung_mask[box]
-            pleura[box] = np.maximum(pleura[box], line)
-        if not regions:
-            raise RuntimeError("internal error: a positive case drew no region")
+    if not positive:
+        return regions, region_info, pleura, taken
+    first = int(rng.integers(2))
+    plan = [(first, str(rng.choice(["lateral", "apical"], p=[0.6, 0.4])))]
+    if n_regions >= 2:
+        plan.append((1 - first, str(rng.choice(["lateral", "apical"]))))
+    if n_regions >= 3:
+        plan.append((first, "apical" if plan[0][1] == "lateral" else "lateral"))
+    line_w = f32(max(s * 0.005, 1.2))
+    for side, kind in plan:
+        lung = c.lungs[side]
+        frac = float(np.exp(rng.uniform(np.log(0.003), np.log(0.08))))
+        if kind == "apical":
+            frac = min(frac, 0.03)
+        target = frac * s * s
+        narrow = len(plan) == 3 and side == first
+        box, box_mask, dist, angles = _region(
+            rng, lung, size, kind, target, lung_mask, frames[side], narrow
+        )
+        near = ndimage.binary_dilation(taken[box], iterations=3) & box_mask
+        if not box_mask.any() or near.any():
+            continue  # would touch an earlier region: skip rather than merge
+        full = np.zeros((size, size), dtype=bool)
+        full[box] = box_mask
+        taken |= full
+        regions.append(full.astype(np.uint8))
+        region_info.append({
+            "side": "right" if lung.lateral < 0 else "left",
+            "kind": kind,
+            "angles": angles,
+            "area_fraction": float(box_mask.sum() / s**2),
+        })
+        # the pleural line: a thin bright band just inside the visceral border
+        line = np.clip(1 - np.abs(dist + line_w) / line_w, 0, 1) * ~box_mask
+        line *= lung_mask[box]
+        pleura[box] = np.maximum(pleura[box], line)
+    if not regions:
+        raise RuntimeError("internal error: a positive case drew no region")
+    return regions, region_info, pleura, taken
 
-    # --- skin folds: a pleural-line look-alike that crosses the lung edge ---
-    folds = 0
-    if rng.random() < k["folds"]:
-        folds = 1
-        lung = lungs[int(rng.integers(2))]
-        ys, xs = lung.box
-        fx = lung.cx + lung.lateral * lung.a_lat * rng.uniform(0.55, 0.85)
-        tilt = rng.uniform(-0.3, 0.3)
-        xline = f32(fx) + f32(tilt) * (yy[ys] - f32(lung.cy))
-        fold = np.exp(-(((xx[:, xs] - xline) / f32(max(s * 0.004, 1.0))) ** 2))
-        pleura[ys, xs] += fold * f32(0.8)
 
-    # --- compose, then the patient's exposure and contrast ---
+def _skin_fold(c: _Canvas, k: dict[str, float], pleura: np.ndarray) -> int:
+    """Maybe a skin fold: a pleural-line look-alike crossing the lung edge; returns 0 or 1."""
+    f32, s, rng = np.float32, c.s, c.rng
+    if not rng.random() < k["folds"]:
+        return 0
+    lung = c.lungs[int(rng.integers(2))]
+    ys, xs = lung.box
+    fx = lung.cx + lung.lateral * lung.a_lat * rng.uniform(0.55, 0.85)
+    tilt = rng.uniform(-0.3, 0.3)
+    xline = f32(fx) + f32(tilt) * (c.yy[ys] - f32(lung.cy))
+    fold = np.exp(-(((c.xx[:, xs] - xline) / f32(max(s * 0.004, 1.0))) ** 2))
+    pleura[ys, xs] += fold * f32(0.8)
+    return 1
+
+
+def _expose(
+    c: _Canvas, k: dict[str, float], grey: np.ndarray, markings: np.ndarray,
+    taken: np.ndarray, pleura: np.ndarray,
+) -> np.ndarray:
+    """Compose the layers, then the patient's exposure, contrast and noise: the uint8 image."""
+    f32, size, rng = np.float32, c.size, c.rng
+    lungs = c.lungs
     ub = (  # the lungs' common box: markings, regions and lines all lie inside it
         slice(min(lu.box[0].start for lu in lungs), max(lu.box[0].stop for lu in lungs)),
         slice(min(lu.box[1].start for lu in lungs), max(lu.box[1].stop for lu in lungs)),
@@ -537,27 +648,14 @@ def _make_case(
     ptx = taken[ub].astype(np.float32)
     grey[ub] += markings[ub] * (1 - ptx) - f32(k["darkening"]) * ptx + f32(k["line"]) * pleura[ub]
     level = rng.uniform(100.0, 122.0)
-    gain = rng.uniform(0.85, 1.05) * (0.9 if ap else 1.0)
+    gain = rng.uniform(0.85, 1.05) * (0.9 if c.ap else 1.0)
     grey = f32(level) + (grey - f32(110.0)) * f32(gain)
     grey += f32(k["gradient"]) * _smooth_noise(rng, size, 4)
     grey += f32(k["noise"] * 0.5) * _smooth_noise(rng, size, max(size // 32, 8))
     pool = _noise_pool(size)
     off = int(rng.integers(pool.size - size * size))
     grey += f32(k["noise"]) * pool[off : off + size * size].reshape(size, size)
-    image = _tone(grey)
-
-    age = int(np.clip(rng.normal(50, 17), 2, 92))
-    meta = {
-        "age": age,
-        "sex": "M" if rng.random() < 0.55 else "F",
-        "view": "AP" if ap else "PA",
-        "pixel_spacing": round(0.143 * 1024 / size, 6),
-        "lungs": lung_mask,
-        "region_info": region_info,
-        "folds": folds,
-    }
-    meta.update(_uids(seed, index))
-    return Case(image=image, regions=regions, meta=meta)
+    return _tone(grey)
 
 
 def _uids(seed: int, index: int) -> dict[str, str]:
