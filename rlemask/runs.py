@@ -834,19 +834,3 @@ class Runs:
 
     def __reduce__(self):
         return (Runs, (np.array(self.starts), np.array(self.lengths), self.shape, self.order))
-
-
-def _union_many(runs_list: list[Runs], shape: tuple[int, int], order: str) -> Runs:
-    """Union of many runs in one sort + merge (cheaper than folding ``|``)."""
-    from rlemask import _kernels as k
-
-    parts = [r for r in runs_list if len(r)]
-    if not parts:
-        return Runs._trusted(np.empty(0, np.int64), np.empty(0, np.int64), shape, order)
-    if len(parts) == 1:
-        return parts[0]
-    s = np.concatenate([r.starts for r in parts])
-    ln = np.concatenate([r.lengths for r in parts])
-    idx = np.argsort(s, kind="stable")
-    s, ln = k._merge_sorted(s[idx], ln[idx])
-    return Runs._trusted(s, ln, shape, order)
