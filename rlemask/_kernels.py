@@ -326,52 +326,130 @@ def _fill_linear(flat, starts, lengths, value):
 
 
 @njit(cache=True)
-def _fill_colmajor(out, starts, lengths):
-    """Decode column-major runs into a zeroed C-contiguous ``(H, W)`` int8 array.
+def _fill_all_linear(flat, starts, lengths):
+    """Write EVERY element of ``flat``: 1 inside the runs, 0 between them.
 
-    Never transposes and never writes pixel by pixel down a column: each run is
-    cut into per-column segments ``[r0, r1)``; ``+1`` is added at ``(r0, c)``
-    and ``-1`` at ``(r1, c)``, then one prefix sum in C order over the rows the
-    runs touch turns the markers into the mask.  The runs must not overlap
-    (canonical runs), so every partial sum is 0 or 1 and int8 never overflows;
-    the caller passes an int8 view of its uint8 output.
+    One write pass over an uninitialised output (no separate zeroing pass).
+    """
+    p = 0
+    for i in range(starts.size):
+        s = starts[i]
+        e = s + lengths[i]
+        for q in range(p, s):
+            flat[q] = 0
+        for q in range(s, e):
+            flat[q] = 1
+        p = e
+    for q in range(p, flat.size):
+        flat[q] = 0
+
+
+@njit(cache=True)
+def _colmajor_markers(starts, lengths, H):
+    """Column-major runs as per-row markers: ``(rowptr, cols, deltas)``.
+
+    A run is cut into per-column segments ``[r0, r1)``: a ``+1`` at row ``r0``
+    of its first column, a ``+1`` at row 0 of every later column it covers,
+    and a ``-1`` at row ``r1`` of its last column (none when it reaches the
+    bottom).  The markers of row ``r`` are ``cols[rowptr[r]:rowptr[r + 1]]``
+    (a counting sort by row, so building them is O(runs + columns covered)).
+    Canonical runs are sorted, so the columns of their starts and ends are
+    found by advancing two pointers, without a division per run (a 64-bit
+    division costs more than everything else done per run).
+    """
+    n = starts.size
+    c0s = np.empty(n, np.int64)
+    r0s = np.empty(n, np.int64)
+    c1s = np.empty(n, np.int64)
+    r1s = np.empty(n, np.int64)  # exclusive end row in the last column, 1..H
+    cnt = np.zeros(H + 1, np.int64)
+    c0 = 0
+    base0 = 0  # first pixel of column c0
+    c1 = 0
+    base1 = 0
+    for i in range(n):
+        s = starts[i]
+        last = s + lengths[i] - 1
+        while s >= base0 + H:
+            c0 += 1
+            base0 += H
+        if c1 < c0:
+            c1 = c0
+            base1 = base0
+        while last >= base1 + H:
+            c1 += 1
+            base1 += H
+        c0s[i] = c0
+        r0s[i] = s - base0
+        c1s[i] = c1
+        r1s[i] = last + 1 - base1
+        cnt[s - base0] += 1
+        cnt[0] += c1 - c0
+        cnt[last + 1 - base1] += 1  # row H: a run reaching the bottom needs no -1
+    rowptr = np.empty(H + 1, np.int64)
+    total = 0
+    for r in range(H + 1):
+        rowptr[r] = total
+        total += cnt[r]
+    pos = rowptr.copy()
+    cols = np.empty(total, np.int64)
+    deltas = np.empty(total, np.int8)
+    for i in range(n):
+        r0 = r0s[i]
+        cols[pos[r0]] = c0s[i]
+        deltas[pos[r0]] = 1
+        pos[r0] += 1
+        for c in range(c0s[i] + 1, c1s[i] + 1):
+            cols[pos[0]] = c
+            deltas[pos[0]] = 1
+            pos[0] += 1
+        r1 = r1s[i]
+        cols[pos[r1]] = c1s[i]
+        deltas[pos[r1]] = -1
+        pos[r1] += 1
+    return rowptr, cols, deltas
+
+
+@njit(cache=True)
+def _fill_colmajor_rows(out, starts, lengths, zeroed):
+    """Decode column-major runs into a C-contiguous ``(H, W)`` int8 array.
+
+    Never transposes and never writes pixel by pixel down a column: a state
+    vector ``acc`` holds, for every column, whether the current row is inside
+    a run; the row's markers (see :func:`_colmajor_markers`) update it and
+    the row is then a plain copy of ``acc``.  Runs must be canonical (so
+    ``acc`` stays 0/1); the caller passes an int8 view of its uint8 output.
+
+    ``zeroed=False``: ``out`` may hold anything; every row is written exactly
+    once (one write pass, no separate zeroing).  ``zeroed=True``: ``out`` is
+    already zero; only the rows inside a run are written.
     """
     H = out.shape[0]
     W = out.shape[1]
-    n = starts.size
-    if n == 0:
-        return
-    rmin = H
-    rlast = 0  # last row that may hold a marker
-    for i in range(n):
-        s = starts[i]
-        e = s + lengths[i]
-        c0 = s // H
-        r0 = s - c0 * H
-        c1 = (e - 1) // H
-        r1 = e - c1 * H  # exclusive end row in the last column, 1..H
-        out[r0, c0] += 1
-        if c1 == c0:
-            if r0 < rmin:
-                rmin = r0
-            if r1 < H:
-                out[r1, c0] -= 1
-            if r1 > rlast:
-                rlast = r1
-        else:
-            rmin = 0
-            rlast = H - 1
-            for c in range(c0 + 1, c1 + 1):
-                out[0, c] += 1
-            if r1 < H:
-                out[r1, c1] -= 1
-    if rlast > H - 1:
-        rlast = H - 1
-    for r in range(rmin + 1, rlast + 1):
+    rowptr, cols, deltas = _colmajor_markers(starts, lengths, H)
+    acc = np.zeros(W, np.int8)
+    active = 0  # columns inside a run on the current row
+    for r in range(H):
+        for k in range(rowptr[r], rowptr[r + 1]):
+            acc[cols[k]] += deltas[k]
+            active += deltas[k]
+        if zeroed and active == 0:
+            continue
         row = out[r]
-        prev = out[r - 1]
         for c in range(W):
-            row[c] += prev[c]
+            row[c] = acc[c]
+
+
+@njit(cache=True)
+def _fill_colmajor(out, starts, lengths):
+    """Decode column-major runs into a ZEROED C-contiguous int8 ``(H, W)`` array."""
+    _fill_colmajor_rows(out, starts, lengths, True)
+
+
+@njit(cache=True)
+def _fill_colmajor_all(out, starts, lengths):
+    """Decode column-major runs into an UNINITIALISED int8 ``(H, W)`` array (every pixel)."""
+    _fill_colmajor_rows(out, starts, lengths, False)
 
 
 @njit(cache=True)
@@ -415,17 +493,18 @@ def _parse_pairs(buf, npix, relative, base):
 def _decode_pairs(buf, out, relative, base, row_major):
     """Text -> mask in one call: parse, validate EVERY run, and only then fill.
 
-    ``out`` is a zeroed C-contiguous int8 ``(H, W)`` view.  Returns an error
-    code (``OK`` = 0); on error nothing has been written.
+    ``out`` is a C-contiguous int8 ``(H, W)`` view of an UNINITIALISED array:
+    every pixel is written (one write pass, no zeroing pass first).  Returns
+    an error code (``OK`` = 0); on error nothing has been written.
     """
     npix = out.shape[0] * out.shape[1]
     s, ln, m, err = _parse_pairs(buf, npix, relative, base)
     if err:
         return err
     if row_major:
-        _fill_linear(out.reshape(npix), s[:m], ln[:m], np.int8(1))
+        _fill_all_linear(out.reshape(npix), s[:m], ln[:m])
     else:
-        _fill_colmajor(out, s[:m], ln[:m])
+        _fill_colmajor_rows(out, s[:m], ln[:m], False)
     return OK
 
 
@@ -576,25 +655,82 @@ _LANE16 = np.uint64(0xFFFF)
 
 
 @njit(cache=True)
-def _runs_colmajor_words(mask, words):
-    """:func:`_runs_colmajor` for a C-contiguous uint8 mask whose width is a multiple of 8.
+def _lane_total(acc):
+    """Sum of the eight byte lanes of ``acc`` (each lane <= 255)."""
+    acc = (acc & _LO16) + ((acc >> np.uint64(8)) & _LO16)  # 4 lanes of 16 bits
+    return np.int64(
+        (acc & _LANE16)
+        + ((acc >> np.uint64(16)) & _LANE16)
+        + ((acc >> np.uint64(32)) & _LANE16)
+        + (acc >> np.uint64(48))
+    )
 
-    ``words`` is ``mask`` viewed as ``(H, W // 8)`` uint64.  Eight pixels are
-    compared per operation: ``x = nz(a) ^ nz(b)`` has 0x01 in each byte whose
-    pixel changes between two rows (``nz`` folds every byte onto its low bit,
-    so any non-zero byte counts, even in a bool array holding a 2).  The byte
-    lanes of ``x`` are summed into an accumulator word, then folded to a
-    count; the caller guarantees ``W <= 2040`` (at most 255 words, so no byte
-    lane overflows).  (Looping over blocks of words with ``min`` bounds
-    stopped LLVM from vectorising: 10x slower.)  Pass 2 is that of
-    :func:`_runs_colmajor` (flags in a buffer, only its
-    non-zero words scanned), so byte order never matters.
+
+@njit(cache=True)
+def _row_changes_binary(words, rowcnt, first):
+    """Pass 1 for a 0/1 mask: per row pair, how many pixels change; -1 if not 0/1.
+
+    Row ``r`` is compared with row ``r - 1`` (zero rows outside the mask),
+    for ``r`` in ``0..H``.  For bytes that are 0 or 1, ``a ^ b`` has 0x01
+    exactly where a pixel changes, so summing the words in 8-bit lanes
+    counts the changes with one XOR and one add per 8 pixels; ``first[r]``
+    gets the first word that changes (a vectorised min).  The OR of all
+    words tells whether every byte was 0/1; if not, the counts are wrong and
+    the caller redoes the pass with :func:`_row_changes_folded`.
+    (The rows are array views, indexed from 0: indexing ``words[r, j - nw]``
+    instead makes numba check for negative indices and stops LLVM from
+    vectorising, 7x slower.)
     """
-    H = mask.shape[0]
-    W = mask.shape[1]
+    H = words.shape[0]
+    nw = words.shape[1]
+    seen = np.uint64(0)
+    acc = np.uint64(0)
+    f = nw
+    a = words[0]
+    for j in range(nw):  # row 0 against the zero row above it
+        acc += a[j]
+        seen |= a[j]
+        f = min(f, j if a[j] != 0 else nw)
+    rowcnt[0] = total = _lane_total(acc)
+    first[0] = f
+    for r in range(1, H):
+        a = words[r]
+        b = words[r - 1]
+        acc = np.uint64(0)
+        f = nw
+        for j in range(nw):
+            x = a[j] ^ b[j]
+            acc += x
+            seen |= a[j]
+            f = min(f, j if x != 0 else nw)
+        n = _lane_total(acc)
+        rowcnt[r] = n
+        first[r] = f
+        total += n
+    acc = np.uint64(0)
+    f = nw
+    b = words[H - 1]
+    for j in range(nw):  # the last row against the zero row below it
+        acc += b[j]
+        f = min(f, j if b[j] != 0 else nw)
+    rowcnt[H] = n = _lane_total(acc)
+    first[H] = f
+    total += n
+    if seen & ~_ONES:
+        return -1
+    return total
+
+
+@njit(cache=True)
+def _row_changes_folded(words, rowcnt, first):
+    """Pass 1 for any byte values (non-zero = foreground): changes per row pair.
+
+    ``nz`` folds every byte onto its low bit, so any non-zero byte counts,
+    even a 2 or a 255.  ``first`` is set to 0 (pass 2 scans whole rows).
+    """
+    H = words.shape[0]
     nw = words.shape[1]
     zero = np.zeros(nw, np.uint64)
-    rowcnt = np.empty(H + 1, np.int64)
     total = 0
     for r in range(H + 1):
         a = words[r] if r < H else zero
@@ -610,39 +746,83 @@ def _runs_colmajor_words(mask, words):
             y |= y >> np.uint64(2)
             y = (y | (y >> np.uint64(1))) & _ONES
             acc += x ^ y
-        acc = (acc & _LO16) + ((acc >> np.uint64(8)) & _LO16)  # 4 lanes of 16 bits
-        n = np.int64(
-            (acc & _LANE16)
-            + ((acc >> np.uint64(16)) & _LANE16)
-            + ((acc >> np.uint64(32)) & _LANE16)
-            + (acc >> np.uint64(48))
-        )
+        n = _lane_total(acc)
         rowcnt[r] = n
+        first[r] = 0
         total += n
+    return total
 
-    zrow = np.zeros(W, mask.dtype)
-    tbuf = np.zeros(W, np.uint8)
-    tw = tbuf.view(np.uint64)
+
+@njit(cache=True)
+def _runs_colmajor_words(mask, words):
+    """:func:`_runs_colmajor` for a C-contiguous uint8 mask whose width is a multiple of 8.
+
+    ``words`` is ``mask`` viewed as ``(H, W // 8)`` uint64.  Pass 1 counts
+    the pixels that change between each pair of rows, eight pixels per
+    operation (:func:`_row_changes_binary`, or :func:`_row_changes_folded`
+    when some byte is neither 0 nor 1); the caller guarantees ``W <= 2040``
+    (at most 255 words, so no byte lane overflows).  (Looping over blocks
+    of words with ``min`` bounds stopped LLVM from vectorising: 10x slower.)
+    Pass 2 visits only the rows with a change and, in them, starts at the
+    first word that changes, skips every stretch of four words (32 pixels)
+    whose raw bytes equal the row above (equal bytes never change), and
+    stops at the row's last change.  Bytes
+    are compared as bytes, so byte order never matters.
+    """
+    H = mask.shape[0]
+    W = mask.shape[1]
+    nw = words.shape[1]
+    rowcnt = np.empty(H + 1, np.int64)
+    first = np.empty(H + 1, np.int64)
+    total = _row_changes_binary(words, rowcnt, first)
+    if total < 0:
+        total = _row_changes_folded(words, rowcnt, first)
+
     ev_c = np.empty(total, np.int64)
     ev_r = np.empty(total, np.int64)
     colcnt = np.zeros(W + 1, np.int64)
     k = 0
-    for r in range(H + 1):
-        if rowcnt[r] == 0:
-            continue
-        # the row's transition flags, vectorised, then only non-zero words scanned
-        ab = mask[r] if r < H else zrow
-        bb = mask[r - 1] if r > 0 else zrow
+    # row 0 and row H differ from the zero rows outside wherever they are non-zero
+    if rowcnt[0]:
         for c in range(W):
-            tbuf[c] = (ab[c] != 0) != (bb[c] != 0)
-        for j in range(nw):
-            if tw[j] != 0:
-                for c in range(8 * j, 8 * j + 8):
-                    if tbuf[c]:
-                        ev_c[k] = c
-                        ev_r[k] = r
-                        colcnt[c + 1] += 1
-                        k += 1
+            if mask[0, c] != 0:
+                ev_c[k] = c
+                ev_r[k] = 0
+                colcnt[c + 1] += 1
+                k += 1
+    # 2-D indexing, not row views: a view per row costs more than scanning it
+    for r in range(1, H):
+        left = rowcnt[r]
+        j = first[r]
+        while left > 0:
+            if j + 4 <= nw:
+                x = (words[r, j] ^ words[r - 1, j]) | (words[r, j + 1] ^ words[r - 1, j + 1])
+                x |= (words[r, j + 2] ^ words[r - 1, j + 2]) | (
+                    words[r, j + 3] ^ words[r - 1, j + 3]
+                )
+                step = 4
+            else:
+                x = words[r, j] ^ words[r - 1, j]
+                step = 1
+            if x != 0:
+                for jj in range(j, j + step):
+                    if words[r, jj] == words[r - 1, jj]:
+                        continue
+                    for c in range(8 * jj, 8 * jj + 8):
+                        if (mask[r, c] != 0) != (mask[r - 1, c] != 0):
+                            ev_c[k] = c
+                            ev_r[k] = r
+                            colcnt[c + 1] += 1
+                            k += 1
+                            left -= 1
+            j += step
+    if rowcnt[H]:
+        for c in range(W):
+            if mask[H - 1, c] != 0:
+                ev_c[k] = c
+                ev_r[k] = H
+                colcnt[c + 1] += 1
+                k += 1
     for c in range(W):
         colcnt[c + 1] += colcnt[c]
     events = np.empty(total, np.int64)
@@ -657,21 +837,38 @@ def _runs_colmajor_words(mask, words):
 # runs -> text
 
 
+# "00" "01" ... "99": two digits per division when printing numbers
+_DIGITS2 = np.frombuffer("".join(f"{i:02d}" for i in range(100)).encode("ascii"), np.uint8)
+
+
 @njit(cache=True)
 def _write_uint(out, p, v):
-    # digits are written backwards after counting them
+    """Write the decimal digits of ``v >= 0`` at ``out[p:]``; return the end position.
+
+    The digits are counted first (comparisons, no division), then written
+    from the right two at a time from a table: half the divisions of a
+    digit-by-digit loop, and each is by a constant (a multiply).
+    """
     nd = 1
     t = v
-    while t >= 10:
-        t //= 10
+    while t >= 100:
+        t //= 100
+        nd += 2
+    if t >= 10:
         nd += 1
-    q = p + nd - 1
-    while True:
-        out[q] = 48 + v % 10
-        v //= 10
-        q -= 1
-        if v == 0:
-            break
+    q = p + nd
+    while v >= 100:
+        d = v // 100
+        two = 2 * (v - 100 * d)
+        q -= 2
+        out[q] = _DIGITS2[two]
+        out[q + 1] = _DIGITS2[two + 1]
+        v = d
+    if v >= 10:
+        out[p] = _DIGITS2[2 * v]
+        out[p + 1] = _DIGITS2[2 * v + 1]
+    else:
+        out[p] = 48 + v
     return p + nd
 
 

@@ -391,3 +391,53 @@ def test_shapes_whose_pixel_count_does_not_fit_are_refused_up_front(shape):
                 shape,
                 format=fmt,
             )
+
+
+@st.composite
+def word_masks(draw):
+    """uint8 masks that take the word kernel (width a multiple of 8), with values other
+    than 0/1 in some of them, rows of long stretches, and changes in the tail words."""
+    h = draw(st.integers(1, 40))
+    w = 8 * draw(st.integers(1, 13))  # 1..13 words: groups of four and a tail
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["noise", "blocks", "columns", "full"]))
+    if kind == "noise":
+        m = rng.random((h, w)) < draw(st.floats(0, 1))
+    elif kind == "blocks":  # long horizontal and vertical stretches
+        m = np.zeros((h, w), bool)
+        for _ in range(draw(st.integers(0, 4))):
+            y, x = rng.integers(0, h), rng.integers(0, w)
+            m[y : y + rng.integers(1, h + 1), x : x + rng.integers(1, w + 1)] = True
+    elif kind == "columns":  # runs that span several whole columns
+        m = np.zeros((h, w), bool)
+        m[:, rng.integers(0, w) :] = True
+        m[: rng.integers(0, h + 1), rng.integers(0, w)] = False
+    else:
+        m = np.ones((h, w), bool)
+    value = draw(st.sampled_from([1, 1, 2, 255]))
+    return np.where(m, value, 0).astype(np.uint8), m
+
+
+@given(word_masks())
+def test_word_kernel_and_row_decoder_match_the_reference(case):
+    arr, m = case
+    text = rlemask.encode(arr)
+    assert text == ref.siim_encode(m)
+    assert rlemask.encode(arr.view(bool) if arr.max() <= 1 else arr) == text
+    np.testing.assert_array_equal(rlemask.decode(text, m.shape), m.astype(np.uint8))
+    np.testing.assert_array_equal(rlemask.Runs.from_text(text, m.shape).to_mask(), m)
+    kaggle = rlemask.encode(arr, format="kaggle", order="C")
+    np.testing.assert_array_equal(
+        rlemask.decode(kaggle, m.shape, format="kaggle", order="C"), m.astype(np.uint8)
+    )
+
+
+def test_decoders_write_every_pixel_of_an_uninitialised_array():
+    """decode fills np.empty output: no byte of an earlier array may show through."""
+    for _ in range(3):
+        junk = np.full((64, 48), 7, np.uint8)  # leave non-zero garbage on the heap
+        del junk
+        out = rlemask.decode("5 3 100 40", (64, 48))
+        assert set(np.unique(out)) <= {0, 1} and int(out.sum()) == 43
+        out = rlemask.decode("6 3 101 40", (64, 48), format="kaggle", order="C")
+        assert set(np.unique(out)) <= {0, 1} and int(out.sum()) == 43
