@@ -117,7 +117,11 @@ class LoadSampleSuite:
 
 
 class CacheSuite:
-    """Batches of 32 from a 128-sample cache at 256 x 256 (in the page cache)."""
+    """Batches of 32 from a 128-sample cache at 256 x 256 (in the page cache).
+
+    The cache stores uint8 images (format 2); ``get_batch`` returns float32
+    0..1 by default and the stored bytes with ``dtype=np.uint8``.
+    """
 
     n = 128
     batch = 32
@@ -152,7 +156,17 @@ class CacheSuite:
         self.k = (self.k + 1) % len(self.batches)
         self.cache.get_batch(self.batches[self.k])
 
+    def time_get_batch_32_uint8(self, cache_dir):
+        # the stored 8-bit steps, for pipelines that convert on the accelerator
+        self.k = (self.k + 1) % len(self.batches)
+        self.cache.get_batch(self.batches[self.k], dtype=np.uint8)
+
     def time_open_cache(self, cache_dir):
+        # the index and its checksum only: opening never reads the arrays
         import rlemask
 
         rlemask.SampleCache(cache_dir)
+
+    def time_verify(self, cache_dir):
+        # every array hashed against the checksums of the build
+        self.cache.verify()

@@ -27,10 +27,11 @@ MASK_RESIZE_METHOD = "area"
 IMAGE_RESIZE_METHOD = "area"
 
 
-#: ``_UNIT[k] == k / 255`` as float32, correctly rounded: turning an 8-bit
-#: image into 0..1 by a table look-up gives the same bits wherever it is done
-#: (here and in :class:`rlemask.SampleCache`), and 255 maps to exactly 1.0
-_UNIT = np.arange(256, dtype=np.float32) / np.float32(255)
+#: 255 as float32: ``k / _STEPS`` in float32 is correctly rounded (IEEE
+#: division), so turning an 8-bit image into 0..1 gives the same bits wherever
+#: it is done (here and in :class:`rlemask.SampleCache`), and 255 maps to
+#: exactly 1.0.  (A 256-entry look-up table gives the same bits, 10x slower.)
+_STEPS = np.float32(255)
 
 
 def _check_size(img_size: int | Sequence[int]) -> tuple[int, int]:
@@ -45,7 +46,9 @@ def to_unit(image_u8: np.ndarray) -> np.ndarray:
     >>> to_unit(np.array([0, 51, 255], np.uint8)).tolist()
     [0.0, 0.20000000298023224, 1.0]
     """
-    return _UNIT[image_u8]
+    out = np.asarray(image_u8).astype(np.float32)
+    out /= _STEPS
+    return out
 
 
 def _sample_u8(
