@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -229,6 +230,8 @@ class TrainConfig:
             fail("fold", f"must be in 0..{self.folds - 1} (--folds {self.folds})")
         if self.resume and self.overwrite:
             fail("resume", "cannot be combined with --overwrite")
+        if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            fail("tensorboard", "needs the tensorboard package: pip install tensorboard")
         from rlemask_keras.fit import make_loss
 
         try:

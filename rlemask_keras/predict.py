@@ -61,10 +61,15 @@ def model_input_size(model) -> int | None:
     return shape[1]
 
 
-def _final_output(outputs):
-    """The prediction of a model with one or several (deep-supervision) outputs."""
+def _final_output(model, outputs):
+    """The prediction of a model with one or several (deep-supervision) outputs.
+
+    A deep-supervision U-Net++ returns a dict of every output; the last of
+    ``model.output_names`` is the full-depth one.
+    """
     if isinstance(outputs, Mapping):
-        return outputs[sorted(outputs)[-1]]
+        names = [n for n in getattr(model, "output_names", []) if n in outputs]
+        return outputs[names[-1] if names else sorted(outputs)[-1]]
     if isinstance(outputs, (list, tuple)):
         return outputs[-1]
     return outputs
@@ -80,10 +85,10 @@ def model_probabilities(model, images: np.ndarray, *, tta: str | None = None) ->
     shape = model.input_shape[0] if isinstance(model.input_shape, list) else model.input_shape
     if shape[-1] == 3:
         x = np.repeat(x, 3, axis=-1)
-    prob = np.asarray(_final_output(model.predict_on_batch(x)), dtype=np.float32)[..., 0]
+    prob = np.asarray(_final_output(model, model.predict_on_batch(x)), np.float32)[..., 0]
     if tta == "flip":
         flipped = model.predict_on_batch(np.ascontiguousarray(x[:, :, ::-1]))
-        prob = 0.5 * (prob + np.asarray(_final_output(flipped), dtype=np.float32)[..., 0, ::-1])
+        prob = 0.5 * (prob + np.asarray(_final_output(model, flipped), np.float32)[..., 0, ::-1])
     return np.clip(prob, 0.0, 1.0)
 
 
