@@ -109,18 +109,17 @@ def pipeline_rows(paths, labels, cache, n_batches: int = 24) -> list[dict[str, A
     from rlemask_keras import DataGenerator
     from rlemask_keras.tfdata import as_tf_dataset
 
+    # every image several times: one epoch holds all the timed batches, so that
+    # neither path is timed restarting its threads between epochs
+    repeats = -(-(n_batches + 2) * BATCH // len(paths))
+
     def generator(**kw):
-        return DataGenerator(paths, labels, batch_size=BATCH, img_size=SIZE, cache=cache,
-                             seed=0, augment=True, **kw)
+        return DataGenerator(paths * repeats, labels, batch_size=BATCH, img_size=SIZE,
+                             cache=cache, seed=0, augment=True, **kw)
 
     adapter = PyDatasetAdapter(generator(workers=2), shuffle=False)
     adapter.on_epoch_begin()
-
-    def keras_batches():
-        while True:  # the adapter's tf.data stream, one epoch at a time
-            yield from adapter.get_tf_dataset()
-
-    rate_keras = _batches_per_s(keras_batches(), n_batches)
+    rate_keras = _batches_per_s(iter(adapter.get_tf_dataset()), n_batches)
     rate_tf = _batches_per_s(iter(as_tf_dataset(generator())), n_batches)
     return [{
         "operation": f"tf.data path, batch {BATCH} at {SIZE}, augmented",

@@ -56,8 +56,9 @@ def as_tf_dataset(
         Or any object with ``batch(epoch, index)`` and ``n_batches(epoch)``.
     epochs : int, optional
         Epochs in the stream; ``None``: endless.  With more than one epoch
-        (or endless), pass ``steps_per_epoch=len(generator)`` to
-        ``model.fit``; a one-epoch stream (validation) can be re-iterated.
+        (or endless), pass ``steps_per_epoch=len(generator)`` (and
+        ``shuffle=False``: the generator shuffles) to ``model.fit``; a
+        one-epoch stream (validation) can be re-iterated.
     first_epoch : int
         Epoch of the first batch (resuming: the epoch to resume at).
     parallel_batches : int, optional
@@ -113,13 +114,6 @@ def as_tf_dataset(
     dtypes = [tf.as_dtype(a.dtype) for a in flat]
     shapes = [(None, *a.shape[1:]) for a in flat]
 
-    def pairs() -> Iterator[tuple[int, int]]:
-        epoch = first_epoch
-        while epochs is None or epoch < first_epoch + epochs:
-            for index in range(generator.n_batches(epoch)):
-                yield epoch, index
-            epoch += 1
-
     def build(epoch: Any, index: Any) -> list:
         return tf.nest.flatten(generator.batch(int(epoch), int(index)))
 
@@ -129,13 +123,56 @@ def as_tf_dataset(
             array.set_shape(shape)
         return tf.nest.pack_sequence_as(sample, arrays)
 
-    spec = (tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64))
     autotune = tf.data.AUTOTUNE
     dataset = (
-        tf.data.Dataset.from_generator(pairs, output_signature=spec)
+        _index_stream(generator, epochs, first_epoch)
         .map(load, num_parallel_calls=parallel_batches or autotune, deterministic=True)
         .prefetch(autotune if prefetch is None else prefetch)
     )
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return dataset.with_options(options)
+
+
+def _index_stream(generator: Any, epochs: int | None, first_epoch: int) -> Any:
+    """``(epoch, index)`` pairs as a dataset; built in TensorFlow where the counts are fixed.
+
+    A finite stream is a tensor of all its pairs: its length is known, so
+    Keras can iterate it to the end without warning that the input "ran out
+    of data".  An endless one repeats a fixed epoch length with TensorFlow
+    ops (no Python, no GIL) unless epochs can shrink (unreadable files
+    skipped while reading DICOMs): then a Python generator asks the
+    generator for each epoch's length as it comes.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    if epochs is not None:
+        pairs = [
+            (epoch, index)
+            for epoch in range(first_epoch, first_epoch + epochs)
+            for index in range(generator.n_batches(epoch))
+        ]
+        return tf.data.Dataset.from_tensor_slices(
+            tuple(np.array(pairs, dtype=np.int64).reshape(-1, 2).T)
+        )
+    can_shrink = (
+        getattr(generator, "on_error", "raise") == "skip"
+        and getattr(generator, "cache", None) is None
+    )
+    if not can_shrink:
+        n = generator.n_batches(first_epoch)
+        epochs_stream = tf.data.Dataset.counter(first_epoch)
+        return epochs_stream.flat_map(
+            lambda epoch: tf.data.Dataset.range(n).map(lambda index: (epoch, index))
+        )
+
+    def pairs() -> Iterator[tuple[int, int]]:
+        epoch = first_epoch
+        while True:
+            for index in range(generator.n_batches(epoch)):
+                yield epoch, index
+            epoch += 1
+
+    spec = (tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64))
+    return tf.data.Dataset.from_generator(pairs, output_signature=spec)

@@ -337,3 +337,81 @@ def test_on_epoch_end_without_begin_is_not_an_epoch(dataset):
     order = gen.order
     gen.on_epoch_end()  # what Keras does when it sets up fit()
     assert gen.epoch == 0 and np.array_equal(gen.order, order)
+
+
+# -- the tf.data path ------------------------------------------------------------------
+
+
+def test_tf_dataset_gives_the_generators_batches_epoch_after_epoch(dataset, cache):
+    pytest.importorskip("tensorflow")
+    from rlemask_keras.tfdata import as_tf_dataset
+
+    paths, labels = dataset
+    gen = DataGenerator(paths, labels, batch_size=5, img_size=S, cache=cache, seed=3,
+                        augment=True, positive_fraction=(0.9, None), epochs=3)
+    batches = list(as_tf_dataset(gen, epochs=2, first_epoch=1, parallel_batches=3))
+    assert len(batches) == 2 * len(gen)
+    for k, (x, y) in enumerate(batches):
+        epoch, index = 1 + k // len(gen), k % len(gen)
+        want_x, want_y = gen.batch(epoch, index)
+        np.testing.assert_array_equal(x.numpy(), want_x)
+        np.testing.assert_array_equal(y.numpy(), want_y)
+    assert tuple(batches[-1][0].shape) == (4, S, S, 1)  # 24 = 4 * 5 + 4
+    # endless: epoch after epoch, from first_epoch on
+    endless = list(as_tf_dataset(gen, first_epoch=2).take(len(gen) + 1))
+    np.testing.assert_array_equal(endless[0][1].numpy(), gen.batch(2, 0)[1])
+    np.testing.assert_array_equal(endless[-1][0].numpy(), gen.batch(3, 0)[0])
+
+
+def test_tf_dataset_arguments():
+    pytest.importorskip("tensorflow")
+    from rlemask_keras.tfdata import as_tf_dataset
+
+    with pytest.raises(TypeError, match="batch\\(epoch, index\\)"):
+        as_tf_dataset([1, 2, 3])
+
+    class Fake:
+        def batch(self, epoch, index):
+            return np.zeros((1, 2)), np.zeros((1, 1))
+
+        def n_batches(self, epoch):
+            return 1
+
+    with pytest.raises(ValueError, match="Received: epochs=0"):
+        as_tf_dataset(Fake(), epochs=0)
+    with pytest.raises(ValueError, match="Received: first_epoch=-1"):
+        as_tf_dataset(Fake(), first_epoch=-1)
+    ds = as_tf_dataset(Fake(), epochs=3)
+    assert sum(1 for _ in ds) == 3
+
+
+def test_fit_on_the_tf_dataset(dataset, cache):
+    pytest.importorskip("tensorflow")
+    from rlemask_keras import bce_dice_loss, unet
+    from rlemask_keras.tfdata import as_tf_dataset
+
+    paths, labels = dataset
+    train = DataGenerator(paths[:16], labels, batch_size=8, img_size=S, cache=cache, seed=0,
+                          augment=True)
+    val = DataGenerator(paths[16:], labels, batch_size=8, img_size=S, cache=cache,
+                        shuffle=False)
+    model = unet((S, S, 1), filters=4, depth=2)
+    model.compile("adam", loss=bce_dice_loss)
+    # shuffle=False: the generator shuffles (Keras cannot shuffle a tf.data stream)
+    history = model.fit(as_tf_dataset(train), steps_per_epoch=len(train), epochs=2, shuffle=False,
+                        validation_data=as_tf_dataset(val, epochs=1), verbose=0)
+    assert len(history.history["val_loss"]) == 2
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_tf_dataset_endless_when_epochs_can_shrink(dataset):
+    # DICOMs with on_error="skip": each epoch's length is asked for as it comes
+    pytest.importorskip("tensorflow")
+    from rlemask_keras.tfdata import as_tf_dataset
+
+    paths, labels = dataset
+    gen = DataGenerator(paths[:6], labels, batch_size=4, img_size=S, seed=1, on_error="skip")
+    got = list(as_tf_dataset(gen).take(3))
+    for (x, y), (epoch, index) in zip(got, [(0, 0), (0, 1), (1, 0)], strict=True):
+        np.testing.assert_array_equal(x.numpy(), gen.batch(epoch, index)[0])
+        np.testing.assert_array_equal(y.numpy(), gen.batch(epoch, index)[1])
