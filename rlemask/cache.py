@@ -124,7 +124,6 @@ _ARRAYS = ((_IMAGES, np.uint8), (_MASKS, np.uint8))
 #: below this many samples per worker the pool is not started: spawning the
 #: workers (about a second each, more on a busy machine) costs more than it saves
 _MIN_ITEMS_PER_WORKER = 64
-_DASK_MISSING = 'building a cache on a Dask cluster needs Dask: pip install "rlemask[dask]"'
 
 
 class CacheExistsError(FileExistsError):
@@ -706,10 +705,9 @@ def _windowed(
 
 
 def _dask_results(client: Any, tasks: list[tuple]) -> Iterator[Any]:
-    try:
-        from distributed import wait
-    except ImportError:  # pragma: no cover - only without the extra
-        raise ImportError(_DASK_MISSING) from None
+    from rlemask._optional import require
+
+    wait = require("distributed", "building a cache on a Dask cluster").wait
     threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
 
     def wait_first(pending: set) -> tuple[set, set]:

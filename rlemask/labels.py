@@ -23,6 +23,7 @@ import numpy as np
 
 from rlemask._atomic import atomic_write
 from rlemask._errors import LabelsFileError, RLEError
+from rlemask._optional import install_hint
 from rlemask._validation import check_shape, is_empty_rle
 
 __all__ = ["as_labels", "labels_from_frame", "read_rle_csv", "write_rle_csv"]
@@ -31,7 +32,7 @@ _ID = "ImageId"
 _RLE = "EncodedPixels"
 # formats whose text can be syntax-checked without knowing the mask shape
 _TEXT_FORMATS = ("siim", "kaggle")
-_PANDAS_HINT = 'install pandas (pip install "rlemask[pandas]")'
+_PANDAS_HINT = f"install pandas ({install_hint('pandas')})"
 
 
 # Python's csv module refuses fields over 131,072 characters by default, but a

@@ -76,7 +76,7 @@ class _AfterKerasImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         _register_serializables()
 
 
-if "keras" in sys.modules:
+if sys.modules.get("keras") is not None:  # None: an import of keras was blocked
     _register_serializables()
 elif not any(isinstance(finder, _AfterKerasImport) for finder in sys.meta_path):
     sys.meta_path.insert(0, _AfterKerasImport())
@@ -84,7 +84,12 @@ elif not any(isinstance(finder, _AfterKerasImport) for finder in sys.meta_path):
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        from rlemask._optional import extra_for
+
+        # without Keras: one line naming the extra to install, not an import traceback
+        with extra_for(f"rlemask_keras.{name}"):
+            module = importlib.import_module(_EXPORTS[name])
+        value = getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'rlemask_keras' has no attribute {name!r}")

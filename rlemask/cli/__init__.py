@@ -182,6 +182,14 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
     except (ValueError, OSError) as err:  # RLEError, DicomError, ... are ValueErrors
         print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
         return USER_ERROR
+    except ModuleNotFoundError as err:
+        from rlemask._optional import explain
+
+        message = explain(err, "this command")  # None: not an extra's package, a real bug
+        if message is None:
+            raise
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return USER_ERROR
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

@@ -147,8 +147,10 @@ class _dask_client:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
+            from rlemask._optional import install_hint
+
             raise CommandError(
-                '--scheduler needs Dask, which is not installed: pip install "rlemask[dask]"'
+                f"--scheduler needs Dask, which is not installed: {install_hint('dask')}"
             ) from None
         if self.scheduler == "local":
             # worker processes, one thread each: decoding holds the GIL.  Dask's own
