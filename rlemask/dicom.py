@@ -120,7 +120,7 @@ def _check_path(path: Any) -> str:
         name = os.fspath(path)
     except TypeError:
         raise TypeError(
-            f"The parameter `path` must be a str or os.PathLike; received {type(path).__name__}"
+            f"`path` must be a str or os.PathLike; received path of type {type(path).__name__}"
         ) from None
     if isinstance(name, bytes):
         name = os.fsdecode(name)
@@ -478,7 +478,7 @@ def read_dicom(
     out_dtype = np.dtype(dtype)
     if out_dtype not in (np.dtype(np.uint8), np.dtype(np.float32)):
         raise ValueError(
-            f"The parameter `dtype` must be numpy.uint8 or numpy.float32; received {dtype!r}"
+            f"`dtype` must be numpy.uint8 or numpy.float32; received dtype={dtype!r}"
         )
     image, scale = _read_unit(path, window=window)
     if image.dtype == np.uint8:  # plain 8-bit data: unchanged

@@ -342,7 +342,7 @@ def plot_prediction_grid(
     if ids is not None and len(ids) != n:
         raise ValueError(f"`ids` must have one entry per image ({n}); received {len(ids)}")
     if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1:
-        raise ValueError(f"`ncols` must be a positive integer. Received: ncols={ncols!r}")
+        raise ValueError(f"`ncols` must be an int >= 1; received ncols={ncols!r}")
     if n == 0:
         raise ValueError("`images` is empty: nothing to plot")
     ncols = min(int(ncols), n)
@@ -420,7 +420,7 @@ def plot_dataset_overview(
     if not paths:
         raise ValueError("`file_path_list` is empty: nothing to plot")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"`n` must be a non-negative integer. Received: n={n!r}")
+        raise ValueError(f"`n` must be an int >= 0; received n={n!r}")
     labelled = [p for p in paths if p.stem in labels]
     positives = [p for p in labelled if len(labels[p.stem]) > 0]
     negatives = [p for p in labelled if len(labels[p.stem]) == 0]

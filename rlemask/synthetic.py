@@ -744,7 +744,7 @@ def _check_number(name: str, value, lo: float, hi: float, integer: bool) -> None
         value, (int, float, np.integer, np.floating)
     )
     if isinstance(value, bool) or not ok or not (lo <= value <= hi):
-        raise ValueError(f"`{name}` must be {kind} in [{lo}, {hi}]. Received: {name}={value!r}")
+        raise ValueError(f"`{name}` must be {kind} in [{lo}, {hi}]; received {name}={value!r}")
 
 
 def _plan(n_images: int, positive_fraction: float, seed: int) -> list[int]:

@@ -341,7 +341,7 @@ def test_case_is_a_pure_function_of_seed_and_index():
 )
 def test_bad_arguments_name_the_parameter(tmp_path, kwargs, name):
     args = {"n_images": 2, "size": 64} | kwargs
-    with pytest.raises(ValueError, match=rf"`{name}`.*Received: {name}="):
+    with pytest.raises(ValueError, match=rf"`{name}` must be .*; received {name}="):
         make_dataset(tmp_path, **args)
     assert not (tmp_path / "train-rle.csv").exists()
 
