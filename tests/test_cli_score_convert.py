@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -237,3 +238,28 @@ def test_convert_reads_any_row_write_rle_csv_writes(tmp_path):
     assert result.returncode == 0, result.stderr
     back = rlemask.read_rle_csv(target, format="kaggle")
     np.testing.assert_array_equal(rlemask.merge(back["n"], format="kaggle"), noisy)
+
+
+def test_convert_after_a_killed_convert_leaves_no_temporary(tmp_path):
+    # a writer killed mid-write (os._exit: no cleanup) leaves its hidden temporary
+    source = tmp_path / "in.csv"
+    source.write_text(f"ImageId,EncodedPixels\na,{EXAMPLE}\n")
+    target = tmp_path / "out.csv"
+    killed = subprocess.run(
+        [sys.executable, "-c",
+         "import os, sys; from rlemask._atomic import atomic_write\n"
+         "with atomic_write(sys.argv[1]) as f:\n"
+         "    f.write('ImageId,EncodedPixels\\na,half'); f.flush(); os._exit(9)",
+         str(target)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert killed.returncode == 9
+    assert [p.name.endswith(".tmp") for p in tmp_path.iterdir()].count(True) == 1
+    result = cli("convert", str(source), str(target), "--to", "kaggle", "--shape", "6", "5",
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+    assert target.read_text() == f"ImageId,EncodedPixels\na,{EXAMPLE_KAGGLE}\n"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not 0600
