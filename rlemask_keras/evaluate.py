@@ -16,13 +16,76 @@ are then known without a second pass over the model or the maps.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["evaluate_model"]
+__all__ = ["evaluate_model", "score_probabilities"]
+
+
+def score_probabilities(
+    probabilities: Iterable[tuple[str, np.ndarray]],
+    labels: Mapping[str, Sequence[str]],
+) -> dict[str, Any]:
+    """Choose the triplet on ``(image_id, probability map)`` pairs and score its masks.
+
+    One pass over the maps (each at the resolution it is scored at).
+    Returns ``report`` (:class:`rlemask.EvalReport` of the chosen triplet),
+    ``thresholds`` (``top``, ``min_area`` at the images' size,
+    ``min_area_1024``, ``bottom``, ``grid_score``, ``grid_size``),
+    ``plain_threshold_score`` (every map binarised at 0.5), ``predictions``
+    (id -> RLE list) and ``seconds``.
+    """
+    import rlemask
+
+    search = rlemask.TripletSearch()
+    tops = sorted({t for t, _, _ in search.grid})
+    bottoms = sorted({b for _, _, b in search.grid})
+    above: dict[str, dict[float, int]] = {}
+    rles: dict[str, dict[float, str]] = {}
+    plain: list[float] = []
+    shapes: dict[str, tuple[int, int]] = {}
+
+    t0 = time.perf_counter()
+    for image_id, prob in probabilities:
+        shapes[image_id] = prob.shape
+        truth = rlemask.merge(labels[image_id], shape=prob.shape)
+        search.add(prob, truth)
+        plain.append(rlemask.dice(prob > 0.5, truth))
+        above[image_id] = {t: int(np.count_nonzero(prob > np.float32(t))) for t in tops}
+        rles[image_id] = {b: rlemask.encode(prob > np.float32(b)) for b in bottoms}
+    seconds = time.perf_counter() - t0
+    if len(set(shapes.values())) != 1:
+        raise ValueError(
+            f"validation images have {len(set(shapes.values()))} different sizes; "
+            "rlemask.evaluate scores one size at a time"
+        )
+    shape = next(iter(shapes.values()))
+
+    (top, area, bottom), grid_score = search.best()
+    predictions: dict[str, list[str]] = {}
+    for image_id, counts in above.items():
+        empty = counts[top] < rlemask.scale_min_area(area, shape)
+        mask = rles[image_id][bottom]
+        predictions[image_id] = [] if empty or mask == "-1" else [mask]
+    truth = {image_id: list(labels[image_id]) for image_id in shapes}
+    return {
+        "report": rlemask.evaluate(predictions, truth, shape=shape),
+        "thresholds": {
+            "top": top,
+            "min_area": rlemask.scale_min_area(area, shape),
+            "min_area_1024": area,
+            "bottom": bottom,
+            "grid_score": grid_score,
+            "grid_size": len(search.grid),
+        },
+        "plain_threshold_score": float(np.mean(plain)),
+        "predictions": predictions,
+        "shape": shape,
+        "seconds": seconds,
+    }
 
 
 def evaluate_model(
@@ -38,77 +101,32 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Score ``model`` on ``val_paths`` at each image's original resolution.
 
-    Returns a dict: ``report`` (:class:`rlemask.EvalReport` of the chosen
-    triplet), ``thresholds`` (``top``, ``min_area`` at the images' size,
-    ``min_area_1024``, ``bottom``, ``grid_score``), ``plain_threshold_score``
-    (every map binarised at 0.5), ``predict_images_per_second`` and
-    ``overlays`` (images, truths, masks and ids at the model's size for the
-    figure).
+    Returns what :func:`score_probabilities` does, plus
+    ``predict_images_per_second`` and ``overlays`` (images, truths, masks
+    and ids at the model's size for the figure).
     """
-    import rlemask
     from rlemask_keras.predict import model_input_size, predict_probabilities
 
-    search = rlemask.TripletSearch()
-    tops = sorted({t for t, _, _ in search.grid})
-    bottoms = sorted({b for _, _, b in search.grid})
-    above: list[dict[float, int]] = []
-    rles: list[dict[float, str]] = []
-    plain: list[float] = []
-    shapes: dict[str, tuple[int, int]] = {}
-
-    t0 = time.perf_counter()
     probabilities = predict_probabilities(
         model, val_paths, tta=tta, batch_size=batch_size, cache=cache
     )
-    for image_id, prob in probabilities:
-        shapes[image_id] = prob.shape
-        truth = rlemask.merge(labels[image_id], shape=prob.shape)
-        search.add(prob, truth)
-        plain.append(rlemask.dice(prob > 0.5, truth))
-        above.append({t: int(np.count_nonzero(prob > np.float32(t))) for t in tops})
-        rles.append({b: rlemask.encode(prob > np.float32(b)) for b in bottoms})
-    predict_seconds = time.perf_counter() - t0
-
-    (top, area, bottom), grid_score = search.best()
-    predictions: dict[str, list[str]] = {}
-    for path, counts, masks in zip(val_paths, above, rles, strict=True):
-        shape = shapes[path.stem]
-        empty = counts[top] < rlemask.scale_min_area(area, shape)
-        predictions[path.stem] = [] if empty or masks[bottom] == "-1" else [masks[bottom]]
-    if len(set(shapes.values())) != 1:
-        raise ValueError(
-            f"validation images have {len(set(shapes.values()))} different sizes; "
-            "rlemask.evaluate scores one size at a time"
-        )
-    shape = next(iter(shapes.values()))
-    truth = {p.stem: list(labels[p.stem]) for p in val_paths}
-    report = rlemask.evaluate(predictions, truth, shape=shape)
+    result = score_probabilities(probabilities, labels)
+    report, shape = result["report"], result["shape"]
     log(
         f"validation ({len(val_paths)} images at {shape[0]} px): competition score "
         f"{report.mean_dice:.4f} vs all-empty {report.all_empty_baseline:.4f}, "
         f"Dice on positives {report.dice_positive:.4f}"
     )
-    return {
-        "report": report,
-        "thresholds": {
-            "top": top,
-            "min_area": rlemask.scale_min_area(area, shape),
-            "min_area_1024": area,
-            "bottom": bottom,
-            "grid_score": grid_score,
-            "grid_size": len(search.grid),
-        },
-        "plain_threshold_score": float(np.mean(plain)),
-        "predict_images_per_second": len(val_paths) / predict_seconds,
-        "overlays": _overlays(
-            _overlay_picks(val_paths, labels, n_overlays),
-            predictions,
-            labels,
-            shape,
-            model_input_size(model),
-            cache,
-        ),
-    }
+    result["predict_images_per_second"] = len(val_paths) / result["seconds"]
+    result["overlays"] = _overlays(
+        _overlay_picks(val_paths, labels, n_overlays),
+        result.pop("predictions"),
+        labels,
+        shape,
+        model_input_size(model),
+        cache,
+    )
+    return result
 
 
 def _overlay_picks(val_paths, labels, n: int) -> list[Path]:

@@ -220,12 +220,22 @@ def predict_masks(
         yield image_id, rlemask.triplet_threshold(prob, top, min_area, bottom)
 
 
+def thresholds_from_file(path: str | os.PathLike) -> tuple[float, float, float]:
+    """``(top, min_area at 1024 px, bottom)`` from an ``oof`` JSON or a run's ``report.json``."""
+    try:
+        thr = json.loads(Path(path).read_text(encoding="utf-8"))["thresholds"]
+        return float(thr["top"]), float(thr["min_area_1024"]), float(thr["bottom"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ValueError(
+            f"--thresholds: {str(path)!r} is not an oof or report JSON with thresholds "
+            f"({type(err).__name__})"
+        ) from None
+
+
 def _triplet_from_report(model_path: Path) -> tuple[float, float, float] | None:
     try:
-        text = (model_path.parent / "report.json").read_text(encoding="utf-8")
-        thr = json.loads(text)["thresholds"]
-        return float(thr["top"]), float(thr["min_area_1024"]), float(thr["bottom"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return thresholds_from_file(model_path.parent / "report.json")
+    except ValueError:
         return None
 
 

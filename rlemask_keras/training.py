@@ -21,9 +21,11 @@ Outputs (in ``config.out``)::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -199,6 +201,35 @@ def train(config: TrainConfig, *, log=print) -> dict[str, Any]:
     True
     """
     config.check()
+    with _worker_scratch(config) as config:
+        return _train(config, log)
+
+
+@contextlib.contextmanager
+def _worker_scratch(config: TrainConfig):
+    """Multiworker training: only the chief (worker 0) writes into ``--out``.
+
+    The other workers train the same model and need somewhere to put their
+    checkpoints and cache: a temporary folder, removed at the end.
+    """
+    from rlemask_keras.distribute import worker_from_tf_config
+
+    index = worker_from_tf_config()[0] if config.strategy == "multiworker" else 0
+    if not index:
+        yield config
+        return
+    if config.resume:
+        raise ValueError("--resume: not with --strategy multiworker (the chief's run only)")
+    scratch = Path(tempfile.mkdtemp(prefix=f"rlemask-worker{index}-"))
+    try:
+        yield dataclasses.replace(
+            config, out=scratch / "out", overwrite=False, cache_dir=scratch / "cache"
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _train(config: TrainConfig, log) -> dict[str, Any]:
     initial_epoch = check_out(config)
     out = Path(config.out)
     started = time.perf_counter()

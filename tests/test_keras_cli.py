@@ -138,6 +138,27 @@ def test_predict_averages_models_and_flips(trained, data, tmp_path):
     assert all(line.split(",")[1].strip() == "-1" for line in one.read_text().splitlines()[1:])
 
 
+def test_oof_of_one_run_finds_its_validation_choice_and_feeds_predict(trained, data, tmp_path):
+    """One run's out-of-fold choice is its own validation choice (same images, same maps)."""
+    out, _ = trained
+    oof = tmp_path / "oof.json"
+    result = _command("rlemask-keras", "oof", out, "--out", oof)
+    chosen = json.loads(oof.read_text())
+    report = json.loads((out / "report.json").read_text())
+    assert chosen["thresholds"] == report["thresholds"]
+    assert chosen["evaluation"]["mean_dice"] == report["evaluation"]["mean_dice"]
+    assert "all-empty baseline" in result.stdout and "out-of-fold: " in result.stdout
+    # predict takes the file for its thresholds
+    sub = tmp_path / "sub.csv"
+    printed = _command("rlemask-keras", "predict", out / "model.keras", data, "--out", sub,
+                       "--quiet", "--thresholds", oof)  # fmt: skip
+    thr = chosen["thresholds"]
+    assert f"top={thr['top']}, min_area={thr['min_area_1024']:g}" in printed.stdout
+    # the same run twice is not a set of folds
+    twice = _command("rlemask-keras", "oof", out, out, "--out", oof, check=False)
+    assert twice.returncode == 2 and "overlap" in twice.stderr
+
+
 def test_resume_continues_from_the_last_completed_epoch(trained, data, tmp_path):
     out, _ = trained
     run = tmp_path / "run"

@@ -1,4 +1,4 @@
-"""The ``rlemask-keras`` command: ``train`` and ``predict``.
+"""The ``rlemask-keras`` command: ``train``, ``predict`` and ``oof``.
 
 Each sub-command lives in its own module of this package and exposes
 ``register(subparsers)``, as ``rlemask``'s do; both commands run through
@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 # one sub-command per module, in the order ``--help`` lists them
-_COMMANDS = ["train", "predict"]
+_COMMANDS = ["train", "predict", "oof"]
 
 #: TensorFlow's native start-up lines (absl / glog format: oneDNN, CPU
 #: features, CUDA probing), printed before its logging honours

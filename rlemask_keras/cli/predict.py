@@ -9,11 +9,19 @@ from rlemask_keras.cli import add_runtime_options, runtime
 
 
 def _triplet(text: str) -> tuple[float, float, float]:
+    """``TOP,AREA,BOTTOM``, or a JSON file written by ``oof`` (or a run's report.json)."""
+    if "," not in text:
+        from rlemask_keras.predict import thresholds_from_file
+
+        try:
+            return thresholds_from_file(text)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err).removeprefix("--thresholds: ")) from None
     try:
         top, area, bottom = (float(p) for p in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected TOP,AREA,BOTTOM such as 0.75,2000,0.3, received {text!r}"
+            f"expected TOP,AREA,BOTTOM such as 0.75,2000,0.3, or oof.json, received {text!r}"
         ) from None
     if not (0 <= top <= 1 and 0 <= bottom <= 1 and area >= 0):
         raise argparse.ArgumentTypeError(
@@ -74,9 +82,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--triplet",
         dest="triplet",
         type=_triplet,
-        metavar="TOP,AREA,BOTTOM",
-        help="post-processing; AREA in pixels at 1024 x 1024 (default: the thresholds in "
-        "report.json beside the models when they agree, else 0.75,2000,0.3)",
+        metavar="TOP,AREA,BOTTOM|JSON",
+        help="post-processing; AREA in pixels at 1024 x 1024, or the JSON written by "
+        "'rlemask-keras oof' (default: the thresholds in report.json beside the models "
+        "when they agree, else 0.75,2000,0.3)",
     )
     parser.add_argument(
         "--batch-size", type=int, default=16, help="images per model call (default: 16)"

@@ -1,0 +1,46 @@
+"""``rlemask-keras oof RUN_DIR [RUN_DIR ...]``: thresholds chosen on the folds' validation."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rlemask_keras.cli import add_runtime_options, runtime
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "oof",
+        help="choose the post-processing on the folds' out-of-fold predictions",
+        description=(
+            "Predict each run's validation images with that run's model (the runs of "
+            "'train --folds K --fold k', one per fold), choose the post-processing thresholds "
+            "on all of them, print the out-of-fold score next to the all-empty baseline and "
+            "write the thresholds for 'predict --thresholds'."
+        ),
+    )
+    parser.add_argument(
+        "runs", metavar="RUN_DIR", type=Path, nargs="+", help="folders written by train"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("oof.json"), help="JSON to write (default: oof.json)"
+    )
+    parser.add_argument(
+        "--tta",
+        choices=("none", "flip"),
+        default="none",
+        help="flip: average with the horizontally flipped prediction (default: none)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=16, help="images per model call (default: 16)"
+    )
+    add_runtime_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with runtime(args):
+        from rlemask_keras.oof import out_of_fold
+
+        out_of_fold(args.runs, out=args.out, tta=args.tta, batch_size=args.batch_size)
+    return 0
