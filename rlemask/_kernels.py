@@ -893,6 +893,20 @@ def _format_runs(starts, lengths, relative, base):
     return out[:p]
 
 
+@njit(cache=True)
+def _encode_words_text(mask, words, relative, base):
+    """Mask -> column-major run text in one call (see :func:`_runs_colmajor_words`)."""
+    s, ln = _runs_colmajor_words(mask, words)
+    return _format_runs(s, ln, relative, base)
+
+
+@njit(cache=True)
+def _encode_linear_text(flat, relative, base):
+    """Contiguous 1-D scan -> run text in one call (see :func:`_runs_linear`)."""
+    s, ln = _runs_linear(flat)
+    return _format_runs(s, ln, relative, base)
+
+
 # ---------------------------------------------------------------------------
 # COCO compressed counts (pycocotools' rleToString / rleFrString)
 

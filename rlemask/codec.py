@@ -171,6 +171,9 @@ def encode(mask: Any, *, format: str = "siim", **options: Any) -> Any:
     '-1'
     """
     codec = get_format(format)
+    fast = getattr(codec, "encode_mask", None)
+    if fast is not None:
+        return fast(mask, **options)
     runs = Runs.from_mask(mask, order=scan_order(codec, options))
     return codec.format(runs, **options)
 
@@ -287,6 +290,9 @@ def warmup() -> None:
             for arr in (m, np.asfortranarray(m), m[::-1, ::2]):  # C, F, strided
                 for order in ("F", "C"):
                     Runs.from_mask(arr, order=order)
+                # the text formats' fast paths print straight from the kernels
+                encode(arr)
+                encode(arr, format="kaggle", order="C")
     for fmt, opts in (("siim", {}), ("kaggle", {}), ("kaggle", {"order": "C"}), ("coco", {})):
         text = encode(base, format=fmt, **opts)
         decode(text, base.shape, format=fmt, **opts)

@@ -42,6 +42,11 @@ A codec is any object with:
     Used by :func:`rlemask.decode` instead of ``parse(...).to_mask()`` when
     present: must return the same C-contiguous ``uint8`` 0/1 array and raise
     the same errors, validating everything before writing a pixel.
+``encode_mask(mask, **options) -> str | dict`` (optional fast path)
+    Used by :func:`rlemask.encode` instead of
+    ``format(Runs.from_mask(mask, order=scan_order(...)))`` when present: must
+    return the same value and raise the same errors (validate the mask with
+    ``Runs.from_mask``'s rules: 2-D, bool or integer, any layout).
 
 Options are the keyword arguments the user passes to ``decode``/``encode``
 (e.g. ``order="C"`` for kaggle); a codec must reject options it does not know

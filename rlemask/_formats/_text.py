@@ -8,6 +8,7 @@ import numpy as np
 
 from rlemask import _kernels as k
 from rlemask._errors import RLEError
+from rlemask._validation import check_mask
 
 
 def to_buffer(rle: Any, fmt: str) -> tuple[np.ndarray, bytes]:
@@ -72,3 +73,23 @@ def raise_run_error(
     else:  # pragma: no cover - every kernel code is handled above
         msg = f"{where}: invalid (code {err})"
     raise RLEError(msg)
+
+
+def encode_text(mask: Any, order: str, relative: bool, base: int) -> bytes | None:
+    """The text of ``mask``'s runs straight from a kernel, or ``None`` if no fast path fits.
+
+    Skips building :class:`rlemask.Runs` for the layouts a kernel reads in
+    memory order: a C-contiguous ``uint8``/``bool`` mask whose width is a
+    multiple of 8 (up to 2040) for column-major runs, and the contiguous
+    scan of either order.  ``b""`` is an empty mask.
+    """
+    arr = check_mask(mask)
+    if order == "F":
+        h, w = arr.shape
+        if arr.dtype == np.uint8 and arr.flags.c_contiguous and w % 8 == 0 and w <= 2040:
+            return k._encode_words_text(arr, arr.view(np.uint64), relative, base).tobytes()
+        if arr.flags.f_contiguous:
+            return k._encode_linear_text(arr.ravel(order="F"), relative, base).tobytes()
+    elif arr.flags.c_contiguous:
+        return k._encode_linear_text(arr.ravel(), relative, base).tobytes()
+    return None

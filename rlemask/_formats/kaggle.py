@@ -60,6 +60,14 @@ class KaggleCodec:
             return EMPTY
         return k._format_runs(runs.starts, runs.lengths, False, 1).tobytes().decode("ascii")
 
+    def encode_mask(self, mask: Any, *, order: str = "F") -> str:
+        """Fast path of :func:`rlemask.encode`: mask to text without building Runs."""
+        order = check_order(order)
+        text = _text.encode_text(mask, order, False, 1)
+        if text is None:
+            return self.format(Runs.from_mask(mask, order=order), order=order)
+        return text.decode("ascii") if text else EMPTY
+
     def decode_mask(self, rle: Any, shape: tuple[int, int], *, order: str = "F") -> np.ndarray:
         """Fast path of :func:`rlemask.decode`: one kernel parses, validates, then fills."""
         row_major = check_order(order) == "C"

@@ -57,6 +57,13 @@ class SiimCodec:
             return EMPTY
         return k._format_runs(runs.starts, runs.lengths, True, 0).tobytes().decode("ascii")
 
+    def encode_mask(self, mask: Any) -> str:
+        """Fast path of :func:`rlemask.encode`: mask to text without building Runs."""
+        text = _text.encode_text(mask, "F", True, 0)
+        if text is None:
+            return self.format(Runs.from_mask(mask, order="F"))
+        return text.decode("ascii") if text else EMPTY
+
     def decode_mask(self, rle: Any, shape: tuple[int, int]) -> np.ndarray:
         """Fast path of :func:`rlemask.decode`: one kernel parses, validates, then fills."""
         buf = _text.to_buffer(rle, self.name)[0]
