@@ -32,6 +32,19 @@ _NATIVE_NOISE = re.compile(
 )
 
 
+def add_prediction_options(parser: argparse.ArgumentParser) -> None:
+    """``--tta`` and ``--batch-size``, shared by the commands that run models."""
+    parser.add_argument(
+        "--tta",
+        choices=("none", "flip"),
+        default="none",
+        help="flip: average with the horizontally flipped prediction (default: none)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=16, help="images per model call (default: 16)"
+    )
+
+
 def add_runtime_options(parser: argparse.ArgumentParser) -> None:
     """``--threads`` and ``--verbose``, shared by the sub-commands."""
     parser.add_argument(

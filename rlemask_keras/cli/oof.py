@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rlemask_keras.cli import add_runtime_options, runtime
+from rlemask_keras.cli import add_prediction_options, add_runtime_options, runtime
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,15 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("oof.json"), help="JSON to write (default: oof.json)"
     )
-    parser.add_argument(
-        "--tta",
-        choices=("none", "flip"),
-        default="none",
-        help="flip: average with the horizontally flipped prediction (default: none)",
-    )
-    parser.add_argument(
-        "--batch-size", type=int, default=16, help="images per model call (default: 16)"
-    )
+    add_prediction_options(parser)
     add_runtime_options(parser)
     parser.set_defaults(func=run)
 

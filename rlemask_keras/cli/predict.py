@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rlemask_keras.cli import add_runtime_options, runtime
+from rlemask_keras.cli import add_prediction_options, add_runtime_options, runtime
 
 
 def _triplet(text: str) -> tuple[float, float, float]:
@@ -66,12 +66,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="CSV to write, atomically (default: submission.csv)",
     )
     parser.add_argument(
-        "--tta",
-        choices=("none", "flip"),
-        default="none",
-        help="flip: average with the horizontally flipped prediction (default: none)",
-    )
-    parser.add_argument(
         "--weights",
         type=_weights,
         metavar="W1,W2,...",
@@ -87,10 +81,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "'rlemask-keras oof' (default: the thresholds in report.json beside the models "
         "when they agree, else 0.75,2000,0.3)",
     )
-    parser.add_argument(
-        "--batch-size", type=int, default=16, help="images per model call (default: 16)"
-    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_prediction_options(parser)
     add_runtime_options(parser)
     parser.set_defaults(func=run)
 
