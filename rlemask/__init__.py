@@ -94,5 +94,50 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-if TYPE_CHECKING:  # static tools see the real names
-    from rlemask._errors import DicomError, LabelsFileError, RLEError  # noqa: F401
+# Static tools (type checkers, IDEs) do not run __getattr__: they see the lazy
+# names here, as explicit re-exports (``X as X``, PEP 484, so also under
+# mypy --strict).  tests/test_exports.py checks that this block and _EXPORTS agree.
+if TYPE_CHECKING:
+    from rlemask import augment as augment
+    from rlemask import synthetic as synthetic
+    from rlemask._errors import DicomError as DicomError
+    from rlemask._errors import LabelsFileError as LabelsFileError
+    from rlemask._errors import RLEError as RLEError
+    from rlemask._formats import formats as formats
+    from rlemask._formats import get_format as get_format
+    from rlemask._formats import register_format as register_format
+    from rlemask.boxes import bbox as bbox
+    from rlemask.boxes import bboxes as bboxes
+    from rlemask.cache import SampleCache as SampleCache
+    from rlemask.cache import build_cache as build_cache
+    from rlemask.codec import decode as decode
+    from rlemask.codec import encode as encode
+    from rlemask.codec import merge as merge
+    from rlemask.codec import warmup as warmup
+    from rlemask.datasets import load_siim as load_siim
+    from rlemask.datasets import split_dataset as split_dataset
+    from rlemask.dicom import read_dicom as read_dicom
+    from rlemask.dicom import read_dicom_meta as read_dicom_meta
+    from rlemask.evaluation import EvalReport as EvalReport
+    from rlemask.evaluation import evaluate as evaluate
+    from rlemask.labels import labels_from_frame as labels_from_frame
+    from rlemask.labels import read_rle_csv as read_rle_csv
+    from rlemask.labels import write_rle_csv as write_rle_csv
+    from rlemask.metrics import dice as dice
+    from rlemask.metrics import dice_scores as dice_scores
+    from rlemask.metrics import iou as iou
+    from rlemask.pairwise import dice_matrix as dice_matrix
+    from rlemask.pairwise import iou_matrix as iou_matrix
+    from rlemask.plotting import plot_dataset_overview as plot_dataset_overview
+    from rlemask.plotting import plot_prediction_grid as plot_prediction_grid
+    from rlemask.plotting import plot_prediction_overlay as plot_prediction_overlay
+    from rlemask.plotting import plot_with_mask_and_bbox as plot_with_mask_and_bbox
+    from rlemask.plotting import save_figure as save_figure
+    from rlemask.postprocess import TripletSearch as TripletSearch
+    from rlemask.postprocess import remove_small_regions as remove_small_regions
+    from rlemask.postprocess import scale_min_area as scale_min_area
+    from rlemask.postprocess import triplet_threshold as triplet_threshold
+    from rlemask.resize import resize_image as resize_image
+    from rlemask.resize import resize_mask as resize_mask
+    from rlemask.runs import Runs as Runs
+    from rlemask.sample import load_sample as load_sample

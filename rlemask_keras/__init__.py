@@ -22,7 +22,7 @@ import importlib
 import importlib.abc
 import importlib.util
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _EXPORTS: dict[str, str] = {
     "DataGenerator": "rlemask_keras.data",
@@ -97,3 +97,19 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+# Static tools (type checkers, IDEs) do not run __getattr__: they see the lazy
+# names here, as explicit re-exports (``X as X``, PEP 484, so also under
+# mypy --strict).  tests/test_exports.py checks that this block and _EXPORTS agree.
+if TYPE_CHECKING:
+    from rlemask_keras.config import TrainConfig as TrainConfig
+    from rlemask_keras.data import DataGenerator as DataGenerator
+    from rlemask_keras.losses import bce_dice_loss as bce_dice_loss
+    from rlemask_keras.losses import dice_loss as dice_loss
+    from rlemask_keras.metrics import DiceCoefficient as DiceCoefficient
+    from rlemask_keras.models import unet as unet
+    from rlemask_keras.models import unet_plus_plus as unet_plus_plus
+    from rlemask_keras.predict import predict_masks as predict_masks
+    from rlemask_keras.predict import predict_probabilities as predict_probabilities
+    from rlemask_keras.training import train as train
