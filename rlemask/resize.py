@@ -21,6 +21,7 @@ import sys
 import numpy as np
 
 from rlemask import _resize_kernels as _k
+from rlemask._axis_maps import any_ranges, nearest_index
 from rlemask._validation import check_array_2d, check_choice, check_size
 
 __all__ = ["resize_image", "resize_mask"]
@@ -51,26 +52,7 @@ def _finish(out: np.ndarray, transposed: bool) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------
-# axis maps
-
-
-def _nearest_index(n_in: int, n_out: int) -> np.ndarray:
-    """Input pixel under each output pixel's centre (exact integer arithmetic)."""
-    return (2 * np.arange(n_out, dtype=np.int64) + 1) * n_in // (2 * n_out)
-
-
-def _any_ranges(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
-    """Input pixels that share a positive area with each output footprint.
-
-    When shrinking, the ranges cover every input pixel, so no region can be
-    lost; when enlarging an axis, each range is the nearest pixel alone (a
-    footprint straddling two pixels would otherwise dilate the mask).
-    """
-    if n_out >= n_in:
-        start = _nearest_index(n_in, n_out)
-        return start, start + 1
-    i = np.arange(n_out, dtype=np.int64)
-    return i * n_in // n_out, -((-(i + 1) * n_in) // n_out)
+# axis maps (nearest and "any" come from rlemask._axis_maps, shared with Runs.resize)
 
 
 def _linear_axis(n_in: int, n_out: int):
@@ -173,7 +155,7 @@ def resize_image(
     elif method == "bilinear":
         _k._bilinear(arr, *_linear_axis(ih, oh), *_linear_axis(iw, ow), out)
     else:
-        _k._gather_values(arr, _nearest_index(ih, oh), _nearest_index(iw, ow), out)
+        _k._gather_values(arr, nearest_index(ih, oh), nearest_index(iw, ow), out)
     return _finish(out, transposed)
 
 
@@ -250,7 +232,7 @@ def resize_mask(
             byte_mask = _WORD[fx](0xFF << (8 * (fx // 2)))
             _k._gather_word_byte(words, factors[0], factors[0] // 2, byte_mask, out)
         else:
-            _k._gather_nonzero(arr, _nearest_index(ih, oh), _nearest_index(iw, ow), out)
+            _k._gather_nonzero(arr, nearest_index(ih, oh), nearest_index(iw, ow), out)
     elif method == "any":
         fx = factors[1] if factors else 0
         words64 = _words(arr, 8) if fx in (1, 2, 4, 8) else None
@@ -261,7 +243,7 @@ def resize_mask(
         elif factors is not None:
             _k._block_any(arr, factors[0], factors[1], out)
         else:
-            _k._range_any(arr, *_any_ranges(ih, oh), *_any_ranges(iw, ow), out)
+            _k._range_any(arr, *any_ranges(ih, oh), *any_ranges(iw, ow), out)
     else:
         if factors is not None:
             _k._block_majority(arr, factors[0], factors[1], out)

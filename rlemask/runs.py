@@ -633,31 +633,24 @@ class Runs:
         array([[0, 0],
                [0, 0]], dtype=uint8)
         """
-        from rlemask.resize import _any_ranges, _nearest_index
+        from rlemask._axis_maps import footprint_ranges
 
         rk = _rk()
         oh, ow = check_size(shape, "shape")
         check_choice(method, "method", ("nearest", "any"))
         H, W = self.shape
-
-        def footprints(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
-            if method == "any":
-                return _any_ranges(n_in, n_out)
-            idx = _nearest_index(n_in, n_out)
-            return idx, idx + 1
-
         if self.order == "F":
             (m, m_out), (n_lines, n_out) = (H, oh), (W, ow)
         else:
             (m, m_out), (n_lines, n_out) = (W, ow), (H, oh)
         if self.starts.size == 0:
             return self._new(self.starts, self.lengths, (oh, ow))
-        rs, re = footprints(m, m_out)
+        rs, re = footprint_ranges(m, m_out, method)
         v = np.arange(m + 1)
         # a segment [lo, hi) sets the outputs j with re[j] > lo and rs[j] < hi
         pos_first = np.searchsorted(re, v, side="right")
         pos_end = np.searchsorted(rs, v, side="left")
-        line_lo, line_hi = footprints(n_lines, n_out)
+        line_lo, line_hi = footprint_ranges(n_lines, n_out, method)
         s, ln = rk._resize(
             self.starts, self.lengths, m, n_lines, pos_first, pos_end, line_lo, line_hi, m_out
         )
