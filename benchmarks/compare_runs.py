@@ -23,8 +23,7 @@ import numpy as np
 import rlemask
 from benchmarks.compare import best_time
 from benchmarks.masks import make_mask
-from rlemask import Runs
-from rlemask.runs import _rk
+from rlemask import Runs, _runs_kernels
 
 DENSE = "dense: to_mask + numpy + from_mask"
 
@@ -239,7 +238,7 @@ def _rows_for(name: str) -> list[dict[str, Any]]:
         },
         {
             "operation": f"Runs.area, first use (one pass) {tag}",
-            "rlemask_s": best_time(lambda: _rk()._area(r.lengths)),
+            "rlemask_s": best_time(lambda: _runs_kernels._area(r.lengths)),
             "baseline": "rlemasklib RLEMask.area()",
             "baseline_s": best_time(lambda: lr.area()),
         },

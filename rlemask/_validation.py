@@ -47,6 +47,7 @@ __all__ = [
     "check_array",
     "check_array_2d",
     "check_choice",
+    "check_connectivity",
     "check_mask",
     "check_order",
     "check_probability",
@@ -239,6 +240,23 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
         listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"`{name}` must be one of {listed}; " + _received(name, value))
     return value
+
+
+def check_connectivity(connectivity: Any, name: str = "connectivity") -> bool:
+    """A pixel neighbourhood, 4 or 8; returns True for 8 (corners connect).
+
+    Examples
+    --------
+    >>> check_connectivity(8)
+    True
+    >>> check_connectivity(6)
+    Traceback (most recent call last):
+    ...
+    ValueError: `connectivity` must be 4 or 8; received connectivity=6
+    """
+    if isinstance(connectivity, (bool, np.bool_)) or connectivity not in (4, 8):
+        raise ValueError(f"`{name}` must be 4 or 8; " + _received(name, connectivity))
+    return connectivity == 8
 
 
 def check_order(order: Any, name: str = "order") -> str:

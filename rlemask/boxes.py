@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from rlemask._metric_kernels import _bbox_scan
+from rlemask._validation import check_connectivity, check_probability_map
 from rlemask.runs import Runs
 
 __all__ = ["bbox", "bboxes"]
@@ -20,21 +21,19 @@ __all__ = ["bbox", "bboxes"]
 Box = tuple[int, int, int, int]
 
 
-def _as_mask(mask, name: str = "mask") -> np.ndarray:
-    """2-D numeric/bool array, NaN rejected, in a layout numba reads quickly."""
-    arr = np.asarray(mask)
-    if arr.ndim != 2:
-        raise ValueError(f"`{name}` must be a 2-D array (H, W); received shape {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"`{name}` must hold numbers or booleans; received dtype {arr.dtype}")
-    if arr.dtype.kind == "f" and np.isnan(arr).any():
-        raise ValueError(f"`{name}` must not contain NaN")
-    if arr.dtype == np.bool_:
-        arr = arr.view(np.uint8)
-    elif arr.dtype == np.float16 or not arr.dtype.isnative:
-        arr = arr != 0
-        arr = arr.view(np.uint8)
-    return arr
+def _region_boxes(runs: Runs, conn8: bool) -> list[Box]:
+    """The boxes of the connected regions of ``runs``, in :meth:`Runs.components` order."""
+    from rlemask import _runs_kernels as rk
+
+    if runs.starts.size == 0:
+        return []
+    columns = runs.order == "F"  # scan lines are columns (F) or rows (C)
+    m, n_lines = runs.shape if columns else runs.shape[::-1]
+    box, _ = rk._component_boxes(runs.starts, runs.lengths, m, n_lines, conn8, columns)
+    line0, line1, pos0, pos1 = box.T
+    x0, x1, y0, y1 = (line0, line1, pos0, pos1) if columns else (pos0, pos1, line0, line1)
+    xywh = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1).tolist()
+    return [tuple(b) for b in xywh]
 
 
 def bbox(mask: np.ndarray | Runs) -> Box | None:
@@ -71,7 +70,8 @@ def bbox(mask: np.ndarray | Runs) -> Box | None:
     """
     if isinstance(mask, Runs):
         return mask.bbox()
-    arr = _as_mask(mask)
+    # NaN rejected; bool, float16 and other byte orders come back as kernel dtypes
+    arr = check_probability_map(mask, "mask")
     if arr.flags.f_contiguous and not arr.flags.c_contiguous:
         # scan the transpose in memory order and swap the axes back
         found, c0, c1, r0, r1 = _bbox_scan(arr.T)
@@ -123,15 +123,16 @@ def bboxes(mask: np.ndarray | Runs, *, connectivity: int = 8) -> list[Box]:
     >>> rlemask.bboxes(rlemask.Runs.from_mask(mask), connectivity=4)
     [(0, 0, 1, 1), (1, 1, 1, 1), (3, 3, 3, 2)]
     """
+    conn8 = check_connectivity(connectivity)
     if isinstance(mask, Runs):
         runs = mask
     else:
-        arr = _as_mask(mask)
+        arr = check_probability_map(mask, "mask")
         if arr.size == 0:
             return []
         if arr.dtype.kind == "f":
             arr = (arr != 0).view(np.uint8)
         runs = Runs.from_mask(arr)
-    boxes, _ = runs._component_boxes(connectivity)
+    boxes = _region_boxes(runs, conn8)
     boxes.sort(key=lambda b: (b[1], b[0], b[2], b[3]))
     return boxes

@@ -18,6 +18,12 @@ import numbers
 import numpy as np
 
 from rlemask._metric_kernels import _prob_scan
+from rlemask._validation import (
+    check_area,
+    check_array_2d,
+    check_probability,
+    check_probability_map,
+)
 from rlemask.runs import Runs
 
 __all__ = [
@@ -29,29 +35,15 @@ __all__ = [
 ]
 
 
-def _check_2d(array, name: str) -> np.ndarray:
-    arr = np.asarray(array)
-    if arr.ndim != 2:
-        raise ValueError(f"`{name}` must be a 2-D array (H, W); received shape {arr.shape}")
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"`{name}` must hold numbers or booleans; received dtype {arr.dtype}")
-    return arr
+def _without_small_regions(runs: Runs, min_area: int) -> Runs:
+    """The 8-connected regions of ``runs`` of at least ``min_area`` pixels (validated)."""
+    if runs.starts.size == 0 or min_area <= 1:
+        return runs
+    from rlemask import _runs_kernels as rk
 
-
-def _check_area(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"`{name}` must be an int >= 0 (pixels); received {name}={value!r}")
-    return int(value)
-
-
-def _check_probability(value, name: str) -> float:
-    if (
-        isinstance(value, (bool, np.bool_))
-        or not isinstance(value, numbers.Real)
-        or not 0.0 <= value <= 1.0  # also false for NaN
-    ):
-        raise ValueError(f"`{name}` must be a number in 0..1; received {name}={value!r}")
-    return float(value)
+    m, n_lines = runs.shape if runs.order == "F" else runs.shape[::-1]  # pixels a line, lines
+    s, ln = rk._remove_small(runs.starts, runs.lengths, m, n_lines, True, min_area)
+    return Runs.from_canonical(s, ln, runs.shape, runs.order, check=False)  # kernel output
 
 
 def remove_small_regions(mask: np.ndarray | Runs, min_area: int) -> np.ndarray | Runs:
@@ -98,17 +90,15 @@ def remove_small_regions(mask: np.ndarray | Runs, min_area: int) -> np.ndarray |
     >>> rlemask.remove_small_regions(rlemask.Runs.from_mask(mask), 2).area
     4
     """
-    min_area = _check_area(min_area, "min_area")
+    min_area = check_area(min_area, "min_area")
     if isinstance(mask, Runs):
-        return mask._remove_small(min_area)
-    arr = _check_2d(mask, "mask")
-    if arr.dtype.kind == "f" and np.isnan(arr).any():
-        raise ValueError("`mask` must not contain NaN")
+        return _without_small_regions(mask, min_area)
+    arr = check_probability_map(mask, "mask")
     foreground = np.ascontiguousarray(arr != 0).view(np.uint8)
     if min_area <= 1 or foreground.size == 0:
         return foreground
     # regions are labelled on the runs (Runs.components' kernel): no label image
-    return Runs.from_mask(foreground)._remove_small(min_area).to_mask()
+    return _without_small_regions(Runs.from_mask(foreground), min_area).to_mask()
 
 
 def triplet_threshold(
@@ -157,15 +147,13 @@ def triplet_threshold(
     >>> int(rlemask.triplet_threshold(prob, top=0.75, min_area=3, bottom=0.3).sum())
     0
     """
-    arr = _check_2d(prob, "prob")
-    if arr.dtype.kind == "b":
-        raise ValueError("`prob` must hold probabilities (real numbers); received dtype bool")
-    top = _check_probability(top, "top")
-    bottom = _check_probability(bottom, "bottom")
-    min_area = _check_area(min_area, "min_area")
-    if arr.dtype == np.float16 or not arr.dtype.isnative:
-        arr = arr.astype(np.float32)
-    arr = np.ascontiguousarray(arr)
+    if np.asarray(prob).dtype.kind == "b":
+        raise ValueError("`prob` must hold probabilities (real numbers); received prob.dtype=bool")
+    # float16 comes back as float32 and any byte order as native: what the kernel takes
+    arr = np.ascontiguousarray(check_array_2d(prob, "prob", allow_empty=True))
+    top = check_probability(top, "top")
+    bottom = check_probability(bottom, "bottom")
+    min_area = check_area(min_area, "min_area")
     if arr.size == 0:
         return np.zeros(arr.shape, np.uint8)
     if arr.dtype.kind == "f":
@@ -173,7 +161,7 @@ def triplet_threshold(
         top, bottom = arr.dtype.type(top), arr.dtype.type(bottom)
     above, nan, lo, hi = _prob_scan(arr.reshape(-1), top)
     if nan:
-        raise ValueError(f"`prob` must not contain NaN; found {nan} NaN values")
+        raise ValueError(f"`prob` must not contain NaN; received prob with {nan} NaN values")
     if lo < 0 or hi > 1:
         raise ValueError(
             f"`prob` must hold probabilities in 0..1; received values from {lo} to {hi}"
@@ -265,9 +253,9 @@ class TripletSearch:
         *,
         reference: int = 1024,
     ):
-        self._tops = [_check_probability(t, "top") for t in top]
-        self._areas = [_check_area(a, "min_area") for a in min_area]
-        self._bottoms = [_check_probability(b, "bottom") for b in bottom]
+        self._tops = [check_probability(t, "top") for t in top]
+        self._areas = [check_area(a, "min_area") for a in min_area]
+        self._bottoms = [check_probability(b, "bottom") for b in bottom]
         if not (self._tops and self._areas and self._bottoms):
             raise ValueError("`top`, `min_area` and `bottom` each need at least one value")
         if isinstance(reference, bool) or not isinstance(reference, int) or reference < 1:
@@ -286,15 +274,13 @@ class TripletSearch:
         """
         from rlemask.metrics import dice
 
-        arr = _check_2d(prob, "prob")
-        if arr.dtype.kind == "f" and np.isnan(arr).any():
-            raise ValueError("`prob` must not contain NaN")
+        arr = check_probability_map(prob, "prob")
         if arr.size and (arr.min() < 0 or arr.max() > 1):
             raise ValueError(
                 f"`prob` must hold probabilities in 0..1; received values from "
                 f"{arr.min()} to {arr.max()}"
             )
-        target = _check_2d(truth, "truth")
+        target = check_array_2d(truth, "truth", allow_empty=True)
         if target.shape != arr.shape:
             raise ValueError(
                 f"`truth` must have the shape of `prob` {arr.shape}; received {target.shape}"

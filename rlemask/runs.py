@@ -23,6 +23,7 @@ from rlemask._errors import RLEError
 from rlemask._validation import (
     check_area,
     check_choice,
+    check_connectivity,
     check_mask,
     check_order,
     check_shape,
@@ -61,13 +62,6 @@ def _rk():
 
         _RK = _runs_kernels
     return _RK
-
-
-def _check_connectivity(connectivity: Any) -> bool:
-    """True for 8-connectivity, False for 4; ValueError otherwise."""
-    if isinstance(connectivity, (bool, np.bool_)) or connectivity not in (4, 8):
-        raise ValueError(f"`connectivity` must be 4 or 8; received connectivity={connectivity!r}")
-    return connectivity == 8
 
 
 def _check_sorted_runs(s: np.ndarray, ln: np.ndarray, shape: tuple[int, int]) -> None:
@@ -694,40 +688,13 @@ class Runs:
         [(0, 0, 1, 1), (1, 1, 1, 1), (0, 3, 2, 1)]
         """
         rk = _rk()
-        conn8 = _check_connectivity(connectivity)
+        conn8 = check_connectivity(connectivity)
         if self.starts.size == 0:
             return []
         m, n_lines = self._lines()
         s, ln, ptr = rk._components(self.starts, self.lengths, m, n_lines, conn8, self.order == "F")
         bounds = ptr.tolist()
         return [self._new(s[a:b], ln[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-    def _component_boxes(self, connectivity: int) -> tuple[list, np.ndarray]:
-        """``([(x, y, w, h), ...], areas)`` of the regions, in :meth:`components` order."""
-        rk = _rk()
-        conn8 = _check_connectivity(connectivity)
-        if self.starts.size == 0:
-            return [], np.zeros(0, np.int64)
-        m, n_lines = self._lines()
-        box, area = rk._component_boxes(
-            self.starts, self.lengths, m, n_lines, conn8, self.order == "F"
-        )
-        c0, c1, p0, p1 = box.T
-        # lines are columns (F) or rows (C)
-        x0, x1, y0, y1 = (c0, c1, p0, p1) if self.order == "F" else (p0, p1, c0, c1)
-        xywh = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1).tolist()
-        boxes = [tuple(b) for b in xywh]
-        return boxes, area
-
-    def _remove_small(self, min_area: int, connectivity: int = 8) -> Runs:
-        """The regions of at least ``min_area`` pixels (validated ``min_area``)."""
-        rk = _rk()
-        conn8 = _check_connectivity(connectivity)
-        if self.starts.size == 0 or min_area <= 1:
-            return self
-        m, n_lines = self._lines()
-        s, ln = rk._remove_small(self.starts, self.lengths, m, n_lines, conn8, min_area)
-        return self._new(s, ln)
 
     # ------------------------------------------------------------------ algebra
     def _check_other(self, other: Any, op: str) -> None:

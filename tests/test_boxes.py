@@ -115,3 +115,24 @@ def test_bad_input(func):
         func(np.array([[0.0, np.nan]]))
     with pytest.raises(ValueError, match="dtype"):
         func(np.array([["a"]]))
+
+
+@pytest.mark.parametrize("connectivity", [6, 0, True, "8", None])
+@pytest.mark.parametrize("mask", [np.zeros((0, 3)), np.eye(3), "runs"])
+def test_bad_connectivity_is_rejected_before_any_work(mask, connectivity):
+    """Even an empty mask, or runs, says what is wrong with `connectivity`."""
+    if isinstance(mask, str):
+        mask = rlemask.Runs.from_mask(np.eye(3, dtype=bool))
+    with pytest.raises(ValueError, match=r"`connectivity` must be 4 or 8; received connectivity="):
+        rlemask.bboxes(mask, connectivity=connectivity)
+
+
+@pytest.mark.parametrize("dtype", ["<f2", ">f8", ">i4", "?"])
+def test_kernel_dtypes(dtype):
+    """float16, other byte orders and bool reach the kernels converted, with the same boxes."""
+    mask = np.zeros((4, 5), np.uint8)
+    mask[1:3, 2] = 1
+    mask[3, 4] = 1
+    converted = mask.astype(dtype)
+    assert rlemask.bbox(converted) == rlemask.bbox(mask) == (2, 1, 3, 3)
+    assert rlemask.bboxes(converted) == rlemask.bboxes(mask)
