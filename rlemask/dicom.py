@@ -140,6 +140,8 @@ _LONG_VRS = frozenset(
 )
 # a real File Meta Information group has about 10 elements
 _MAX_META_ELEMENTS = 256
+# top-level elements out of order tolerated before a file is taken for filler
+_MAX_DISORDER = 16
 
 
 def _check_header(fh: Any) -> None:
@@ -188,30 +190,34 @@ def _check_header(fh: Any) -> None:
 
 
 class _TagOrder:
-    """``stop_when`` for pydicom's reader: tags of a data set must ascend (PS3.5 7.1).
+    """``stop_when`` for pydicom's reader: stops filler bytes parsed as elements.
 
-    Stops a file whose data set repeats one tag or goes backwards -- filler
-    bytes, not elements -- at the first such tag instead of parsing the whole
-    file.  pydicom may ask twice about the first element (when it checks the
-    VR encoding), so one immediate repeat is allowed.
+    The tags of a data set ascend (PS3.5 7.1).  A few writers get that
+    wrong now and then, and pydicom reads such files, so a few tags out of
+    order (or repeated) are tolerated; filler -- a file of one element over
+    and over, or of bytes that parse as random tags -- breaks the order at
+    nearly every element and is stopped after :data:`_MAX_DISORDER` of them
+    instead of being parsed to its end.  (pydicom may ask twice about the
+    first element, when it checks the VR encoding: that is not counted.)
     """
 
     def __init__(self, stop_before_pixels: bool) -> None:
         self.last = -1
-        self.repeats = 0
+        self.calls = 0
+        self.disorder = 0
         self.stop_before_pixels = stop_before_pixels
 
     def __call__(self, tag: int, vr: Any, length: int) -> bool:
         tag = int(tag)
-        if tag == self.last:
-            self.repeats += 1
-        else:
-            self.repeats = 0
-        if tag < self.last or self.repeats > 1:
-            raise _Malformed(
-                f"data element ({tag >> 16:04X},{tag & 0xFFFF:04X}) out of order after "
-                f"({self.last >> 16:04X},{self.last & 0xFFFF:04X})"
-            )
+        self.calls += 1
+        if tag <= self.last and not (self.calls == 2 and tag == self.last):
+            self.disorder += 1
+            if self.disorder > _MAX_DISORDER:
+                raise _Malformed(
+                    f"{self.disorder} data elements out of order, the last "
+                    f"({tag >> 16:04X},{tag & 0xFFFF:04X}) after "
+                    f"({self.last >> 16:04X},{self.last & 0xFFFF:04X}): not a data set"
+                )
         self.last = tag
         return self.stop_before_pixels and tag in (0x7FE00010, 0x7FE00009, 0x7FE00008)
 
