@@ -33,20 +33,6 @@ from rlemask._validation import (
 _ORDERS = ("F", "C")
 
 
-def _check_shape(shape: Any, name: str = "shape") -> tuple[int, int]:
-    """Return ``shape`` as a tuple of two positive ints or raise :class:`RLEError`."""
-    return check_shape(shape, name)
-
-
-def _check_order(order: Any) -> str:
-    return check_order(order)
-
-
-def _as_mask(mask: Any, name: str = "mask") -> np.ndarray:
-    """A 2-D bool/integer array (uint8 view for bool, native byte order), any layout."""
-    return check_mask(mask, name)
-
-
 _RK = None
 
 
@@ -147,8 +133,8 @@ class Runs:
     def __init__(self, starts: Any, lengths: Any, shape: tuple[int, int], order: str = "F"):
         from rlemask import _kernels as k
 
-        shape = _check_shape(shape)
-        order = _check_order(order)
+        shape = check_shape(shape)
+        order = check_order(order)
         for name, values in (("starts", starts), ("lengths", lengths)):
             kind = np.asarray(values).dtype.kind
             if kind not in "iu" and np.asarray(values).size:
@@ -243,8 +229,8 @@ class Runs:
                 f"`starts` and `lengths` must have the same size; "
                 f"received {starts.size} starts and {lengths.size} lengths"
             )
-        shape = _check_shape(shape)
-        order = _check_order(order)
+        shape = check_shape(shape)
+        order = check_order(order)
         # a strided view (values[1::2]) is copied: kernels are compiled for contiguous arrays
         starts = np.ascontiguousarray(starts)
         lengths = np.ascontiguousarray(lengths)
@@ -273,8 +259,8 @@ class Runs:
         """
         from rlemask import _kernels as k
 
-        order = _check_order(order)
-        arr = _as_mask(mask)
+        order = check_order(order)
+        arr = check_mask(mask)
         shape = (int(arr.shape[0]), int(arr.shape[1]))
         # never transpose: pick the kernel that reads the layout in memory order.
         # A strided view is copied first (measured: a copy plus the contiguous
@@ -335,7 +321,7 @@ class Runs:
         >>> r.as_order("C")
         Runs(starts=[3, 5, 8, 10, 21, 29], lengths=[1, 1, 1, 1, 1, 1], shape=(6, 5), order='C')
         """
-        if _check_order(order) == self.order:
+        if check_order(order) == self.order:
             return self
         s, ln = self._reordered()
         return Runs._trusted(s, ln, self.shape, order)
