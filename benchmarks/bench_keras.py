@@ -1,7 +1,9 @@
 """Keras adapter throughput: the batch generator, and training images/s.
 
-Run as a script (asv does not time it: TensorFlow start-up and training are
-too heavy for asv's repeat loop)::
+The asv suite here (:class:`AugmentSuite`) times only the framework-free
+augmentation and sampler of :mod:`rlemask.augment`.  The rest runs as a
+script (asv does not time it: TensorFlow start-up and training are too heavy
+for asv's repeat loop)::
 
     .venv/bin/python benchmarks/bench_keras.py [--n-images 128] [--batches 7] [--epochs 3]
 
@@ -11,7 +13,8 @@ It prints one markdown table:
   its 1024 x 1024 JPEG-Baseline DICOM (``rlemask.load_sample``) and from the
   sample cache, with 1 and 2 worker threads, driven through Keras' own
   ``PyDataset`` adapter (the enqueuer ``model.fit`` uses), with and without
-  augmentation;
+  augmentation, and from the cache through the ``tf.data`` path
+  (:func:`rlemask_keras.tfdata.as_tf_dataset`);
 - training images/s of the default U-Net (16 filters, depth 4, SELU, batch
   16) at 128 and 256, fed from the cache, median over the timed epochs (the
   first epoch, with tracing, is left out).
@@ -30,6 +33,35 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
+
+
+class AugmentSuite:
+    """The built-in augmentation on a batch of 16 at 256 px, and an epoch's order."""
+
+    params = (["float32", "uint8"],)
+    param_names = ["images"]
+
+    def setup(self, images):
+        from rlemask.augment import BasicAugmentation, PositiveFractionSampler
+
+        rng = np.random.default_rng(1234)
+        steps = rng.integers(0, 256, (16, 256, 256), dtype=np.uint8)
+        self.images = steps if images == "uint8" else steps.astype(np.float32) / 255
+        self.masks = (steps > 200).astype(np.uint8)
+        self.augmentation = BasicAugmentation()
+        self.rng = rng
+        self.sampler = PositiveFractionSampler(
+            rng.random(12_000) < 0.22, positive_fraction=(0.8, None), epochs=10, seed=0
+        )
+        self.augmentation.batch(self.images, self.masks, rng)  # compile before timing
+
+    def time_basic_augmentation(self, images):
+        self.augmentation.batch(self.images, self.masks, self.rng)
+
+    def time_sampler_order_12k(self, images):
+        self.sampler.order(3)
 
 
 def _iterate(gen, n_batches: int) -> float:
@@ -69,7 +101,24 @@ def generator_rows(paths, labels, cache, n_batches: int) -> list[tuple[str, floa
                 rate = _iterate(gen, n)
                 name = f"generator, {source}, {'augment' if augment else 'plain'}, {workers} w"
                 rows.append((name, rate, f"{rate * 16:.0f} images/s"))
+    rows.append(_tf_data_row(paths, labels, cache, n_batches))
     return rows
+
+
+def _tf_data_row(paths, labels, cache, n_batches: int) -> tuple[str, float, str]:
+    """The cache, augmented, through the tf.data path (its own autotuned threads)."""
+    from rlemask_keras import DataGenerator
+    from rlemask_keras.tfdata import as_tf_dataset
+
+    gen = DataGenerator(paths, labels, batch_size=16, img_size=256, seed=0, augment=True,
+                        cache=cache)
+    it = iter(as_tf_dataset(gen))
+    next(it)
+    t0 = time.perf_counter()
+    for _ in range(n_batches):
+        next(it)
+    rate = n_batches / (time.perf_counter() - t0)
+    return ("generator, cache, augment, tf.data", rate, f"{rate * 16:.0f} images/s")
 
 
 class _Timer:
