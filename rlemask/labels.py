@@ -47,7 +47,16 @@ _limit_saved = 0
 
 
 @contextlib.contextmanager
-def _large_fields() -> Iterator[None]:
+def large_fields() -> Iterator[None]:
+    """CSV fields of any length while the block runs (every reader of labels files).
+
+    Examples
+    --------
+    >>> import csv
+    >>> with large_fields():
+    ...     csv.field_size_limit() > 10**9
+    True
+    """
     global _limit_users, _limit_saved
     with _limit_lock:
         if _limit_users == 0:
@@ -136,7 +145,7 @@ def read_rle_csv(
     line = 1
     reader = None
     try:
-        with _large_fields(), open(path, newline="", encoding="utf-8-sig") as handle:
+        with large_fields(), open(path, newline="", encoding="utf-8-sig") as handle:
             # strict: an unterminated quote or stray quote is an error, not a silent guess
             reader = csv.reader(handle, skipinitialspace=True, strict=True)
             header = next(reader, None)

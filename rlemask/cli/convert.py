@@ -74,13 +74,13 @@ def _read_rows(path: Path) -> Iterator[tuple[int, str, str]]:
         Bad header, short row, empty id, undecodable text; names file and line.
     """
     from rlemask._errors import LabelsFileError
-    from rlemask.labels import _large_fields
+    from rlemask.labels import large_fields
 
     line = 1
     try:
         # any row write_rle_csv writes reads back, however long (a noisy 1024^2
         # prediction is a 1 MB field, past csv's default limit of 131,072)
-        with _large_fields(), open(path, newline="", encoding="utf-8-sig") as handle:
+        with large_fields(), open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle, skipinitialspace=True)
             header = next(reader, None)
             if header is None:
