@@ -455,8 +455,8 @@ def evaluate(
         else:
             missing.append(image_id)
             p = None
-        ta = 0 if t is None else t.area
-        pa = 0 if p is None else p.area
+        ta = 0 if t is None else int(t.area)
+        pa = 0 if p is None else int(p.area)
         if ta:
             truth_end.append(int(t.starts[-1] + t.lengths[-1]))
         if pa:
