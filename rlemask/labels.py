@@ -26,7 +26,7 @@ from rlemask._errors import LabelsFileError, RLEError
 from rlemask._optional import install_hint
 from rlemask._validation import check_shape, is_empty_rle
 
-__all__ = ["as_labels", "labels_from_frame", "read_rle_csv", "write_rle_csv"]
+__all__ = ["as_labels", "labels_from_frame", "large_fields", "read_rle_csv", "write_rle_csv"]
 
 _ID = "ImageId"
 _RLE = "EncodedPixels"

@@ -212,7 +212,7 @@ def test_frame_errors_name_the_problem():
         rlemask.labels_from_frame(mixed)
 
 
-def test_frame_like_objects_are_read_without_pandas():
+def test_frame_like_objects_are_read_without_pandas(tmp_path):
     class Column(list):
         pass
 
@@ -229,7 +229,8 @@ def test_frame_like_objects_are_read_without_pandas():
             raise KeyError(key)
 
     with pytest.raises(TypeError, match=r"pip install \"rlemask\[pandas\]\""):
-        rlemask.write_rle_csv("unused.csv", Broken())
+        rlemask.write_rle_csv(tmp_path / "unused.csv", Broken())
+    assert not (tmp_path / "unused.csv").exists()
 
 
 def test_colliding_ids_are_refused(tmp_path):
