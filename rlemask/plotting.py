@@ -35,6 +35,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
+from rlemask._validation import check_array_2d, check_mask
+
 __all__ = [
     "plot_dataset_overview",
     "plot_prediction_grid",
@@ -56,12 +58,7 @@ def _grey(image: Any, name: str = "image") -> np.ndarray:
     arr = np.asarray(image)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
-    if arr.ndim != 2:
-        raise ValueError(f"`{name}` must be a 2-D array (H, W) or (H, W, 1); received shape "
-                         f"{np.shape(image)}")
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"`{name}` must hold numbers; received dtype {arr.dtype}")
-    return arr
+    return check_array_2d(arr, name, allow_empty=True)
 
 
 def _binary(mask: Any, name: str, shape: tuple[int, int], threshold: float) -> np.ndarray:
@@ -70,14 +67,11 @@ def _binary(mask: Any, name: str, shape: tuple[int, int], threshold: float) -> n
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.shape != shape:
-        raise ValueError(f"`{name}` must have the image's shape {shape}; received shape "
-                         f"{np.shape(mask)}")
-    if arr.dtype.kind == "f":
+        raise ValueError(f"`{name}` must have the image's shape {shape}; received "
+                         f"{name}.shape={np.shape(mask)}")
+    if arr.dtype.kind == "f":  # probabilities: cut here, not in check_mask (ints only)
         return arr >= threshold
-    if arr.dtype.kind not in "biu":
-        raise ValueError(f"`{name}` must be a bool, integer or float mask; received dtype "
-                         f"{arr.dtype}")
-    return arr != 0
+    return check_mask(arr, name) != 0
 
 
 def _imshow_grey(ax, image: np.ndarray) -> None:
