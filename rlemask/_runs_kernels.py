@@ -563,7 +563,7 @@ def _components(starts, lengths, m, n_lines, conn8, lines_are_columns):
 
 @njit(cache=True)
 def _component_boxes(starts, lengths, m, n_lines, conn8, lines_are_columns):
-    """Per region ``(line_lo, line_hi, pos_lo, pos_hi)`` (inclusive) and area."""
+    """Per region ``(line_lo, line_hi, pos_lo, pos_hi)`` (inclusive), in label order."""
     line, lo, hi, label, n_labels = _label_segments(
         starts, lengths, m, n_lines, conn8, lines_are_columns
     )
@@ -579,7 +579,7 @@ def _component_boxes(starts, lengths, m, n_lines, conn8, lines_are_columns):
         box[t, 1] = max(box[t, 1], line[k])
         box[t, 2] = min(box[t, 2], lo[k])
         box[t, 3] = max(box[t, 3], hi[k] - 1)
-    return box, _region_areas(lo, hi, label, n_labels)
+    return box
 
 
 @njit(cache=True)

@@ -29,7 +29,7 @@ def _region_boxes(runs: Runs, conn8: bool) -> list[Box]:
         return []
     columns = runs.order == "F"  # scan lines are columns (F) or rows (C)
     m, n_lines = runs.shape if columns else runs.shape[::-1]
-    box, _ = rk._component_boxes(runs.starts, runs.lengths, m, n_lines, conn8, columns)
+    box = rk._component_boxes(runs.starts, runs.lengths, m, n_lines, conn8, columns)
     line0, line1, pos0, pos1 = box.T
     x0, x1, y0, y1 = (line0, line1, pos0, pos1) if columns else (pos0, pos1, line0, line1)
     xywh = np.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], axis=1).tolist()
