@@ -32,7 +32,9 @@ def _as_runs_list(masks: Any, name: str) -> list[Runs]:
             f"received a single {type(masks).__name__}: wrap it in a list"
         )
     if isinstance(masks, np.ndarray) and masks.ndim != 3:
-        raise ValueError(f"`{name}` as an array must be (N, H, W); received shape {masks.shape}")
+        raise ValueError(
+            f"`{name}` as an array must be (N, H, W); received {name}.shape={masks.shape}"
+        )
     if not isinstance(masks, (Sequence, np.ndarray)) or isinstance(masks, (str, bytes)):
         raise TypeError(
             f"`{name}` must be a list of masks (Runs or 2-D arrays); "

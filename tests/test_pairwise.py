@@ -86,5 +86,5 @@ def test_errors():
         rlemask.iou_matrix([m.astype(float)], [m])
     with pytest.raises(TypeError, match="`empty` must be a number"):
         rlemask.iou_matrix([m], [m], empty="1")
-    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+    with pytest.raises(ValueError, match=r"\(N, H, W\); received a\.shape=\(3,\)"):
         rlemask.iou_matrix(np.zeros(3), [m])
