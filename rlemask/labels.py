@@ -156,7 +156,7 @@ def read_rle_csv(
             if missing:
                 raise LabelsFileError(
                     f"{path}, line 1: header must name the columns {_ID} and {_RLE}; "
-                    f"missing {', '.join(missing)}. Received: {header}"
+                    f"missing {', '.join(missing)}; received {header}"
                 )
             i_id, i_rle = names.index(_ID), names.index(_RLE)
             need = max(i_id, i_rle) + 1

@@ -237,7 +237,7 @@ def test_numpy_int_shape_is_accepted():
 
 
 def test_bad_types():
-    with pytest.raises(TypeError, match="a 'siim' RLE must be str or bytes. Received: list"):
+    with pytest.raises(TypeError, match="a 'siim' RLE must be str or bytes; received list"):
         rlemask.decode([1, 2], (6, 5))
     with pytest.raises(TypeError, match=r"bool or integer array.*received mask.dtype=float32"):
         rlemask.encode(np.zeros((2, 2), np.float32))

@@ -76,7 +76,7 @@ def test_register_format(clean_registry):
 
 
 def test_register_rejects_non_codecs(clean_registry):
-    with pytest.raises(TypeError, match="missing: parse, format"):
+    with pytest.raises(TypeError, match="missing parse, format; received"):
         rlemask.register_format("bad", object())
     with pytest.raises(ValueError, match="non-empty str"):
         rlemask.register_format("", ReversedSiim())
@@ -188,7 +188,7 @@ def test_coco_bad_input(rle, message):
 
 
 def test_coco_counts_of_wrong_type():
-    with pytest.raises(TypeError, match=r"counts must be a compressed str/bytes.*Received: int"):
+    with pytest.raises(TypeError, match=r"counts must be a compressed str/bytes.*received int"):
         rlemask.decode({"size": [2, 2], "counts": 5}, format="coco")
 
 

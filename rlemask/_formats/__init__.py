@@ -97,7 +97,7 @@ def _check_codec(name: str, codec: Any) -> Any:
     if missing:
         raise TypeError(
             f"a codec for format {name!r} must have callable `parse` and `format`; "
-            f"missing: {', '.join(missing)}. Received: {codec!r}"
+            f"missing {', '.join(missing)}; received {codec!r}"
         )
     return codec
 
@@ -136,7 +136,7 @@ def register_format(name: str, codec: Any, *, replace: bool = False) -> None:
     '1 2'
     """
     if not isinstance(name, str) or not name:
-        raise ValueError(f"`name` must be a non-empty str. Received: name={name!r}")
+        raise ValueError(f"`name` must be a non-empty str; received name={name!r}")
     if not replace and (name in _registry or name in _BUILTIN):
         raise ValueError(f"format {name!r} is already registered; pass replace=True")
     _registry[name] = _check_codec(name, codec)

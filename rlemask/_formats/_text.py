@@ -19,7 +19,7 @@ def to_buffer(rle: Any, fmt: str) -> tuple[np.ndarray, bytes]:
         raw = bytes(rle)
     else:
         raise TypeError(
-            f"a {fmt!r} RLE must be str or bytes. Received: {type(rle).__name__} {rle!r:.80}"
+            f"a {fmt!r} RLE must be str or bytes; received {type(rle).__name__} {rle!r:.80}"
         )
     return np.frombuffer(raw, np.uint8), raw
 

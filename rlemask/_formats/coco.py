@@ -58,9 +58,7 @@ class CocoCodec:
     def parse(self, rle: Any, shape: tuple[int, int]) -> Runs:
         if isinstance(rle, Mapping):
             if "counts" not in rle:
-                raise RLEError(
-                    f"coco RLE: the dict has no 'counts' key. Received keys: {list(rle)}"
-                )
+                raise RLEError(f"coco RLE: the dict has no 'counts' key; received keys {list(rle)}")
             if "size" in rle:
                 size = check_shape(rle["size"], "size")
                 if shape not in (size, _DEFAULT_SHAPE):
@@ -92,8 +90,8 @@ class CocoCodec:
             if not ok:
                 if not isinstance(counts, (list, tuple, np.ndarray)):
                     raise TypeError(
-                        "coco RLE: counts must be a compressed str/bytes or a list of ints. "
-                        f"Received: {type(counts).__name__}"
+                        "coco RLE: counts must be a compressed str/bytes or a list of ints; "
+                        f"received {type(counts).__name__}"
                     )
                 bad = next(
                     (
@@ -129,7 +127,7 @@ class CocoCodec:
     def format(self, runs: Runs, *, counts: str = "bytes") -> dict:
         if counts not in _COUNTS:
             raise ValueError(
-                f"`counts` must be one of {', '.join(_COUNTS)}. Received: counts={counts!r}"
+                f"`counts` must be one of {', '.join(_COUNTS)}; received counts={counts!r}"
             )
         runs = runs.as_order("F")
         h, w = runs.shape
