@@ -71,6 +71,43 @@ class EncodeSuite:
         rlemask.encode(self.mask, format="coco")
 
 
+class BaselineSuite:
+    """The same decode and encode by rlemasklib, beside rlemask's (tracked over commits).
+
+    rlemasklib decodes from counts parsed beforehand (the SIIM offsets are its
+    zero runs, see :func:`benchmarks.compare_codecs.siim_counts`) and encodes
+    to runs without printing text; the ratios are in ``compare_codecs``.
+    """
+
+    params = [list(MASKS)]
+    param_names = ["mask"]
+
+    def setup(self, mask: str) -> None:
+        try:
+            from rlemasklib import RLEMask
+        except ImportError:  # asv skips a suite whose setup raises NotImplementedError
+            raise NotImplementedError("rlemasklib is not installed") from None
+        from benchmarks.compare_codecs import siim_counts
+
+        rlemask.warmup()
+        self.RLEMask = RLEMask
+        self.mask = make_mask(mask)
+        self.text = rlemask.encode(self.mask)
+        self.counts = siim_counts(self.text, self.mask.size)
+
+    def time_decode_rlemask(self, mask: str) -> None:
+        rlemask.decode(self.text, SHAPE)
+
+    def time_decode_rlemasklib(self, mask: str) -> None:
+        self.RLEMask.from_counts(self.counts, SHAPE).to_array(order="C")
+
+    def time_encode_rlemask(self, mask: str) -> None:
+        rlemask.encode(self.mask)
+
+    def time_encode_rlemasklib(self, mask: str) -> None:
+        self.RLEMask.from_array(self.mask)
+
+
 class RunsSuite:
     """Run algebra without decoding."""
 
