@@ -33,10 +33,8 @@ the on-disk cache; call :func:`rlemask.warmup` once in the parent first so
 that the workers do not all compile the same kernel at the same time (numba
 writes cache files atomically, so racing workers are safe, only wasteful).  If
 the package folder is read-only, numba falls back to a per-user cache folder;
-``NUMBA_CACHE_DIR`` chooses another.  Measured here (2 shared cores): a fresh
-process with a warm cache pays numba's own start-up (``import numba``, its
-BLAS probe that imports ``scipy.linalg``, its typing registries: 0.4-1 s on
-a loaded machine) plus about 40 ms for rlemask's kernels.
+``NUMBA_CACHE_DIR`` chooses another.  With a warm cache, a fresh process
+pays mostly numba's own start-up (measurements: docs/performance.md).
 The test suite checks decoding in a pool of two spawned workers.
 """
 
@@ -677,9 +675,8 @@ def _row_changes_binary(words, rowcnt, first):
     gets the first word that changes (a vectorised min).  The OR of all
     words tells whether every byte was 0/1; if not, the counts are wrong and
     the caller redoes the pass with :func:`_row_changes_folded`.
-    (The rows are array views, indexed from 0: indexing ``words[r, j - nw]``
-    instead makes numba check for negative indices and stops LLVM from
-    vectorising, 7x slower.)
+    (The rows are array views indexed from 0: an index that might be
+    negative stops LLVM from vectorising; see docs/performance.md.)
     """
     H = words.shape[0]
     nw = words.shape[1]
@@ -761,8 +758,8 @@ def _runs_colmajor_words(mask, words):
     the pixels that change between each pair of rows, eight pixels per
     operation (:func:`_row_changes_binary`, or :func:`_row_changes_folded`
     when some byte is neither 0 nor 1); the caller guarantees ``W <= 2040``
-    (at most 255 words, so no byte lane overflows).  (Looping over blocks
-    of words with ``min`` bounds stopped LLVM from vectorising: 10x slower.)
+    (at most 255 words, so no byte lane overflows).  (One flat loop over
+    the words: blocks with ``min`` bounds stop LLVM from vectorising.)
     Pass 2 visits only the rows with a change and, in them, starts at the
     first word that changes, skips every stretch of four words (32 pixels)
     whose raw bytes equal the row above (equal bytes never change), and
