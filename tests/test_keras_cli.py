@@ -35,6 +35,7 @@ TINY = [
     "--img-size", "64", "--filters", "8", "--depth", "2", "--epochs", "1",
     "--batch-size", "8", "--quiet", "--learning-rate", "0.003", "--seed", "1",
 ]  # fmt: skip
+FOLD0 = ["--folds", "2", "--fold", "0"]  # the settings of the run `trained` gives
 BIN = Path(sys.executable).parent
 #: lines TensorFlow prints at start-up that the commands must hide
 NOISE = ("oneDNN", "absl::InitializeLog", "cpu_feature_guard", "I0000")
@@ -61,11 +62,19 @@ def data(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trained(data, tmp_path_factory):
-    """One tiny training run; returns (run folder, the train command's result)."""
-    out = tmp_path_factory.mktemp("run") / "out"
-    result = _command("rlemask-keras", "train", "--data", data, "--out", out, *TINY)
-    return out, result
+def folds(data, tmp_path_factory):
+    """Two tiny training runs, folds 0 and 1 of 2; each: (run folder, the command's result)."""
+    runs = []
+    for fold in (0, 1):
+        out = tmp_path_factory.mktemp("run") / f"fold{fold}"
+        argv = ["--data", data, "--out", out, "--folds", 2, "--fold", fold, *TINY]
+        runs.append((out, _command("rlemask-keras", "train", *argv)))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def trained(folds):
+    return folds[0]
 
 
 def test_train_writes_every_output_and_speaks_to_users(trained):
@@ -121,21 +130,33 @@ def test_predict_and_score_in_fresh_processes(trained, data, tmp_path):
     assert again.mean_dice == pytest.approx(report["evaluation"]["mean_dice"], abs=1e-6)
 
 
-def test_predict_averages_models_and_flips(trained, data, tmp_path):
-    """A model averaged with itself predicts what it predicts alone; thresholds by flag."""
-    out, _ = trained
-    model = out / "model.keras"
-    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
-    common = ["--tta", "flip", "--quiet", "--thresholds", "0.5,0,0.3"]
-    _command("rlemask-keras", "predict", model, data, "--out", one, *common)
+def _score(sub: Path, data: Path) -> float:
     result = _command(
-        "rlemask-keras", "predict", model, model, data, "--weights", "1,3", "--out", two, *common
+        "rlemask", "score", sub, data / "train-rle.csv", "--shape", SIZE, SIZE, "--json"
     )
-    assert "2 models" in result.stdout
-    assert one.read_text() == two.read_text()
-    # a triplet that empties everything: every row is -1
-    _command("rlemask-keras", "predict", model, data, "--out", one, "--thresholds", "1,1,0.5")
-    assert all(line.split(",")[1].strip() == "-1" for line in one.read_text().splitlines()[1:])
+    return json.loads(result.stdout)["mean_dice"]
+
+
+def test_fold_ensemble_with_flips_and_out_of_fold_thresholds(folds, data, tmp_path):
+    """train --folds 2 (x2) -> oof -> predict with both models -> score, all in subprocesses."""
+    (run0, _), (run1, _) = folds
+    m0, m1 = run0 / "model.keras", run1 / "model.keras"
+    oof = tmp_path / "oof.json"
+    printed = _command("rlemask-keras", "oof", run0, run1, "--out", oof, "--tta", "flip")
+    assert f"out-of-fold: {N_IMAGES} images from 2 runs" in printed.stdout
+    common = [data, "--tta", "flip", "--quiet", "--thresholds", oof]
+    subs = {}
+    for name, models in {"0": [m0], "1": [m1], "01": [m0, m1], "00": [m0, m0]}.items():
+        subs[name] = tmp_path / f"{name}.csv"
+        extra = ["--weights", "1,3"] if name == "00" else []
+        result = _command("rlemask-keras", "predict", *models, *common, "--out", subs[name],
+                          *extra)  # fmt: skip
+        assert f"{len(models)} model" in result.stdout
+    # a model averaged with itself (any weights) predicts what it predicts alone
+    assert subs["00"].read_text() == subs["0"].read_text()
+    # the ensemble scores at least as well as the weaker of its models
+    scores = {name: _score(subs[name], data) for name in ("0", "1", "01")}
+    assert scores["01"] >= min(scores["0"], scores["1"]) - 1e-9, scores
 
 
 def test_oof_of_one_run_finds_its_validation_choice_and_feeds_predict(trained, data, tmp_path):
@@ -154,7 +175,7 @@ def test_oof_of_one_run_finds_its_validation_choice_and_feeds_predict(trained, d
                        "--quiet", "--thresholds", oof)  # fmt: skip
     thr = chosen["thresholds"]
     assert f"top={thr['top']}, min_area={thr['min_area_1024']:g}" in printed.stdout
-    # the same run twice is not a set of folds
+    # the same run twice is not a set of folds of one split
     twice = _command("rlemask-keras", "oof", out, out, "--out", oof, check=False)
     assert twice.returncode == 2 and "overlap" in twice.stderr
 
@@ -164,7 +185,17 @@ def test_resume_continues_from_the_last_completed_epoch(trained, data, tmp_path)
     run = tmp_path / "run"
     shutil.copytree(out, run)
     result = _command(
-        "rlemask-keras", "train", "--data", data, "--out", run, *TINY, "--epochs", "2", "--resume"
+        "rlemask-keras",
+        "train",
+        "--data",
+        data,
+        "--out",
+        run,
+        *FOLD0,
+        *TINY,
+        "--epochs",
+        "2",
+        "--resume",
     )
     assert "resuming after epoch 1 of 2" in result.stdout
     with open(run / "history.csv", newline="") as handle:
@@ -173,10 +204,10 @@ def test_resume_continues_from_the_last_completed_epoch(trained, data, tmp_path)
     report = json.loads((run / "report.json").read_text())
     assert report["training"]["epochs"] == 2
     # nothing left to resume, and different settings are refused, naming the flag
-    again = _command("rlemask-keras", "train", "--data", data, "--out", run, *TINY,
+    again = _command("rlemask-keras", "train", "--data", data, "--out", run, *FOLD0, *TINY,
                      "--epochs", "2", "--resume", check=False)  # fmt: skip
     assert again.returncode == 2 and "--epochs" in again.stderr
-    changed = _command("rlemask-keras", "train", "--data", data, "--out", run, *TINY,
+    changed = _command("rlemask-keras", "train", "--data", data, "--out", run, *FOLD0, *TINY,
                        "--epochs", "3", "--filters", "4", "--resume", check=False)  # fmt: skip
     assert changed.returncode == 2 and "--filters 4" in changed.stderr
 
