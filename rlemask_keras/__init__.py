@@ -2,7 +2,7 @@
 
 A ``keras.utils.PyDataset`` batch generator, U-Net and U-Net++ builders
 (SELU by default), a per-image Dice metric and Dice losses, and the
-``rlemask-keras train|predict`` command.
+``rlemask-keras train|predict|oof`` command.
 
 Names are loaded lazily, so ``import rlemask_keras`` does not import
 TensorFlow until a Keras name is used.  Install Keras with

@@ -58,7 +58,8 @@ def out_of_fold(
     """
     from rlemask._atomic import atomic_write
     from rlemask_keras.evaluate import score_probabilities
-    from rlemask_keras.predict import load_keras_model, plural, predict_probabilities
+    from rlemask_keras.predict import load_keras_model, predict_probabilities
+    from rlemask_keras.report import plural
     from rlemask_keras.training import load_data
 
     runs = [Path(r) for r in runs]

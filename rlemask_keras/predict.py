@@ -299,6 +299,8 @@ def predict(
 
     from tqdm.auto import tqdm
 
+    from rlemask_keras.report import plural
+
     t0 = time.perf_counter()
     rows: dict[str, str] = {}
     probabilities = predict_probabilities(
@@ -318,8 +320,3 @@ def predict(
         f"bottom={bottom}; {len(rows) / seconds:.1f} images/s)"
     )
     return {"n_images": len(rows), "n_positive": n_positive, "seconds": seconds}
-
-
-def plural(n: int, noun: str) -> str:
-    """``1 image``, ``2 images``: counts as people write them."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

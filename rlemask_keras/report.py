@@ -9,7 +9,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["build_report", "write_reports", "save_curves", "save_overlays", "summary"]
+__all__ = [
+    "build_report",
+    "write_reports",
+    "save_curves",
+    "save_overlays",
+    "summary",
+    "plural",
+]
 
 #: the checkpoint keeps the epoch of the best validation Dice on positive
 #: images (docs/training.md, "Choosing the checkpoint", says why)
@@ -52,10 +59,15 @@ def _at(hist: Mapping[str, Sequence[float]], key: str, epoch: int) -> float:
     return float(values[epoch - 1]) if 0 < epoch <= len(values) else float("nan")
 
 
-def _plural(n: int, noun: str) -> str:
-    from rlemask_keras.predict import plural
+def plural(n: int, noun: str) -> str:
+    """``1 image``, ``2 images``: counts as people write them.
 
-    return plural(n, noun)
+    Examples
+    --------
+    >>> plural(1, "epoch"), plural(3, "epoch")
+    ('1 epoch', '3 epochs')
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def summary(report: Mapping[str, Any], out: Path) -> str:
@@ -66,12 +78,12 @@ def summary(report: Mapping[str, Any], out: Path) -> str:
     lines = ["", f"results in {out}/:", *(f"  {out / name}" for name in OUTPUT_FILES)]
     lines.append(
         f"competition score {_num(ev['mean_dice'])} (all-empty baseline "
-        f"{_num(ev['all_empty_baseline'])}) on {_plural(ev['n_images'], 'validation image')}; "
+        f"{_num(ev['all_empty_baseline'])}) on {plural(ev['n_images'], 'validation image')}; "
         f"Dice on positive images {_num(ev['dice_positive'])}, empty accuracy "
         f"{_num(ev['empty_accuracy'])}"
     )
     lines.append(
-        f"{_plural(training['epochs'], 'epoch')}, {training['images_per_second']:.1f} "
+        f"{plural(training['epochs'], 'epoch')}, {training['images_per_second']:.1f} "
         f"training images/s, {report['wall_seconds']:.0f} s in all"
     )
     if "target" in report:
@@ -100,7 +112,7 @@ def write_reports(out: Path, report: dict[str, Any], eval_report) -> None:
     lines = [
         f"# rlemask-keras training report: {cfg['model']} / {cfg['activation']}",
         "",
-        f"Validation split: {_plural(report['data']['n_validation'], 'image')}, scored at "
+        f"Validation split: {plural(report['data']['n_validation'], 'image')}, scored at "
         "their original resolution (probabilities resized back, then binarised).",
         "",
         eval_report.to_markdown(),
@@ -138,7 +150,7 @@ def write_reports(out: Path, report: dict[str, Any], eval_report) -> None:
         f"| training speed | {training['images_per_second']:.1f} images/s |",
         f"| prediction + post-processing | {report['predict_images_per_second']:.1f} images/s |",
         f"| fit time | {training['fit_seconds']:.0f} s; whole run {report['wall_seconds']:.0f} s |",
-        f"| data | {report['data']['root']} ({_plural(report['data']['n_images'], 'image')}, "
+        f"| data | {report['data']['root']} ({plural(report['data']['n_images'], 'image')}, "
         f"{report['data']['n_positive']} positive; {report['data']['split']}) |",
         "",
     ]

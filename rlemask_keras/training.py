@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from rlemask_keras.config import TrainConfig
-from rlemask_keras.predict import plural, predict
+from rlemask_keras.predict import predict
+from rlemask_keras.report import plural
 
 __all__ = ["TrainConfig", "train", "predict", "synthetic_dataset", "OUTPUT_FILES"]
 
