@@ -33,7 +33,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.compare import best_time  # noqa: E402
+from benchmarks.compare import interleaved_best  # noqa: E402
 
 SIZE = 256
 BATCH = 16
@@ -150,8 +150,9 @@ def rows() -> list[dict[str, Any]]:
                 return gen.batch(state["k"] // n, state["k"] % n)
             return run
 
-        t_aug = best_time(batch_of(augmented), repeat=5)
-        t_plain = best_time(batch_of(plain), repeat=5)
+        # side by side, in turn, each keeping its fastest call: both see the same load
+        t_aug, t_plain = interleaved_best([batch_of(augmented), batch_of(plain)], rounds=300,
+                                          budget_s=6.0)
         out = [{
             "operation": f"DataGenerator batch {BATCH} at {SIZE} from the cache, augmented",
             "rlemask_s": t_aug,
@@ -165,13 +166,14 @@ def rows() -> list[dict[str, Any]]:
         images, masks = cache.get_batch(np.arange(BATCH))
         rng = np.random.default_rng(1234)
         basic = BasicAugmentation()
-        t_kernel = best_time(lambda: basic.batch(images, masks, rng), repeat=5)
 
         def per_sample_numpy():
             for k in range(BATCH):
                 numpy_augment_pair(images[k], masks[k], rng)
 
-        t_numpy = best_time(per_sample_numpy, repeat=5)
+        t_kernel, t_numpy = interleaved_best(
+            [lambda: basic.batch(images, masks, rng), per_sample_numpy], rounds=100, budget_s=4.0
+        )
         out.append({
             "operation": f"augment a batch of {BATCH} at {SIZE} (BasicAugmentation)",
             "rlemask_s": t_kernel,
@@ -184,7 +186,11 @@ def rows() -> list[dict[str, Any]]:
         except ImportError:
             transform = None
         if transform is not None:
-            t_album = best_time(lambda: apply_per_sample(transform, images, masks), repeat=5)
+            t_kernel, t_album = interleaved_best(
+                [lambda: basic.batch(images, masks, rng),
+                 lambda: apply_per_sample(transform, images, masks)],
+                rounds=100, budget_s=4.0,
+            )
             out.append({
                 "operation": f"augment a batch of {BATCH} at {SIZE} (BasicAugmentation)",
                 "rlemask_s": t_kernel,
