@@ -44,7 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     demo = ROOT / "runs" / "demo"
     if not (demo / "report.md").exists():
         subprocess.run(
-            [str(Path(py).with_name("rlemask-keras")), "train", "--out", str(demo), "--overwrite"],
+            [
+                str(Path(py).with_name("rlemask-keras")),
+                "train",
+                "--out",
+                str(demo),
+                "--overwrite",
+                "--target",
+                "0.6",
+            ],  # as make demo runs it
             cwd=ROOT,
             check=True,
         )
