@@ -88,7 +88,8 @@ def model_probabilities(model, images: np.ndarray, *, tta: str | None = None) ->
     prob = np.asarray(_final_output(model, model.predict_on_batch(x)), np.float32)[..., 0]
     if tta == "flip":
         flipped = model.predict_on_batch(np.ascontiguousarray(x[:, :, ::-1]))
-        prob = 0.5 * (prob + np.asarray(_final_output(model, flipped), np.float32)[..., 0, ::-1])
+        back = np.asarray(_final_output(model, flipped), np.float32)[..., 0][:, :, ::-1]
+        prob = 0.5 * (prob + back)
     return np.clip(prob, 0.0, 1.0)
 
 

@@ -1,0 +1,88 @@
+"""predict_probabilities / predict_masks against the obvious computation, image by image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import rlemask  # noqa: E402
+import rlemask_keras  # noqa: E402
+from rlemask_keras.predict import model_probabilities  # noqa: E402
+
+pytestmark = [pytest.mark.keras]
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory):
+    from rlemask.synthetic import make_dataset
+
+    root = make_dataset(tmp_path_factory.mktemp("p"), 3, size=64, seed=2)
+    return sorted(rlemask.load_siim(root)[0])
+
+
+@pytest.fixture(scope="module")
+def models():
+    keras.utils.set_random_seed(0)
+    # different input sizes: each model sees the image at its own size
+    return [rlemask_keras.unet((32, 32, 1), filters=2, depth=1),
+            rlemask_keras.unet((16, 16, 3), filters=2, depth=1)]  # fmt: skip
+
+
+def _expected(models, weights, path, tta):
+    total = np.zeros((64, 64), np.float64)
+    for model, weight in zip(models, weights, strict=True):
+        size = model.input_shape[1]
+        image = rlemask.load_sample(path, None, img_size=size)[0]
+        x = np.repeat(image[None, ..., None], model.input_shape[-1], axis=-1)
+        prob = np.asarray(model.predict_on_batch(x))[0, ..., 0]
+        if tta == "flip":
+            flipped = np.asarray(model.predict_on_batch(x[:, :, ::-1]))[0, :, ::-1, 0]
+            prob = (prob + flipped) / 2
+        full = rlemask.resize_image(prob.astype(np.float32), 64, method="bilinear")
+        total += weight / sum(weights) * full
+    return np.clip(total, 0, 1)
+
+
+@pytest.mark.parametrize("tta", [None, "flip"])
+def test_weighted_ensemble_of_different_sizes_is_the_average_at_full_size(models, paths, tta):
+    weights = [1.0, 3.0]
+    got = list(rlemask_keras.predict_probabilities(models, paths, tta=tta, batch_size=2,
+                                                   weights=weights))  # fmt: skip
+    assert [i for i, _ in got] == [p.stem for p in paths]
+    for (_, prob), path in zip(got, paths, strict=True):
+        assert prob.shape == (64, 64) and prob.dtype == np.float32
+        np.testing.assert_allclose(prob, _expected(models, weights, path, tta), atol=2e-6)
+
+
+def test_model_probabilities_flip_is_the_flipped_pass_flipped_back(models):
+    rng = np.random.default_rng(1234)
+    images = rng.random((2, 32, 32), dtype=np.float32)
+    plain = model_probabilities(models[0], images)
+    flipped = model_probabilities(models[0], images[:, :, ::-1])[:, :, ::-1]
+    np.testing.assert_allclose(model_probabilities(models[0], images, tta="flip"),
+                               (plain + flipped) / 2, atol=1e-6)  # fmt: skip
+
+
+def test_predict_masks_scales_min_area_to_each_map():
+    prob = np.zeros((256, 256), np.float32)
+    prob[:10, :10] = 0.9  # 100 px above top: 1600 px at 1024 x 1024
+    keep = dict(rlemask_keras.predict_masks([("a", prob)], (0.75, 1600, 0.3)))
+    drop = dict(rlemask_keras.predict_masks([("a", prob)], (0.75, 1700, 0.3)))
+    assert int(keep["a"].sum()) == 100 and int(drop["a"].sum()) == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"weights": [1.0]}, "--weights"),
+        ({"weights": [1.0, -1.0]}, "--weights"),
+        ({"weights": [0.0, 0.0]}, "--weights"),
+        ({"batch_size": 0}, "--batch-size"),
+        ({"tta": "rotate"}, "--tta"),
+    ],
+)
+def test_bad_arguments_name_the_flag(models, paths, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        next(rlemask_keras.predict_probabilities(models, paths, **kwargs))
