@@ -21,6 +21,23 @@ Batches: the generator's ``batch_size`` is what one worker feeds per step;
 it must be a multiple of the worker's local replicas (:func:`replica_batch`),
 and one step trains on ``batch_size * num_workers`` images.
 
+A training run, in order (every worker runs the same script)::
+
+    dist = select_strategy(kind)          # first: before any TensorFlow op
+    paths = dist.shard(train_paths)       # the same list, in the same order, everywhere
+    batch = replica_batch(batch_size, len(paths), dist.local_replicas)
+    gen = DataGenerator(paths, labels, batch, ..., replicas=dist.local_replicas)
+    with dist.scope():
+        model = unet(...); model.compile(...)
+    prepare_model(dist, model)
+    data = distribute_dataset(dist, as_tf_dataset(gen), batch)
+    model.fit(data, steps_per_epoch=len(gen), epochs=..., shuffle=False)
+    if dist.is_chief: model.save(...)
+
+With several workers, give ``fit`` the :func:`distribute_dataset` of the
+tf.data path, never the generator itself: Keras would then train each
+worker on only ``1 / num_workers`` of its shard (see there).
+
 Examples
 --------
 >>> dist = select_strategy("default")
