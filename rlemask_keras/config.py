@@ -135,6 +135,18 @@ class TrainConfig:
     deep_supervision: bool = _option(
         False, "U-Net++: train every decoder output (with --model unet++)"
     )
+    encoder: str | None = _option(
+        None,
+        "keras.applications backbone as the encoder, e.g. resnet50, efficientnetv2b0 "
+        "(default: none, the reference U-Net)",
+        metavar="NAME",
+    )
+    encoder_weights: str | None = _option(
+        None, "encoder weights: imagenet or a weights file (default: random)", metavar="W"
+    )
+    freeze_encoder_epochs: int = _option(
+        0, "epochs with the encoder frozen (with --encoder)", type=int, metavar="N"
+    )
     activation: str = _option("selu", "selu, relu, elu or any Keras activation name")
     filters: int = _option(8, "filters of the first level (doubled at each level)", type=int)
     depth: int = _option(4, "down-sampling levels", type=int)
@@ -214,6 +226,17 @@ class TrainConfig:
                              f"(--depth {self.depth})")  # fmt: skip
         if self.model not in ("unet", "unet++"):
             fail("model", "must be 'unet' or 'unet++'")
+        if self.encoder is not None:
+            from rlemask_keras.encoders import encoders
+
+            if self.encoder not in encoders():
+                fail("encoder", f"must be one of {', '.join(encoders())}")
+        elif self.encoder_weights is not None:
+            fail("encoder_weights", "needs --encoder")
+        if not isinstance(self.freeze_encoder_epochs, int) or self.freeze_encoder_epochs < 0:
+            fail("freeze_encoder_epochs", "must be an integer >= 0")
+        if self.freeze_encoder_epochs and self.encoder is None:
+            fail("freeze_encoder_epochs", "needs --encoder")
         if self.deep_supervision and self.model != "unet++":
             fail("deep_supervision", "needs --model unet++")
         if self.strategy not in STRATEGIES:

@@ -54,6 +54,8 @@ def build_model(config):
         activation=config.activation,
         batch_norm=config.batch_norm,
     )
+    if config.encoder is not None:
+        options.update(encoder=config.encoder, encoder_weights=config.encoder_weights)
     if config.model == "unet":
         model = unet((config.img_size, config.img_size, 1), **options)
     else:
@@ -97,7 +99,14 @@ def resume_state(out: Path) -> dict[str, Any] | None:
     return state
 
 
-def _callbacks(out: Path, monitor: str, best: float | None, tensorboard: bool, resuming: bool):
+def _callbacks(
+    out: Path,
+    monitor: str,
+    best: float | None,
+    tensorboard: bool,
+    resuming: bool,
+    freeze_encoder_epochs: int = 0,
+):
     import keras
 
     from rlemask._atomic import atomic_write
@@ -157,6 +166,10 @@ def _callbacks(out: Path, monitor: str, best: float | None, tensorboard: bool, r
     ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out / "logs")))
+    if freeze_encoder_epochs:
+        from rlemask_keras.callbacks import FreezeEncoder
+
+        callbacks.append(FreezeEncoder(freeze_encoder_epochs))
     return callbacks, timer
 
 
@@ -193,7 +206,12 @@ def fit(model, train_gen, val_gen, config, *, initial_epoch: int = 0, best=None)
         train_gen.set_epoch(initial_epoch)  # the sampler's schedule continues too
     resuming = initial_epoch > 0
     callbacks, timer = _callbacks(
-        out, CHECKPOINT_MONITOR, best if resuming else None, config.tensorboard, resuming
+        out,
+        CHECKPOINT_MONITOR,
+        best if resuming else None,
+        config.tensorboard,
+        resuming,
+        config.freeze_encoder_epochs,
     )
     model.fit(
         train_gen,
