@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rlemask-keras",
         description="Train and apply U-Net / U-Net++ models on SIIM-style RLE data sets.",
     )
+    from rlemask import __version__
+
+    parser.add_argument("--version", action="version", version=f"rlemask-keras {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMANDS:
         importlib.import_module(f"rlemask_keras.cli.{name}").register(subparsers)
