@@ -585,6 +585,26 @@ def _runs_linear(flat):
 
 
 @njit(cache=True)
+def _column_sorted_runs(ev_c, ev_r, colcnt, H, total):
+    """Runs of ``total`` row-major transition events ``(ev_c, ev_r)``, put in column-major order.
+
+    ``colcnt[c + 1]`` holds how many events column ``c`` has.  A counting
+    sort by column is stable, so rows stay increasing within a column and
+    the column-major positions ``c * H + r`` come out sorted, alternating
+    start, end (see :func:`_events_to_runs`).
+    """
+    W = colcnt.shape[0] - 1
+    for c in range(W):
+        colcnt[c + 1] += colcnt[c]
+    events = np.empty(total, np.int64)
+    for i in range(total):
+        c = ev_c[i]
+        events[colcnt[c]] = c * H + ev_r[i]
+        colcnt[c] += 1
+    return _events_to_runs(events, total)
+
+
+@njit(cache=True)
 def _runs_colmajor(mask):
     """Column-major runs of a C-contiguous ``(H, W)`` array, without transposing.
 
@@ -636,15 +656,7 @@ def _runs_colmajor(mask):
                         ev_r[k] = r
                         colcnt[c + 1] += 1
                         k += 1
-    # counting sort by column (stable: rows stay increasing within a column)
-    for c in range(W):
-        colcnt[c + 1] += colcnt[c]
-    events = np.empty(total, np.int64)
-    for i in range(total):
-        c = ev_c[i]
-        events[colcnt[c]] = c * H + ev_r[i]
-        colcnt[c] += 1
-    return _events_to_runs(events, total)
+    return _column_sorted_runs(ev_c, ev_r, colcnt, H, total)
 
 
 _ONES = np.uint64(0x0101010101010101)
@@ -820,14 +832,7 @@ def _runs_colmajor_words(mask, words):
                 ev_r[k] = H
                 colcnt[c + 1] += 1
                 k += 1
-    for c in range(W):
-        colcnt[c + 1] += colcnt[c]
-    events = np.empty(total, np.int64)
-    for i in range(total):
-        c = ev_c[i]
-        events[colcnt[c]] = c * H + ev_r[i]
-        colcnt[c] += 1
-    return _events_to_runs(events, total)
+    return _column_sorted_runs(ev_c, ev_r, colcnt, H, total)
 
 
 # ---------------------------------------------------------------------------

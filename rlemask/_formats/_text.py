@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -73,6 +74,28 @@ def raise_run_error(
     else:  # pragma: no cover - every kernel code is handled above
         msg = f"{where}: invalid (code {err})"
     raise RLEError(msg)
+
+
+def decode_text(
+    rle: Any,
+    shape: tuple[int, int],
+    fmt: str,
+    relative: bool,
+    base: int,
+    row_major: bool,
+    on_error: Callable[[Any, tuple[int, int]], NoReturn],
+) -> np.ndarray:
+    """The ``uint8`` 0/1 mask of pairs text in one kernel call (parse, validate, fill).
+
+    The kernel validates every pair before it writes a pixel and only
+    reports that the text is malformed; ``on_error(rle, shape)`` then
+    re-parses step by step to raise the RLEError naming the token.
+    """
+    buf = to_buffer(rle, fmt)[0]
+    out = np.empty(shape, np.uint8)  # the kernel writes every pixel
+    if k._decode_pairs(buf, out.view(np.int8), relative, base, row_major):
+        on_error(rle, shape)
+    return out
 
 
 def encode_text(mask: Any, order: str, relative: bool, base: int) -> bytes | None:

@@ -71,11 +71,7 @@ class KaggleCodec:
     def decode_mask(self, rle: Any, shape: tuple[int, int], *, order: str = "F") -> np.ndarray:
         """Fast path of :func:`rlemask.decode`: one kernel parses, validates, then fills."""
         row_major = check_order(order) == "C"
-        buf = _text.to_buffer(rle, self.name)[0]
-        out = np.empty(shape, np.uint8)  # the kernel writes every pixel
-        if k._decode_pairs(buf, out.view(np.int8), False, 1, row_major):
-            self._raise(rle, shape)
-        return out
+        return _text.decode_text(rle, shape, self.name, False, 1, row_major, self._raise)
 
     def __repr__(self) -> str:
         return "KaggleCodec()"

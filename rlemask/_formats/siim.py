@@ -66,11 +66,7 @@ class SiimCodec:
 
     def decode_mask(self, rle: Any, shape: tuple[int, int]) -> np.ndarray:
         """Fast path of :func:`rlemask.decode`: one kernel parses, validates, then fills."""
-        buf = _text.to_buffer(rle, self.name)[0]
-        out = np.empty(shape, np.uint8)  # the kernel writes every pixel
-        if k._decode_pairs(buf, out.view(np.int8), True, 0, False):
-            self._raise(rle, shape)
-        return out
+        return _text.decode_text(rle, shape, self.name, True, 0, False, self._raise)
 
     def __repr__(self) -> str:
         return "SiimCodec()"
