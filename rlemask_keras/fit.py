@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -204,6 +205,10 @@ def fit(model, train_gen, val_gen, config, *, initial_epoch: int = 0, best=None)
     if initial_epoch:
         _keep_history_rows(out / "history.csv", initial_epoch)
         train_gen.set_epoch(initial_epoch)  # the sampler's schedule continues too
+        best_so_far = out / ".best.keras"
+        if not best_so_far.is_file() and (out / "model.keras").is_file():
+            # a finished run renamed its checkpoint: it stays the one to beat
+            shutil.copyfile(out / "model.keras", best_so_far)
     resuming = initial_epoch > 0
     callbacks, timer = _callbacks(
         out,

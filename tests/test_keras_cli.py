@@ -19,6 +19,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
@@ -203,6 +204,11 @@ def test_resume_continues_from_the_last_completed_epoch(trained, data, tmp_path)
     assert epochs == ["0", "1"]  # the first run's row, then the new epoch
     report = json.loads((run / "report.json").read_text())
     assert report["training"]["epochs"] == 2
+    # model.keras is the best epoch's checkpoint, the first run's when epoch 2 is no better
+    best = keras.models.load_model(run / "model.keras").get_weights()
+    last = keras.models.load_model(run / ".last.keras").get_weights()
+    same = all(np.array_equal(a, b) for a, b in zip(best, last, strict=True))
+    assert same == (report["training"]["best_epoch"] == 2), report["training"]
     # nothing left to resume, and different settings are refused, naming the flag
     again = _command("rlemask-keras", "train", "--data", data, "--out", run, *FOLD0, *TINY,
                      "--epochs", "2", "--resume", check=False)  # fmt: skip
