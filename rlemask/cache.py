@@ -106,9 +106,10 @@ from typing import Any
 import numpy as np
 
 from rlemask._atomic import atomic_write
+from rlemask._validation import check_size
 from rlemask.datasets import is_positive
 from rlemask.labels import as_labels
-from rlemask.sample import _check_size, _sample_u8, to_unit
+from rlemask.sample import sample_u8, to_unit
 
 __all__ = ["build_cache", "SampleCache", "CacheExistsError", "CACHE_VERSION"]
 
@@ -416,7 +417,7 @@ def _make_item(
     i: int, path: str, rles: list[str], size: tuple[int, int], fmt: str
 ) -> tuple[int, np.ndarray, np.ndarray]:
     """Worker task: one sample, image as uint8 steps (module level: workers import it)."""
-    image, mask = _sample_u8(path, rles, size, fmt)
+    image, mask = sample_u8(path, rles, size, fmt)
     return i, image, mask
 
 
@@ -515,7 +516,7 @@ def build_cache(
         with LocalCluster(n_workers=8, threads_per_worker=1) as cluster, Client(cluster) as client:
             rlemask.build_cache(paths, labels, "cache-512", img_size=512, client=client)
     """
-    size = _check_size(img_size)
+    size = check_size(img_size, "img_size")
     if checkpoint_every < 1:
         raise ValueError(
             f"`checkpoint_every` must be >= 1; received checkpoint_every={checkpoint_every!r}"

@@ -77,7 +77,7 @@ from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from rlemask._errors import DicomError
 
-__all__ = ["read_dicom", "read_dicom_meta"]
+__all__ = ["read_dicom", "read_dicom_meta", "read_dicom_scaled"]
 
 # ITU-R BT.601 luma weights (the ones JPEG's YCbCr and most viewers use)
 _LUMA = (0.299, 0.587, 0.114)
@@ -292,9 +292,8 @@ def _decode_first_frame(name: str, ds: Any) -> tuple[np.ndarray, dict[str, Any],
     except _FILE_FAILURES as err:
         reason = f"{name}: cannot decode the pixel data ({type(err).__name__}: {err})"
         if decoder.is_encapsulated and decoder.missing_dependencies:
-            reason += (
-                "; plugins that are not installed might decode it: "
-                + "; ".join(decoder.missing_dependencies)
+            reason += "; plugins that are not installed might decode it: " + "; ".join(
+                decoder.missing_dependencies
             )
         raise DicomError(reason) from err
     return arr, props, frames
@@ -483,10 +482,8 @@ def read_dicom(
     """
     out_dtype = np.dtype(dtype)
     if out_dtype not in (np.dtype(np.uint8), np.dtype(np.float32)):
-        raise ValueError(
-            f"`dtype` must be numpy.uint8 or numpy.float32; received dtype={dtype!r}"
-        )
-    image, scale = _read_unit(path, window=window)
+        raise ValueError(f"`dtype` must be numpy.uint8 or numpy.float32; received dtype={dtype!r}")
+    image, scale = read_dicom_scaled(path, window=window)
     if image.dtype == np.uint8:  # plain 8-bit data: unchanged
         if out_dtype == np.uint8:
             return image
@@ -496,12 +493,40 @@ def read_dicom(
     return np.rint(image * np.float32(255.0)).astype(np.uint8)
 
 
-def _read_unit(path: str | os.PathLike, *, window: bool = True) -> tuple[np.ndarray, float]:
-    """The image as ``(array, scale)`` with ``array * scale`` in 0..1.
+def read_dicom_scaled(path: str | os.PathLike, *, window: bool = True) -> tuple[np.ndarray, float]:
+    """The image of a DICOM file as ``(array, scale)``, with ``array * scale`` in 0..1.
 
-    Plain 8-bit data comes back as its uint8 array and ``scale = 1/255`` so
-    that callers which resize first (:func:`rlemask.load_sample`) skip a
-    full-size float conversion; anything else is float32 0..1 with scale 1.
+    What :func:`read_dicom` and :func:`rlemask.load_sample` build on.  Plain
+    8-bit data comes back as its uint8 array and ``scale = 1/255``, so that
+    callers which resize first skip a full-size float conversion; anything
+    else (more than 8 bits, colour, windowed ...) is float32 0..1 with
+    ``scale = 1.0``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The DICOM file.
+    window : bool
+        Apply the file's VOI window, as :func:`read_dicom` does.
+
+    Returns
+    -------
+    array : numpy.ndarray
+        2-D, C-contiguous: uint8 (8-bit data) or float32 0..1.
+    scale : float
+        ``1/255`` for uint8, ``1.0`` for float32.
+
+    Raises
+    ------
+    rlemask.DicomError
+        The file cannot be read (as :func:`read_dicom`).
+
+    Examples
+    --------
+    >>> from pydicom.data import get_testdata_file
+    >>> array, scale = read_dicom_scaled(get_testdata_file("CT_small.dcm"))  # 16-bit CT
+    >>> array.dtype, array.shape, scale
+    (dtype('float32'), (128, 128), 1.0)
     """
     name = _check_path(path)
     with warnings.catch_warnings():

@@ -26,7 +26,14 @@ from rlemask._errors import LabelsFileError, RLEError
 from rlemask._optional import install_hint
 from rlemask._validation import check_shape, is_empty_rle
 
-__all__ = ["as_labels", "labels_from_frame", "large_fields", "read_rle_csv", "write_rle_csv"]
+__all__ = [
+    "as_labels",
+    "labels_from_frame",
+    "large_fields",
+    "read_rle_csv",
+    "rle_rows",
+    "write_rle_csv",
+]
 
 _ID = "ImageId"
 _RLE = "EncodedPixels"
@@ -139,9 +146,39 @@ def read_rle_csv(
     >>> rlemask.read_rle_csv(p)
     {'a': [], 'b': ['1 2', '5 1']}
     """
-    path = Path(path)
     check = _syntax_check(format, validate)
     labels: dict[str, list[str]] = {}
+    for line, image_id, value in rle_rows(path):
+        _add_row(labels, image_id, value, check, f"{path}, line {line}", LabelsFileError)
+    return labels
+
+
+def rle_rows(path: str | os.PathLike) -> Iterator[tuple[int, str, str]]:
+    """The data rows of a labels CSV as ``(line, image_id, rle)``, one at a time.
+
+    The reader under :func:`read_rle_csv` (and ``rlemask convert``): the
+    header must name ``ImageId`` and ``EncodedPixels`` (either spelling,
+    other columns ignored), values are stripped, blank lines skipped, and a
+    field may be of any length (:func:`large_fields`).  ``rle`` is the text
+    as written (``"-1"`` included); nothing is decoded or syntax-checked.
+
+    Raises
+    ------
+    LabelsFileError
+        Wrong header, missing column, short or unreadable row, empty id, text
+        that is not UTF-8; the message names the file and the 1-based line.
+    OSError
+        The file cannot be opened.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "train-rle.csv"
+    >>> _ = p.write_text("ImageId, EncodedPixels\\na, -1\\n\\nb, 1 2\\n")
+    >>> list(rle_rows(p))
+    [(2, 'a', '-1'), (4, 'b', '1 2')]
+    """
+    path = Path(path)
     line = 1
     reader = None
     try:
@@ -169,16 +206,14 @@ def read_rle_csv(
                         f"{path}, line {line}: expected {need} columns, got {len(row)}: {row}"
                     )
                 image_id = row[i_id].strip()
-                value = row[i_rle].strip()
                 if not image_id:
                     raise LabelsFileError(f"{path}, line {line}: empty {_ID}")
-                _add_row(labels, image_id, value, check, f"{path}, line {line}", LabelsFileError)
+                yield line, image_id, row[i_rle].strip()
     except csv.Error as err:
         line = max(reader.line_num, 1) if reader is not None else line
         raise LabelsFileError(f"{path}, line {line}: unreadable row: {err}") from None
     except UnicodeDecodeError as err:
         raise LabelsFileError(f"{path}: not UTF-8 text near line {line + 1}: {err}") from None
-    return labels
 
 
 def _frame_columns(frame: Any, name: str) -> tuple[list, list]:

@@ -138,13 +138,15 @@ class Runs:
         for name, values in (("starts", starts), ("lengths", lengths)):
             kind = np.asarray(values).dtype.kind
             if kind not in "iu" and np.asarray(values).size:
-                raise RLEError(f"`{name}` must hold integers. Received: dtype {kind!r}")
+                raise RLEError(
+                    f"`{name}` must hold integers; received {name}.dtype={np.asarray(values).dtype}"
+                )
         s = np.ascontiguousarray(starts, dtype=np.int64).reshape(-1)
         ln = np.ascontiguousarray(lengths, dtype=np.int64).reshape(-1)
         if s.shape != ln.shape:
             raise RLEError(
-                f"`starts` and `lengths` must have the same size. "
-                f"Received: {s.size} starts and {ln.size} lengths"
+                "`starts` and `lengths` must have the same size; "
+                f"received starts.size={s.size}, lengths.size={ln.size}"
             )
         _check_sorted_runs(s, ln, shape)
         if s.size > 1 and np.any(s[1:] == s[:-1] + ln[:-1]):
@@ -685,10 +687,10 @@ class Runs:
     # ------------------------------------------------------------------ algebra
     def _check_other(self, other: Any, op: str) -> None:
         if not isinstance(other, Runs):
-            raise TypeError(f"`{op}` needs two Runs. Received: {type(other).__name__}")
+            raise TypeError(f"`{op}` needs two Runs; received {type(other).__name__}")
         if other.shape != self.shape or other.order != self.order:
             raise ValueError(
-                f"`{op}` needs runs of the same shape and order. Received: "
+                f"`{op}` needs runs of the same shape and order; received "
                 f"shape={self.shape}, order={self.order!r} and "
                 f"shape={other.shape}, order={other.order!r}"
             )

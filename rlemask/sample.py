@@ -14,7 +14,7 @@ import numpy as np
 
 from rlemask._validation import check_size
 
-__all__ = ["load_sample", "to_unit", "MASK_RESIZE_METHOD", "IMAGE_RESIZE_METHOD"]
+__all__ = ["load_sample", "sample_u8", "to_unit", "MASK_RESIZE_METHOD", "IMAGE_RESIZE_METHOD"]
 
 #: how the merged mask is brought to the model's size: a pixel is foreground
 #: when at least half of the source pixels it covers are (``resize_mask``'s
@@ -34,10 +34,6 @@ IMAGE_RESIZE_METHOD = "area"
 _STEPS = np.float32(255)
 
 
-def _check_size(img_size: int | Sequence[int]) -> tuple[int, int]:
-    return check_size(img_size, "img_size")
-
-
 def to_unit(image_u8: np.ndarray) -> np.ndarray:
     """8-bit image(s) -> float32 ``k / 255``, the values :func:`load_sample` returns.
 
@@ -51,19 +47,31 @@ def to_unit(image_u8: np.ndarray) -> np.ndarray:
     return out
 
 
-def _sample_u8(
+def sample_u8(
     path: str | os.PathLike,
     rles: Sequence[str] | None,
     size: tuple[int, int],
     format: str,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The sample as ``(image uint8 0..255, mask uint8 0/1)``: what the cache stores."""
+    """:func:`load_sample` before :func:`to_unit`: ``(image uint8 0..255, mask uint8 0/1)``.
+
+    What :class:`rlemask.SampleCache` stores; ``to_unit(image)`` is exactly
+    the image :func:`load_sample` returns.  ``size`` is an ``(H, W)`` pair
+    already checked (:func:`load_sample` checks ``img_size``).
+
+    Examples
+    --------
+    >>> from pydicom.data import get_testdata_file
+    >>> image, mask = sample_u8(get_testdata_file("CT_small.dcm"), ["0 4"], (4, 4), "siim")
+    >>> image.dtype, image.shape, mask.tolist()
+    (dtype('uint8'), (4, 4), [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    """
     from rlemask import merge, resize_image, resize_mask
-    from rlemask.dicom import _read_unit
+    from rlemask.dicom import read_dicom_scaled
 
     # 8-bit files are resized as uint8 and rounded as they are: a 1024^2
     # float conversion costs more than the resize
-    pixels, scale = _read_unit(path)
+    pixels, scale = read_dicom_scaled(path)
     shape = pixels.shape
     image = resize_image(pixels, size, method=IMAGE_RESIZE_METHOD)
     if scale == 1.0:  # float32 0..1 (more than 8 bits, colour, windowed ...)
@@ -144,6 +152,6 @@ def load_sample(
     >>> mask.tolist()
     [[1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]]
     """
-    size = _check_size(img_size)
-    image_u8, mask = _sample_u8(path, rles, size, format)
+    size = check_size(img_size, "img_size")
+    image_u8, mask = sample_u8(path, rles, size, format)
     return to_unit(image_u8), mask

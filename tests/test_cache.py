@@ -209,7 +209,7 @@ def _make_item_in_a_worker(i, path, rles, size, fmt):
 
     if multiprocessing.parent_process() is None:
         raise AssertionError("the sample was made in the parent, not in a worker")
-    return (i, *cache_module._sample_u8(path, rles, size, fmt))
+    return (i, *cache_module.sample_u8(path, rles, size, fmt))
 
 
 def test_pool_build_interrupt_and_resume(tmp_path, dataset, monkeypatch):
@@ -483,7 +483,7 @@ def test_dask_build_is_identical_and_resumable(tmp_path, dataset, dask_client, m
     first, written = written, []
     monkeypatch.setattr(cache_module, "_write_item", lambda images, masks, i, *rest: (
         written.append(i), real_write(images, masks, i, *rest)))
-    monkeypatch.setattr(cache_module, "_sample_u8", lambda *a: pytest.fail("made locally"))
+    monkeypatch.setattr(cache_module, "sample_u8", lambda *a: pytest.fail("made locally"))
     cache = build_cache(paths, labels, out, img_size=SIZE, progress=False, client=dask_client)
     monkeypatch.undo()
     assert sorted(written) == sorted(set(range(N)) - set(first))

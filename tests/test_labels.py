@@ -62,11 +62,31 @@ def test_read_empty_value_and_kaggle(tmp_path):
         ('ImageId,EncodedPixels\na,1 2\nb,"1 2\n', r"line \d: unreadable row"),
     ],
 )
-def test_read_errors_name_file_and_line(tmp_path, text, message):
+@pytest.mark.parametrize("reader", ["read_rle_csv", "convert_rows"])
+def test_read_errors_name_file_and_line(tmp_path, text, message, reader):
+    # rlemask convert once had its own CSV reader, with other messages and no strict quoting
+    from rlemask.cli.convert import convert_rows
+
     p = tmp_path / "bad.csv"
     p.write_text(text)
     with pytest.raises(LabelsFileError, match=r"bad\.csv, " + message):
-        rlemask.read_rle_csv(p)
+        if reader == "read_rle_csv":
+            rlemask.read_rle_csv(p)
+        else:
+            convert_rows(p, from_format="siim", to_format="kaggle", shape=(6, 5))
+
+
+def test_rle_rows_yields_the_text_as_written(tmp_path):
+    from rlemask.cli.convert import convert_rows
+    from rlemask.labels import rle_rows
+
+    p = tmp_path / "rows.csv"
+    p.write_text("Other, EncodedPixels, ImageId\nx, -1, a\n\nx,1 2 ,b\n")
+    assert list(rle_rows(p)) == [(2, "a", "-1"), (4, "b", "1 2")]
+    assert convert_rows(p, from_format="siim", to_format="kaggle", shape=(6, 5)) == [
+        ("a", ""),
+        ("b", "2 2"),
+    ]
 
 
 def test_read_no_validation_and_missing_file(tmp_path):

@@ -71,7 +71,7 @@ def test_algebra_needs_same_shape_and_order():
         a | Runs([0], [2], (5, 6))
     with pytest.raises(ValueError, match=r"order='C'"):
         a & Runs([0], [2], (6, 5), order="C")
-    with pytest.raises(TypeError, match="needs two Runs. Received: ndarray"):
+    with pytest.raises(TypeError, match="needs two Runs; received ndarray"):
         a | np.zeros((6, 5))
 
 

@@ -65,49 +65,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _read_rows(path: Path) -> Iterator[tuple[int, str, str]]:
-    """``(line, image_id, rle)`` per data row; ``rle`` is ``""`` for an empty row.
-
-    Raises
-    ------
-    LabelsFileError
-        Bad header, short row, empty id, undecodable text; names file and line.
-    """
-    from rlemask._errors import LabelsFileError
-    from rlemask.labels import large_fields
-
-    line = 1
-    try:
-        # any row write_rle_csv writes reads back, however long (a noisy 1024^2
-        # prediction is a 1 MB field, past csv's default limit of 131,072)
-        with large_fields(), open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle, skipinitialspace=True)
-            header = next(reader, None)
-            if header is None:
-                raise LabelsFileError(f"{path}, line 1: empty file, expected a header")
-            names = [h.strip() for h in header]
-            if _ID not in names or _RLE not in names:
-                raise LabelsFileError(
-                    f"{path}, line 1: header must name the columns {_ID} and {_RLE}. "
-                    f"Received: {header}"
-                )
-            i_id, i_rle = names.index(_ID), names.index(_RLE)
-            for row in reader:
-                line = reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # blank line
-                if len(row) <= max(i_id, i_rle):
-                    raise LabelsFileError(f"{path}, line {line}: too few columns: {row}")
-                image_id, value = row[i_id].strip(), row[i_rle].strip()
-                if not image_id:
-                    raise LabelsFileError(f"{path}, line {line}: empty {_ID}")
-                yield line, image_id, "" if value == "-1" else value
-    except csv.Error as err:
-        raise LabelsFileError(f"{path}, line {line + 1}: unreadable row: {err}") from None
-    except UnicodeDecodeError as err:
-        raise LabelsFileError(f"{path}: not UTF-8 text near line {line + 1}: {err}") from None
-
-
 def _parsed_rows(
     source: str | os.PathLike, from_format: str, shape: tuple[int, int]
 ) -> Iterator[tuple[str, Any]]:
@@ -115,13 +72,14 @@ def _parsed_rows(
     from rlemask._errors import LabelsFileError, RLEError
     from rlemask._formats import get_format
     from rlemask._validation import check_shape
+    from rlemask.labels import rle_rows
     from rlemask.runs import Runs
 
     shape = check_shape(shape)
     get_format(from_format)
     path = Path(source)
-    for line, image_id, value in _read_rows(path):
-        if not value:
+    for line, image_id, value in rle_rows(path):
+        if value in ("", "-1"):
             yield image_id, None
             continue
         try:
