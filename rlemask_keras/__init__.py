@@ -31,6 +31,11 @@ _EXPORTS: dict[str, str] = {
     "DiceCoefficient": "rlemask_keras.metrics",
     "dice_loss": "rlemask_keras.losses",
     "bce_dice_loss": "rlemask_keras.losses",
+    "focal_loss": "rlemask_keras.losses",
+    "lovasz_hinge_loss": "rlemask_keras.losses",
+    "CombinedLoss": "rlemask_keras.losses",
+    "combined_loss": "rlemask_keras.losses",
+    "FreezeEncoder": "rlemask_keras.callbacks",
     "TrainConfig": "rlemask_keras.config",
     "train": "rlemask_keras.training",
     "predict_probabilities": "rlemask_keras.predict",
@@ -39,7 +44,12 @@ _EXPORTS: dict[str, str] = {
 
 #: modules whose import registers serializable objects (losses, metrics)
 #: with Keras; ``keras.models.load_model`` looks them up by registered name
-_SERIALIZABLES = ("rlemask_keras.losses", "rlemask_keras.metrics")
+_SERIALIZABLES = (
+    "rlemask_keras.losses",
+    "rlemask_keras.metrics",
+    "rlemask_keras.models",  # DeepSupervisionModel
+    "rlemask_keras.encoders",  # EncoderInput, EncoderGate
+)
 
 __all__ = sorted(_EXPORTS)
 
@@ -103,10 +113,15 @@ def __dir__() -> list[str]:
 # names here, as explicit re-exports (``X as X``, PEP 484, so also under
 # mypy --strict).  tests/test_exports.py checks that this block and _EXPORTS agree.
 if TYPE_CHECKING:
+    from rlemask_keras.callbacks import FreezeEncoder as FreezeEncoder
     from rlemask_keras.config import TrainConfig as TrainConfig
     from rlemask_keras.data import DataGenerator as DataGenerator
+    from rlemask_keras.losses import CombinedLoss as CombinedLoss
     from rlemask_keras.losses import bce_dice_loss as bce_dice_loss
+    from rlemask_keras.losses import combined_loss as combined_loss
     from rlemask_keras.losses import dice_loss as dice_loss
+    from rlemask_keras.losses import focal_loss as focal_loss
+    from rlemask_keras.losses import lovasz_hinge_loss as lovasz_hinge_loss
     from rlemask_keras.metrics import DiceCoefficient as DiceCoefficient
     from rlemask_keras.models import unet as unet
     from rlemask_keras.models import unet_plus_plus as unet_plus_plus

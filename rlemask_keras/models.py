@@ -25,14 +25,27 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import keras
 
-__all__ = ["unet", "unet_plus_plus", "deep_supervision_loss_weights", "MAX_DEPTH"]
+# a module, not its names: importing keras may import this module while encoders is half-done
+from rlemask_keras import encoders
 
-#: deepest supported network (2**8 = 256 fold down-sampling)
+__all__ = [
+    "unet",
+    "unet_plus_plus",
+    "DeepSupervisionModel",
+    "deep_supervision_loss_weights",
+    "MAX_DEPTH",
+    "DEFAULT_DEPTH",
+]
+
+#: deepest supported reference network (2**8 = 256 fold down-sampling)
 MAX_DEPTH = 8
+#: depth of the reference networks when none is given
+DEFAULT_DEPTH = 4
 
 _UPSAMPLING = ("transpose", "bilinear")
 _HE_ACTIVATIONS = {"relu", "elu", "gelu", "leaky_relu", "relu6", "silu", "swish", "mish"}
@@ -47,10 +60,6 @@ def _check_arguments(
     activation: str,
 ) -> tuple[int | None, int | None, int]:
     """Validate the common builder arguments; returns ``(height, width, channels)``."""
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
-        raise ValueError(
-            f"`depth` must be an integer between 1 and {MAX_DEPTH}. Received: depth={depth!r}"
-        )
     if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
         raise ValueError(f"`filters` must be a positive integer. Received: filters={filters!r}")
     try:
@@ -159,15 +168,64 @@ class _Blocks:
         return keras.layers.Activation("sigmoid", dtype="float32", name=name)(x)
 
 
+def _resolve(
+    input_shape: Sequence[int | None],
+    filters: int,
+    depth: int | None,
+    dropout: float,
+    upsampling: str,
+    activation: str,
+    encoder: str | None,
+) -> int:
+    """Validate the builders' arguments (encoder name first); returns the depth to build."""
+    if encoder is not None:
+        encoders._spec(encoder)
+        depth = encoders.ENCODER_DEPTH if depth is None else depth
+        encoders._check_depth(depth, encoders.ENCODER_DEPTH, " with an encoder")
+    else:
+        depth = DEFAULT_DEPTH if depth is None else depth
+        encoders._check_depth(depth, MAX_DEPTH)
+    _check_arguments(input_shape, filters, depth, dropout, upsampling, activation)
+    if encoder is not None and input_shape[-1] not in (1, 3):
+        raise ValueError(
+            "An ImageNet encoder takes 1 (grey) or 3 (RGB) input channels. "
+            f"Received: input_shape={tuple(input_shape)!r}"
+        )
+    return depth
+
+
+def _reference_encoder(blocks: _Blocks, inputs, filters: int, depth: int, names) -> list:
+    """The SELU reference encoder: a conv block per level, max-pooling between levels.
+
+    ``names(i)`` gives the layer prefix of level ``i``; returns the feature of
+    each level ``0 .. depth`` (``depth``: the bottleneck).
+    """
+    features = []
+    x = inputs
+    for i in range(depth + 1):
+        if i > 0:
+            x = blocks.pool(features[-1], names(i - 1))
+        features.append(blocks.conv_block(x, filters * 2**i, names(i)))
+    return features
+
+
+def _features(blocks, inputs, filters, depth, encoder, encoder_weights, names) -> list:
+    if encoder is None:
+        return _reference_encoder(blocks, inputs, filters, depth, names)
+    return encoders.encoder_features(inputs, encoder, encoder_weights, depth)
+
+
 def unet(
     input_shape: Sequence[int | None] = (256, 256, 1),
     *,
     filters: int = 16,
-    depth: int = 4,
+    depth: int | None = None,
     activation: str = "selu",
     batch_norm: bool = False,
     dropout: float = 0.0,
     upsampling: str = "transpose",
+    encoder: str | None = None,
+    encoder_weights: str | os.PathLike | None = None,
     name: str = "unet",
 ) -> keras.Model:
     """Build a U-Net (Ronneberger et al., 2015) for binary segmentation.
@@ -178,33 +236,51 @@ def unet(
         ``(height, width, channels)``; height and width must be multiples of
         ``2**depth`` (``None`` allowed for a fully convolutional model).
     filters : int
-        Filters of the first level; each level down doubles them.
-    depth : int
-        Number of down-sampling steps, 1 to :data:`MAX_DEPTH`.
+        Filters of the first level; each level down doubles them.  With an
+        encoder these are the decoder's widths (16 gives 16, 32, ..., 256 as
+        in segmentation_models).
+    depth : int, optional
+        Number of down-sampling steps: 1 to :data:`MAX_DEPTH`, default
+        :data:`DEFAULT_DEPTH`; with an encoder 1 to 5, default 5 (the whole
+        encoder, output stride 32; a smaller depth uses only its first stages).
     activation : str
         ``"selu"`` (default, with ``lecun_normal`` and ``AlphaDropout``),
-        ``"relu"``, ``"elu"`` or any Keras activation name.
+        ``"relu"``, ``"elu"`` or any Keras activation name (the decoder's,
+        with an encoder).
     batch_norm : bool
         Batch normalisation after each convolution.
     dropout : float
         Dropout rate after each block (0 disables it).
     upsampling : {"transpose", "bilinear"}
         Learned 2x2 transposed convolution, or fixed bilinear up-sampling.
+    encoder : str, optional
+        ``None``: the reference encoder (convolution blocks and max-pooling).
+        A name of :func:`rlemask_keras.encoders.encoders` (``"resnet50"``,
+        ``"efficientnetv2b0"``, ``"convnext_tiny"``, ...): that
+        ``keras.applications`` network, nested as the layer ``"encoder"``,
+        with a skip connection at each stride it has a feature at.  Grey input
+        is repeated to the three channels the encoder expects, inside the model.
+    encoder_weights : None, "imagenet" or path
+        Initial encoder weights: random, ImageNet (downloaded by Keras, see
+        :mod:`rlemask_keras.encoders`), or a weights file of the encoder
+        without its top.
     name : str
         Name of the model.
 
     Returns
     -------
     keras.Model
-        Input ``(batch, H, W, C)``, output ``"output"``: probabilities
+        Input ``(batch, H, W, C)`` in 0..1, output ``"output"``: probabilities
         ``(batch, H, W, 1)`` in float32.
 
     Raises
     ------
     ValueError
         For an unsupported depth, filter count, shape, dropout rate,
-        up-sampling mode or activation; the message ends with the value
-        received, e.g. ``Received: depth=9``.
+        up-sampling mode, activation or encoder; the message ends with the
+        value received, e.g. ``Received: depth=9``.
+    FileNotFoundError
+        For an ``encoder_weights`` path that does not exist.
 
     Examples
     --------
@@ -215,21 +291,29 @@ def unet(
     Traceback (most recent call last):
     ...
     ValueError: `depth` must be an integer between 1 and 8. Received: depth=9
+    >>> model = unet((64, 64, 1), encoder="efficientnetv2b0", depth=3)
+    >>> model.get_layer("encoder").name, model.output_shape
+    ('encoder', (None, 64, 64, 1))
     """
-    _check_arguments(input_shape, filters, depth, dropout, upsampling, activation)
+    depth = _resolve(input_shape, filters, depth, dropout, upsampling, activation, encoder)
     blocks = _Blocks(activation, batch_norm, dropout, upsampling)
     inputs = keras.Input(shape=tuple(input_shape), name="input")
-    x = inputs
-    skips = []
-    for level in range(1, depth + 1):
-        x = blocks.conv_block(x, filters * 2 ** (level - 1), f"enc{level}")
-        skips.append(x)
-        x = blocks.pool(x, f"enc{level}")
-    x = blocks.conv_block(x, filters * 2**depth, "bottleneck")
+    features = _features(
+        blocks,
+        inputs,
+        filters,
+        depth,
+        encoder,
+        encoder_weights,
+        lambda i: "bottleneck" if i == depth else f"enc{i + 1}",
+    )
+    x = features[depth]
     for level in range(depth, 0, -1):
         width = filters * 2 ** (level - 1)
         x = blocks.up(x, width, f"dec{level}")
-        x = keras.layers.Concatenate(name=f"dec{level}_concat")([x, skips[level - 1]])
+        skip = features[level - 1]  # stride 2**(level - 1); None: the encoder has none
+        if skip is not None:
+            x = keras.layers.Concatenate(name=f"dec{level}_concat")([x, skip])
         x = blocks.conv_block(x, width, f"dec{level}")
     outputs = blocks.head(x, "output")
     return keras.Model(inputs, outputs, name=name)
@@ -239,12 +323,14 @@ def unet_plus_plus(
     input_shape: Sequence[int | None] = (256, 256, 1),
     *,
     filters: int = 16,
-    depth: int = 4,
+    depth: int | None = None,
     activation: str = "selu",
     batch_norm: bool = False,
     dropout: float = 0.0,
     upsampling: str = "transpose",
     deep_supervision: bool = False,
+    encoder: str | None = None,
+    encoder_weights: str | os.PathLike | None = None,
     name: str = "unet_plus_plus",
 ) -> keras.Model:
     """Build a U-Net++ (Zhou et al., 2018): a U-Net with nested dense skip pathways.
@@ -252,22 +338,26 @@ def unet_plus_plus(
     Node ``x{i}_{j}`` sits at depth level ``i`` (0 = full resolution) and
     position ``j`` along its skip pathway.  ``x{i}_0`` is the encoder; every
     other node convolves the concatenation of all earlier nodes of its level,
-    ``x{i}_0 ... x{i}_{j-1}``, with the up-sampled ``x{i+1}_{j-1}``.
+    ``x{i}_0 ... x{i}_{j-1}``, with the up-sampled ``x{i+1}_{j-1}``.  With an
+    encoder, ``x0_0`` (and any level the encoder has no feature at) is
+    missing: its row starts one node later.
 
     Parameters
     ----------
-    input_shape, filters, depth, activation, batch_norm, dropout, upsampling, name
+    input_shape, filters, depth, activation, batch_norm, dropout, upsampling
+        As for :func:`unet`.
+    encoder, encoder_weights, name
         As for :func:`unet`.
     deep_supervision : bool
         ``False``: one output named ``"output"`` on top of ``x0_{depth}``.
-        ``True``: ``depth`` outputs ``"out1" ... "out{depth}"``, one on each of
-        ``x0_1 ... x0_{depth}`` (``"out{depth}"`` is the full-depth one, the
-        one to use for prediction).  Train with the same loss on every output
-        and the weights of :func:`deep_supervision_loss_weights` (equal
-        weights summing to 1, as in the paper):
-        ``model.compile(loss={k: loss for k in w}, loss_weights=w)`` with
-        ``w = deep_supervision_loss_weights(depth)``.  The model returns a
-        dict of outputs, so pass targets as ``{"out1": y, ..., "out{depth}": y}``.
+        ``True``: a :class:`DeepSupervisionModel` with outputs ``"out1" ...
+        "out{depth}"``, one on each of ``x0_1 ... x0_{depth}`` (the last,
+        ``"out{depth}"``, is the full-depth one, the one to use for
+        prediction).  It trains on the same ``(x, y)`` batches as any other
+        model, e.g. from a :class:`rlemask_keras.DataGenerator`: the target is
+        broadcast to every output, the loss applied to each with equal weights
+        summing to 1 (as in the paper, :func:`deep_supervision_loss_weights`)
+        and the metrics measured on the last output.
 
     Returns
     -------
@@ -281,27 +371,102 @@ def unet_plus_plus(
     >>> deep_supervision_loss_weights(2)
     {'out1': 0.5, 'out2': 0.5}
     """
-    _check_arguments(input_shape, filters, depth, dropout, upsampling, activation)
+    depth = _resolve(input_shape, filters, depth, dropout, upsampling, activation, encoder)
     blocks = _Blocks(activation, batch_norm, dropout, upsampling)
     inputs = keras.Input(shape=tuple(input_shape), name="input")
-    nodes: dict[tuple[int, int], object] = {}
-    x = inputs
-    for i in range(depth + 1):  # backbone: x{i}_0
-        if i > 0:
-            x = blocks.pool(nodes[(i - 1, 0)], f"x{i - 1}_0")
-        nodes[(i, 0)] = blocks.conv_block(x, filters * 2**i, f"x{i}_0")
+    features = _features(
+        blocks, inputs, filters, depth, encoder, encoder_weights, lambda i: f"x{i}_0"
+    )
+    nodes = {(i, 0): feature for i, feature in enumerate(features)}
     for j in range(1, depth + 1):  # skip pathways, column by column
         for i in range(depth - j + 1):
+            below = nodes[(i + 1, j - 1)]
+            if below is None:  # nothing to up-sample: the row starts later
+                nodes[(i, j)] = None
+                continue
             width = filters * 2**i
-            up = blocks.up(nodes[(i + 1, j - 1)], width, f"x{i}_{j}")
-            parts = [nodes[(i, k)] for k in range(j)] + [up]
-            x = keras.layers.Concatenate(name=f"x{i}_{j}_concat")(parts)
+            parts = [nodes[(i, k)] for k in range(j) if nodes[(i, k)] is not None]
+            parts.append(blocks.up(below, width, f"x{i}_{j}"))
+            x = (
+                keras.layers.Concatenate(name=f"x{i}_{j}_concat")(parts)
+                if len(parts) > 1
+                else parts[0]
+            )
             nodes[(i, j)] = blocks.conv_block(x, width, f"x{i}_{j}")
-    if deep_supervision:
-        outputs = {f"out{j}": blocks.head(nodes[(0, j)], f"out{j}") for j in range(1, depth + 1)}
-    else:
-        outputs = blocks.head(nodes[(0, depth)], "output")
-    return keras.Model(inputs, outputs, name=name)
+    if not deep_supervision:
+        return keras.Model(inputs, blocks.head(nodes[(0, depth)], "output"), name=name)
+    outputs = {
+        f"out{j}": blocks.head(nodes[(0, j)], f"out{j}")
+        for j in range(1, depth + 1)
+        if nodes[(0, j)] is not None
+    }
+    return DeepSupervisionModel(inputs, outputs, name=name)
+
+
+@keras.saving.register_keras_serializable(package="rlemask")
+class DeepSupervisionModel(keras.Model):
+    """A functional model with several outputs, all trained on one target.
+
+    Built by ``unet_plus_plus(deep_supervision=True)``; not meant to be
+    instantiated directly.  Keras alone would need the target as a dict with
+    one entry per output; this model takes the ``(x, y)`` batches of any
+    single-output model (a :class:`rlemask_keras.DataGenerator`, arrays):
+
+    - ``y`` is broadcast to every output (a dict of targets is used as given);
+    - ``compile(loss=fn)`` applies ``fn`` to every output with equal weights
+      summing to 1 unless ``loss_weights`` says otherwise (a dict of losses
+      is used as given);
+    - metrics given as a list are measured on the last output (the
+      full-depth one, used for prediction), under their plain names
+      (``dice``, ``val_dice``), as for a single-output model; a dict of
+      metrics per output is used as given.
+
+    ``predict`` returns a dict of every output; ``output_names[-1]`` is the
+    final one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = unet_plus_plus((16, 16, 1), filters=2, depth=2, deep_supervision=True)
+    >>> model.compile("adam", loss="binary_crossentropy", metrics=["mae"])
+    >>> x = np.zeros((2, 16, 16, 1), "float32")
+    >>> sorted(model.evaluate(x, x, verbose=0, return_dict=True))
+    ['loss', 'mae', 'out1_loss', 'out2_loss']
+    """
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **kwargs):
+        names = list(self.output_names)
+        if loss is not None and not isinstance(loss, (dict, list, tuple)):
+            loss = {name: loss for name in names}
+            if loss_weights is None:
+                loss_weights = {name: 1.0 / len(names) for name in names}
+        weighted = kwargs.get("weighted_metrics")
+        self._metrics_on_final = not isinstance(metrics, dict) and not isinstance(weighted, dict)
+        super().compile(
+            optimizer=optimizer, loss=loss, loss_weights=loss_weights, metrics=metrics, **kwargs
+        )
+
+    def compile_from_config(self, config):
+        # Keras skips a custom compile() when loading; this one only fills in defaults
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built and getattr(self, "optimizer", None) is not None:
+            self.optimizer.build(self.trainable_variables)  # so its saved state loads
+
+    def _broadcast(self, y):
+        if y is None or keras.tree.is_nested(y):
+            return y
+        return {name: y for name in self.output_names}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return super().compute_loss(x, self._broadcast(y), y_pred, sample_weight, training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if getattr(self, "_metrics_on_final", False):
+            final = self.output_names[-1]
+            if isinstance(y, dict):
+                y = y[final]
+            return super().compute_metrics(x, y, y_pred[final], sample_weight)
+        return super().compute_metrics(x, self._broadcast(y), y_pred, sample_weight)
 
 
 def deep_supervision_loss_weights(depth: int) -> dict[str, float]:
@@ -312,8 +477,5 @@ def deep_supervision_loss_weights(depth: int) -> dict[str, float]:
     >>> deep_supervision_loss_weights(4)
     {'out1': 0.25, 'out2': 0.25, 'out3': 0.25, 'out4': 0.25}
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_DEPTH:
-        raise ValueError(
-            f"`depth` must be an integer between 1 and {MAX_DEPTH}. Received: depth={depth!r}"
-        )
+    encoders._check_depth(depth, MAX_DEPTH)
     return {f"out{j}": 1.0 / depth for j in range(1, depth + 1)}

@@ -150,3 +150,83 @@ def synthetic_siim_small(tmp_path_factory):
 
     return make_dataset(tmp_path_factory.mktemp("synthetic_siim_small"), 16, size=256,
                         positive_fraction=0.5, seed=SYNTHETIC_SEED)
+
+
+# --- Keras backend (helper E: rlemask_keras on TensorFlow, JAX, PyTorch) ----------------------
+# `pytest --keras-backend=jax ...` or `KERAS_BACKEND=jax pytest ...`: Keras reads the variable
+# once, when first imported, so the option sets it here, before any test module imports Keras.
+# Tests of a backend-only feature carry `@pytest.mark.backends("tensorflow")` and are skipped on
+# the others.
+
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--keras-backend",
+        choices=KERAS_BACKENDS,
+        default=None,
+        help="Keras 3 backend for the adapter's tests (default: $KERAS_BACKEND, else tensorflow)",
+    )
+
+
+def pytest_configure(config):
+    import sys
+
+    config.addinivalue_line(
+        "markers", "backends(*names): run only on these Keras backends (tensorflow, jax, torch)"
+    )
+    backend = config.getoption("--keras-backend")
+    if backend is None:
+        return
+    if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != backend:
+        raise pytest.UsageError(
+            f"--keras-backend={backend}: Keras was imported before the tests started, "
+            f"on {keras_backend()}; set KERAS_BACKEND={backend} instead"
+        )
+    os.environ["KERAS_BACKEND"] = backend
+
+
+def keras_backend() -> str:
+    """The backend the tests run on, without importing Keras."""
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def pytest_report_header(config):
+    return f"keras backend: {keras_backend()}"
+
+
+def pytest_collection_modifyitems(config, items):
+    backend = keras_backend()
+    for item in items:
+        marker = item.get_closest_marker("backends")
+        if marker is not None and backend not in marker.args:
+            item.add_marker(
+                pytest.mark.skip(reason=f"needs Keras on {' or '.join(marker.args)}, not {backend}")
+            )
+
+
+def run_fresh_python(script: str, *args, timeout: float = 300):
+    """Run ``script`` in a new Python process on the tests' Keras backend; returns its stdout.
+
+    Fails the test with the end of stderr when the process does not exit with 0.
+    """
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "KERAS_BACKEND": keras_backend()},
+    )
+    if done.returncode != 0:
+        pytest.fail(f"fresh process exited with {done.returncode}:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+@pytest.fixture
+def fresh_python():
+    """:func:`run_fresh_python`, as a fixture."""
+    return run_fresh_python

@@ -6,8 +6,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import subprocess  # noqa: E402
-import sys  # noqa: E402
+import json  # noqa: E402
 import textwrap  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -229,7 +228,7 @@ def test_losses_round_trip_through_keras_serialization():
     )
 
 
-def test_saved_model_with_new_losses_loads_in_a_fresh_process(tmp_path):
+def test_saved_model_with_new_losses_loads_in_a_fresh_process(tmp_path, fresh_python):
     model = unet((16, 16, 1), filters=2, depth=1)
     model.compile(
         optimizer="adam",
@@ -249,24 +248,15 @@ def test_saved_model_with_new_losses_loads_in_a_fresh_process(tmp_path):
         import json, sys
         import numpy as np
         import keras
-        import rlemask_keras  # lazy: registers nothing by itself
+        import rlemask_keras  # registers the adapter's losses and metrics with Keras
         model = keras.models.load_model(sys.argv[1] + "/model.keras")
         x, y = np.load(sys.argv[1] + "/x.npy"), np.load(sys.argv[1] + "/y.npy")
         result = model.evaluate(x, y, verbose=0, return_dict=True)
         print(json.dumps({"terms": model.loss.terms, **result}))
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "KERAS_BACKEND": keras.backend.backend()},
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    import json
-
-    got = json.loads(done.stdout.strip().splitlines()[-1])
+    stdout = fresh_python(script, tmp_path)
+    got = json.loads(stdout.strip().splitlines()[-1])
     assert got["terms"] == {"focal": 1.0, "lovasz": 0.5}
     for key in ("loss", "focal_loss", "lovasz_hinge_loss"):
         assert got[key] == pytest.approx(expected[key], rel=1e-5), key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -140,3 +141,70 @@ def test_mixed_precision_output_stays_float32():
         assert keras.backend.standardize_dtype(y.dtype) == "float32"
     finally:
         keras.config.set_dtype_policy(policy)
+
+
+def test_deep_supervision_fits_directly_on_a_data_generator(
+    synthetic_siim_small, tmp_path, fresh_python
+):
+    """Issue 10: the (x, y) batches of a DataGenerator train every output, no target dict."""
+    import rlemask
+    from rlemask_keras import DataGenerator, DiceCoefficient, bce_dice_loss
+    from rlemask_keras.models import DeepSupervisionModel
+
+    paths, labels = rlemask.load_siim(synthetic_siim_small)
+    gen = DataGenerator(paths[:8], labels, batch_size=4, img_size=32, seed=0)
+    model = unet_plus_plus((32, 32, 1), filters=2, depth=2, deep_supervision=True)
+    assert isinstance(model, DeepSupervisionModel)
+    model.compile(optimizer="adam", loss=bce_dice_loss, metrics=[DiceCoefficient()])
+    history = model.fit(gen, validation_data=gen, epochs=1, verbose=0).history
+    # the loss per output, the metric once, on the last output, under its plain name
+    assert {"loss", "out1_loss", "out2_loss", "dice", "val_dice", "val_loss"} <= set(history)
+    assert history["loss"][0] == pytest.approx(
+        0.5 * history["out1_loss"][0] + 0.5 * history["out2_loss"][0], rel=1e-4
+    )
+    x, y = gen[0]
+    outputs = model.predict(x, verbose=0)
+    assert set(outputs) == {"out1", "out2"}
+    metric = DiceCoefficient()
+    metric.update_state(y, outputs["out2"])
+    assert model.evaluate(x, y, verbose=0, return_dict=True)["dice"] == pytest.approx(
+        float(metric.result()), abs=1e-6
+    )
+    # dict targets and per-output metrics are still taken as Keras takes them
+    model.compile(optimizer="adam", loss=bce_dice_loss, metrics={"out1": [DiceCoefficient()]})
+    logs = model.evaluate(x, {"out1": y, "out2": y}, verbose=0, return_dict=True)
+    assert "out1_dice" in logs
+    # saved and loaded in a fresh process: the class and its compile settings come back
+    model.compile(optimizer="adam", loss=bce_dice_loss, metrics=[DiceCoefficient()])
+    model.save(tmp_path / "ds.keras")
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    expected = model.evaluate(x, y, verbose=0, return_dict=True)
+    script = (
+        "import json, sys, numpy as np, keras, rlemask_keras\n"
+        "m = keras.models.load_model(sys.argv[1] + '/ds.keras')\n"
+        "x, y = np.load(sys.argv[1] + '/x.npy'), np.load(sys.argv[1] + '/y.npy')\n"
+        "print(json.dumps({'cls': type(m).__name__,"
+        " **m.evaluate(x, y, verbose=0, return_dict=True)}))\n"
+    )
+    stdout = fresh_python(script, tmp_path)
+    got = json.loads(stdout.strip().splitlines()[-1])
+    assert got["cls"] == "DeepSupervisionModel"
+    for key in ("loss", "dice", "out1_loss", "out2_loss"):
+        assert got[key] == pytest.approx(expected[key], rel=1e-5), key
+
+
+def test_deep_supervision_loss_weights_can_be_overridden():
+    model = unet_plus_plus((16, 16, 1), filters=2, depth=2, deep_supervision=True)
+    model.compile(optimizer="adam", loss="mse", loss_weights={"out1": 0.0, "out2": 1.0})
+    x = np.random.default_rng(1).random((2, 16, 16, 1), dtype=np.float32)
+    logs = model.evaluate(x, x, verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx(logs["out2_loss"], rel=1e-5)
+
+
+def test_default_depth_is_four_without_encoder():
+    assert (
+        len([layer for layer in unet((32, 32, 1), filters=2).layers if "_pool" in layer.name]) == 4
+    )
+    with pytest.raises(ValueError, match="Received: depth='x'"):
+        unet((32, 32, 1), depth="x")

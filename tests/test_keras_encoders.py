@@ -1,0 +1,229 @@
+"""Encoder backbones: skips at every stride, grey input, weights files, freezing, save/load."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+keras = pytest.importorskip("keras")
+
+from rlemask_keras import unet, unet_plus_plus  # noqa: E402
+from rlemask_keras.callbacks import FreezeEncoder  # noqa: E402
+from rlemask_keras.encoders import (  # noqa: E402
+    _SPECS,
+    EncoderGate,
+    EncoderInput,
+    encoder_features,
+    encoders,
+)
+from rlemask_keras.losses import bce_dice_loss  # noqa: E402
+from rlemask_keras.metrics import DiceCoefficient  # noqa: E402
+
+pytestmark = [
+    pytest.mark.keras,
+    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+]
+
+TESTED = ["resnet50", "efficientnetv2b0"]
+
+
+def _batch(channels, n=2, size=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, size, size, channels), dtype=np.float32)
+    y = (x[..., :1] > 0.7).astype(np.float32)
+    return x, y
+
+
+@pytest.mark.parametrize("name", sorted(_SPECS))
+def test_skip_layers_sit_at_their_strides_and_are_the_last_there(name):
+    """The table names, for each stride, the last layer at that resolution of the backbone."""
+    spec = _SPECS[name]
+    backbone = getattr(keras.applications, spec.application)(
+        include_top=False, weights=None, input_shape=(64, 64, 3)
+    )
+    last = {}
+    for layer in backbone.layers:
+        shape = layer.output.shape
+        if len(shape) == 4 and 64 % shape[1] == 0:
+            last[64 // shape[1]] = layer.name
+    for stride, skip in zip((2, 4, 8, 16), spec.skips, strict=True):
+        if skip is None:
+            assert stride not in last, (name, stride)
+            continue
+        assert backbone.get_layer(skip).output.shape[1:3] == (64 // stride, 64 // stride)
+        assert skip == last[stride], (name, stride)
+    assert backbone.output.shape[1:3] == (2, 2)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", TESTED)
+@pytest.mark.parametrize("builder", [unet, unet_plus_plus])
+def test_builders_with_encoder_restore_the_input_size(builder, name, channels):
+    model = builder((64, 64, channels), encoder=name)
+    assert model.output_shape == (None, 64, 64, 1)
+    assert model.get_layer("encoder").name == "encoder"
+    assert isinstance(model.get_layer("encoder_input"), EncoderInput)
+    y = keras.ops.convert_to_numpy(model(_batch(channels)[0]))
+    assert y.shape == (2, 64, 64, 1) and y.dtype == np.float32
+    assert np.all((y >= 0) & (y <= 1))
+    if builder is unet:
+        # skips at strides 1/2 ... 1/16: one concatenation per level but the last (no feature at 1)
+        concats = [layer.name for layer in model.layers if layer.name.endswith("_concat")]
+        assert concats == ["dec5_concat", "dec4_concat", "dec3_concat", "dec2_concat"]
+        assert model.get_layer("dec2_concat").output.shape[1:3] == (32, 32)
+
+
+def test_encoder_features_follow_strides_and_depth():
+    image = keras.Input((64, 64, 1))
+    features = encoder_features(image, "resnet50", depth=3)
+    assert features[0] is None
+    assert [tuple(f.shape[1:3]) for f in features[1:]] == [(32, 32), (16, 16), (8, 8)]
+    # convnext has no stride-2 feature: a depth-1 network is impossible, the rest works
+    with pytest.raises(ValueError, match=r"no feature at stride 2.*Received: depth=1"):
+        encoder_features(keras.Input((64, 64, 1)), "convnext_tiny", depth=1)
+    model = unet_plus_plus((64, 64, 1), encoder="convnext_tiny", depth=3, deep_supervision=True)
+    assert model.output_names == ["out2", "out3"]  # x0_1 would need the stride-2 feature
+
+
+def test_shallower_encoder_and_odd_input_size():
+    # depth 3 uses the first stages only; any input divisible by 2**depth works
+    model = unet((40, 56, 1), filters=4, encoder="efficientnetv2b0", depth=3)
+    assert model.output_shape == (None, 40, 56, 1)
+    full = unet((64, 64, 1), filters=4, encoder="efficientnetv2b0")
+    assert model.count_params() < full.count_params() / 5
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"encoder": "vgg99"}, ValueError, r"one of convnext_small, .*Received: encoder='vgg99'"),
+        ({"encoder": "resnet50", "depth": 6}, ValueError, r"1 and 5 with an encoder"),
+        ({"encoder": "resnet50", "input_shape": (64, 64, 2)}, ValueError, r"1 \(grey\) or 3"),
+        ({"encoder": "resnet50", "input_shape": (48, 48, 1)}, ValueError, r"2\*\*depth = 32"),
+        ({"encoder": "resnet50", "encoder_weights": 3}, TypeError, r"encoder_weights=3"),
+        ({"encoder": "resnet50", "encoder_weights": "/no/such.h5"}, FileNotFoundError, "such.h5"),
+    ],
+)
+def test_bad_encoder_arguments(kwargs, error, match):
+    kwargs = {"input_shape": (64, 64, 1), **kwargs}
+    with pytest.raises(error, match=match):
+        unet(**kwargs)
+
+
+def test_encoder_input_preprocessing_matches_keras_applications():
+    rng = np.random.default_rng(1)
+    rgb = rng.random((2, 4, 4, 3), dtype=np.float32)
+    got = keras.ops.convert_to_numpy(EncoderInput("caffe")(rgb))
+    expected = keras.applications.resnet50.preprocess_input(rgb * 255.0)
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(expected), rtol=1e-5, atol=1e-4)
+    got = keras.ops.convert_to_numpy(EncoderInput("-1..1")(rgb))
+    expected = keras.applications.mobilenet_v2.preprocess_input(rgb * 255.0)
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(expected), rtol=1e-5, atol=1e-5)
+    grey = rgb[..., :1]
+    out = keras.ops.convert_to_numpy(EncoderInput("0-255")(grey))
+    assert out.shape == (2, 4, 4, 3)
+    np.testing.assert_allclose(out, np.repeat(grey, 3, -1) * 255, rtol=1e-6)
+    with pytest.raises(ValueError, match="Received: mode='bgr'"):
+        EncoderInput("bgr")
+
+
+def test_weights_file_is_loaded_into_the_encoder(tmp_path):
+    # a weights file written here stands in for the ImageNet one (no internet)
+    backbone = keras.applications.EfficientNetV2B0(
+        include_top=False, weights=None, input_shape=(64, 64, 3)
+    )
+    rng = np.random.default_rng(2)
+    backbone.set_weights(
+        [rng.standard_normal(w.shape).astype(w.dtype) for w in backbone.get_weights()]
+    )
+    path = tmp_path / "effv2b0_notop.weights.h5"
+    backbone.save_weights(path)
+    model = unet((64, 64, 1), filters=4, encoder="efficientnetv2b0", encoder_weights=str(path))
+    got = model.get_layer("encoder").get_weights()  # the whole backbone: same layers, same order
+    expected = backbone.get_weights()
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = tmp_path / "resnet.weights.h5"
+    keras.applications.ResNet50(
+        include_top=False, weights=None, input_shape=(64, 64, 3)
+    ).save_weights(other)
+    with pytest.raises(ValueError, match=r"Cannot load encoder weights .*resnet.weights.h5"):
+        unet((64, 64, 1), encoder="efficientnetv2b0", encoder_weights=other)
+
+
+@pytest.mark.parametrize(
+    ("builder", "name", "channels"),
+    [
+        (unet, "resnet50", 1),
+        (unet, "efficientnetv2b0", 3),
+        (unet_plus_plus, "resnet50", 3),
+        (unet_plus_plus, "efficientnetv2b0", 1),
+    ],
+)
+def test_train_a_step_then_save_and_load(builder, name, channels, tmp_path):
+    model = builder((64, 64, channels), filters=4, encoder=name)
+    # eager: one step of a 300-layer network, without the minutes of graph compilation
+    model.compile(
+        optimizer="adam", loss=bce_dice_loss, metrics=[DiceCoefficient()], run_eagerly=True
+    )
+    x, y = _batch(channels)
+    history = model.fit(x, y, epochs=1, batch_size=2, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x)),
+        keras.ops.convert_to_numpy(model(x)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert isinstance(loaded.get_layer("encoder_gate"), EncoderGate)
+
+
+def test_freeze_encoder_keeps_the_encoder_then_trains_it():
+    model = unet((32, 32, 1), filters=2, encoder="mobilenetv2", depth=2)
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy", run_eagerly=True
+    )
+    x, y = _batch(1, n=4, size=32)
+    snapshots = []
+
+    def encoder_kernel():
+        return keras.ops.convert_to_numpy(model.get_layer("encoder").trainable_weights[0])
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            decoder = keras.ops.convert_to_numpy(model.get_layer("dec1_conv1").kernel)
+            gate = float(keras.ops.convert_to_numpy(model.get_layer("encoder_gate").open))
+            snapshots.append((encoder_kernel(), decoder, gate))
+
+    start = encoder_kernel()
+    model.fit(x, y, epochs=3, batch_size=2, verbose=0, callbacks=[FreezeEncoder(2), Snapshot()])
+    (enc0, dec0, gate0), (enc1, dec1, gate1), (enc2, _, _) = snapshots
+    np.testing.assert_array_equal(enc0, start)
+    np.testing.assert_array_equal(enc1, start)
+    assert not np.array_equal(dec0, dec1)  # the decoder trains meanwhile
+    assert (gate0, gate1) == (0.0, 0.0)
+    assert not np.array_equal(enc2, start)  # epoch 3 trains the encoder
+    assert float(keras.ops.convert_to_numpy(model.get_layer("encoder_gate").open)) == 1.0
+
+
+def test_freeze_encoder_bad_arguments():
+    with pytest.raises(ValueError, match="Received: freeze_encoder_epochs=-1"):
+        FreezeEncoder(-1)
+    model = unet((16, 16, 1), filters=2, depth=1)
+    model.compile("adam", loss="binary_crossentropy")
+    x, y = _batch(1, n=2, size=16)
+    with pytest.raises(ValueError, match="has no encoder"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[FreezeEncoder(1)])
+
+
+def test_encoders_lists_the_table():
+    assert encoders() == sorted(_SPECS)
+    assert {"resnet50", "efficientnetv2b0", "convnext_tiny"} <= set(encoders())
