@@ -314,32 +314,21 @@ def _intersection(s1, l1, s2, l2):
 
 
 @njit(cache=True)
-def _fill_linear(flat, starts, lengths, value):
-    """Write ``value`` into ``flat[s:s+l]`` for every run (runs already validated)."""
-    for i in range(starts.size):
-        s = starts[i]
-        e = s + lengths[i]
-        for p in range(s, e):
-            flat[p] = value
-
-
-@njit(cache=True)
 def _fill_all_linear(flat, starts, lengths):
     """Write EVERY element of ``flat``: 1 inside the runs, 0 between them.
 
     One write pass over an uninitialised output (no separate zeroing pass).
+    Slice assignments, not element loops: numba turns them into memset-like
+    fills (10-20x faster than a loop per pixel on 1024^2 masks).
     """
     p = 0
     for i in range(starts.size):
         s = starts[i]
         e = s + lengths[i]
-        for q in range(p, s):
-            flat[q] = 0
-        for q in range(s, e):
-            flat[q] = 1
+        flat[p:s] = 0
+        flat[s:e] = 1
         p = e
-    for q in range(p, flat.size):
-        flat[q] = 0
+    flat[p:] = 0
 
 
 @njit(cache=True)
@@ -420,7 +409,8 @@ def _fill_colmajor_rows(out, starts, lengths, zeroed):
 
     ``zeroed=False``: ``out`` may hold anything; every row is written exactly
     once (one write pass, no separate zeroing).  ``zeroed=True``: ``out`` is
-    already zero; only the rows inside a run are written.
+    already zero; only the rows inside a run are written (cheaper for a mask
+    of few rows: a large ``np.zeros`` costs no pass, the OS zeroes its pages).
     """
     H = out.shape[0]
     W = out.shape[1]
@@ -434,20 +424,8 @@ def _fill_colmajor_rows(out, starts, lengths, zeroed):
         if zeroed and active == 0:
             continue
         row = out[r]
-        for c in range(W):
+        for c in range(W):  # a loop: numba's array-to-array slice copy is 20x slower here
             row[c] = acc[c]
-
-
-@njit(cache=True)
-def _fill_colmajor(out, starts, lengths):
-    """Decode column-major runs into a ZEROED C-contiguous int8 ``(H, W)`` array."""
-    _fill_colmajor_rows(out, starts, lengths, True)
-
-
-@njit(cache=True)
-def _fill_colmajor_all(out, starts, lengths):
-    """Decode column-major runs into an UNINITIALISED int8 ``(H, W)`` array (every pixel)."""
-    _fill_colmajor_rows(out, starts, lengths, False)
 
 
 @njit(cache=True)

@@ -355,12 +355,12 @@ class Runs:
         """
         from rlemask import _kernels as k
 
-        out = np.zeros(self.shape, np.uint8)
-        if self.starts.size:
-            if self.order == "F":
-                k._fill_colmajor(out.view(np.int8), self.starts, self.lengths)
-            else:
-                k._fill_linear(out.reshape(-1), self.starts, self.lengths, np.uint8(1))
+        if self.order == "C":  # one write pass, as rlemask.decode fills row-major text
+            out = np.empty(self.shape, np.uint8)
+            k._fill_all_linear(out.reshape(-1), self.starts, self.lengths)
+        else:  # only the rows a run crosses: np.zeros' pages come zeroed from the OS
+            out = np.zeros(self.shape, np.uint8)
+            k._fill_colmajor_rows(out.view(np.int8), self.starts, self.lengths, True)
         return out
 
     @property

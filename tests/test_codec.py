@@ -276,7 +276,7 @@ def test_generic_path_validates_before_writing(monkeypatch):
     from rlemask import _kernels
 
     calls = []
-    monkeypatch.setattr(_kernels, "_fill_colmajor", lambda *args: calls.append(args))
+    monkeypatch.setattr(_kernels, "_fill_colmajor_rows", lambda *args: calls.append(args))
     for counts in ([1, 2, 7, 1, 40], [1, 2, -7, 1]):
         with pytest.raises(RLEError):
             rlemask.decode({"size": [6, 5], "counts": counts}, format="coco")
@@ -441,3 +441,27 @@ def test_decoders_write_every_pixel_of_an_uninitialised_array():
         assert set(np.unique(out)) <= {0, 1} and int(out.sum()) == 43
         out = rlemask.decode("6 3 101 40", (64, 48), format="kaggle", order="C")
         assert set(np.unique(out)) <= {0, 1} and int(out.sum()) == 43
+        out = rlemask.Runs([5, 100], [3, 40], (64, 48), order="C").to_mask()
+        assert set(np.unique(out)) <= {0, 1} and int(out.sum()) == 43
+
+
+@pytest.mark.kernels
+@given(st.lists(st.integers(0, 5), min_size=0, max_size=12), st.integers(0, 4))
+def test_fill_all_linear_overwrites_everything(gaps_and_lengths, tail):
+    """The one-pass row-major fill writes 0 between runs and after the last one."""
+    from rlemask import _kernels
+
+    starts, lengths, p = [], [], 0
+    pairs = zip(gaps_and_lengths[::2], gaps_and_lengths[1::2], strict=False)
+    for gap, length in pairs:
+        if length == 0 or (starts and gap == 0):
+            continue  # canonical runs only: positive lengths, gaps between runs
+        starts.append(p + gap)
+        lengths.append(length)
+        p += gap + length
+    want = np.zeros(p + tail, np.uint8)
+    for s, n in zip(starts, lengths, strict=True):
+        want[s : s + n] = 1
+    out = np.full(want.size, 7, np.uint8)
+    _kernels._fill_all_linear(out, np.array(starts, np.int64), np.array(lengths, np.int64))
+    np.testing.assert_array_equal(out, want)

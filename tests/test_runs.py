@@ -57,7 +57,7 @@ def test_algebra_does_not_decode(monkeypatch):
     def boom(*args):
         raise AssertionError("decoded")
 
-    monkeypatch.setattr(_kernels, "_fill_colmajor", boom)
+    monkeypatch.setattr(_kernels, "_fill_colmajor_rows", boom)
     a = Runs([0, 10], [3, 5], (6, 5))
     b = Runs([2, 20], [10, 2], (6, 5))
     assert (a | b) == Runs([0, 20], [15, 2], (6, 5))

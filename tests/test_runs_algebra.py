@@ -154,8 +154,8 @@ def test_operations_never_decode(monkeypatch):
     def boom(*args):
         raise AssertionError("decoded")
 
-    monkeypatch.setattr(_kernels, "_fill_colmajor", boom)
-    monkeypatch.setattr(_kernels, "_fill_linear", boom)
+    monkeypatch.setattr(_kernels, "_fill_colmajor_rows", boom)
+    monkeypatch.setattr(_kernels, "_fill_all_linear", boom)
     monkeypatch.setattr(Runs, "to_mask", boom)
     results = [
         r.flip(0),
