@@ -115,67 +115,45 @@ def _parse_ints(buf):
 
 
 @njit(cache=True)
-def _relative_pairs_to_runs(tok, npairs, npix):
-    """SIIM pairs ``offset length`` (offset relative to the previous run's end).
+def _pairs_to_runs(tok, npairs, npix, relative, base):
+    """Token pairs -> canonical runs: ``(starts, lengths, nruns, err, err_token)``.
 
-    Returns ``(starts, lengths, nruns, err, err_token)``.
+    ``relative``: SIIM pairs ``offset length``, each offset counted from the
+    previous run's end (0 after the first run: touching, merged).  Else
+    Kaggle pairs ``start length`` with ``base``-based absolute starts, which
+    must not go backwards.  No sum overflows: tokens have at most 18 digits
+    and ``npix <= 2**40``.
     """
     starts = np.empty(npairs, np.int64)
     lengths = np.empty(npairs, np.int64)
     m = 0
     end = 0
     for i in range(npairs):
-        off = tok[2 * i]
+        first = tok[2 * i]
         ln = tok[2 * i + 1]
-        if off < 0:
-            return starts, lengths, m, ERR_NEG_OFFSET, 2 * i
+        if relative:
+            if first < 0:
+                return starts, lengths, m, ERR_NEG_OFFSET, 2 * i
+            s = end + first
+        else:
+            s = first - base
+            if s < 0:
+                return starts, lengths, m, ERR_BAD_START, 2 * i
         if ln <= 0:
             return starts, lengths, m, ERR_BAD_LENGTH, 2 * i + 1
-        if off >= npix - end:
+        if s < end:  # absolute starts only: a relative start is never before ``end``
+            return starts, lengths, m, ERR_OVERLAP, 2 * i
+        if s >= npix:
             return starts, lengths, m, ERR_PAST_END, 2 * i
-        s = end + off
         if ln > npix - s:
             return starts, lengths, m, ERR_PAST_END, 2 * i + 1
-        if m > 0 and s == end:  # offset 0 after the first run: touching, merge
+        if m > 0 and s == end:
             lengths[m - 1] += ln
         else:
             starts[m] = s
             lengths[m] = ln
             m += 1
         end = s + ln
-    return starts, lengths, m, OK, -1
-
-
-@njit(cache=True)
-def _absolute_pairs_to_runs(tok, npairs, npix, base):
-    """Kaggle pairs ``start length`` with ``base``-based absolute starts.
-
-    Returns ``(starts, lengths, nruns, err, err_token)``.
-    """
-    starts = np.empty(npairs, np.int64)
-    lengths = np.empty(npairs, np.int64)
-    m = 0
-    end = 0
-    for i in range(npairs):
-        st = tok[2 * i] - base
-        ln = tok[2 * i + 1]
-        if st < 0:
-            return starts, lengths, m, ERR_BAD_START, 2 * i
-        if ln <= 0:
-            return starts, lengths, m, ERR_BAD_LENGTH, 2 * i + 1
-        if m > 0 and st < end:
-            return starts, lengths, m, ERR_OVERLAP, 2 * i
-        if st >= npix:
-            return starts, lengths, m, ERR_PAST_END, 2 * i
-        if ln > npix - st:
-            return starts, lengths, m, ERR_PAST_END, 2 * i + 1
-        if m > 0 and st == end:
-            lengths[m - 1] += ln
-        else:
-            starts[m] = st
-            lengths[m] = ln
-            m += 1
-        end = st + ln
     return starts, lengths, m, OK, -1
 
 
@@ -458,10 +436,7 @@ def _parse_pairs(buf, npix, relative, base):
         return tok, tok, 0, OK
     if n % 2:
         return tok, tok, 0, ERR_ODD
-    if relative:
-        s, ln, m, err, _ = _relative_pairs_to_runs(tok, n // 2, npix)
-    else:
-        s, ln, m, err, _ = _absolute_pairs_to_runs(tok, n // 2, npix, base)
+    s, ln, m, err, _ = _pairs_to_runs(tok, n // 2, npix, relative, base)
     return s, ln, m, err
 
 

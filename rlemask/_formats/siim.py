@@ -46,7 +46,7 @@ class SiimCodec:
         """Re-parse step by step to raise an RLEError naming the bad token."""
         tok = _text.tokens(rle, self.name)
         _text.check_pairs(tok, self.name)
-        s, ln, m, err, i = k._relative_pairs_to_runs(tok, tok.size // 2, shape[0] * shape[1])
+        s, ln, m, err, i = k._pairs_to_runs(tok, tok.size // 2, shape[0] * shape[1], True, 0)
         if err:
             _text.raise_run_error(int(err), int(i), tok, shape, self.name, "")
         raise AssertionError("unreachable: the kernel and the parser disagree")
