@@ -52,6 +52,9 @@ def test_require_names_the_extra(monkeypatch):
 
 def test_submodule_of_a_missing_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
+    # an earlier test may have imported the submodules: drop them, or they are served cached
+    for name in [m for m in sys.modules if m.startswith("pandas.")]:
+        monkeypatch.delitem(sys.modules, name)
     with pytest.raises(MissingExtraError, match=r"'pandas' is not installed: pip install "):
         require("pandas.api.types", "x")
 
