@@ -28,7 +28,7 @@ test: install lint
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -m kernels -q -p no:cacheprovider
 
 demo: install
-	$(BIN)/rlemask-keras train --out runs/demo --overwrite
+	$(BIN)/rlemask-keras train --out runs/demo --overwrite --target 0.6
 
 compare: install
 	$(BIN)/python benchmarks/compare.py
