@@ -8,6 +8,12 @@ architecture: ``enc1_conv1``, ``enc1_pool``, ``bottleneck_conv2``,
 ``dec2_up``, ``dec2_concat``, ``output``; U-Net++ nodes are ``x{i}_{j}``
 (depth level ``i``, skip-pathway position ``j``), as in Zhou et al. (2018).
 
+With ``encoder=NAME`` the encoder is a ``keras.applications`` network
+(:mod:`rlemask_keras.encoders`), nested as the layer ``"encoder"``, and the
+decoder is the same as the reference one; ``encoder=None`` builds the
+reference networks.  ``unet_plus_plus(deep_supervision=True)`` returns a
+:class:`DeepSupervisionModel`, which trains on plain ``(x, y)`` batches.
+
 Activation and initialisation go together: ``activation="selu"`` selects the
 ``lecun_normal`` initialiser and ``AlphaDropout`` (so that the self-normalising
 property survives dropout); ReLU-like activations get ``he_normal`` and plain
