@@ -149,7 +149,11 @@ class TrainConfig:
     )
     activation: str = _option("selu", "selu, relu, elu or any Keras activation name")
     filters: int = _option(8, "filters of the first level (doubled at each level)", type=int)
-    depth: int = _option(4, "down-sampling levels", type=int)
+    depth: int | None = _option(
+        None,
+        "down-sampling levels (default: 4, or all 5 stages of an --encoder)",
+        type=int,
+    )
     batch_norm: bool = _option(False, "batch normalisation after each convolution")
     img_size: int = _option(
         128, "model input size S (S x S pixels); divisible by 2**depth", type=int, metavar="S"
@@ -206,6 +210,7 @@ class TrainConfig:
 
     def check(self) -> None:
         """Raise :class:`ConfigError` (a ``ValueError`` naming the flag) for bad settings."""
+        from rlemask_keras.encoders import ENCODER_DEPTH
         from rlemask_keras.models import MAX_DEPTH
 
         def fail(name: str, problem: str) -> None:
@@ -217,13 +222,18 @@ class TrainConfig:
         for name in ("epochs", "img_size", "batch_size", "filters", "depth", "n_images",
                      "synthetic_size", "workers", "cache_workers"):  # fmt: skip
             value = getattr(self, name)
+            if name == "depth" and value is None:  # the builder's own default
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 fail(name, "must be a positive integer")
-        if self.depth > MAX_DEPTH:
+        if self.encoder is None and self.depth is not None and self.depth > MAX_DEPTH:
             fail("depth", f"must be at most {MAX_DEPTH}")
-        if self.img_size % 2**self.depth:
-            fail("img_size", f"must be divisible by 2**depth = {2**self.depth} "
-                             f"(--depth {self.depth})")  # fmt: skip
+        if self.encoder is not None and self.depth is not None and self.depth > ENCODER_DEPTH:
+            fail("depth", f"must be at most {ENCODER_DEPTH} with --encoder")
+        depth = self.model_depth
+        if self.img_size % 2**depth:
+            fail("img_size", f"must be divisible by 2**depth = {2**depth} "
+                             f"(--depth {depth})")  # fmt: skip
         if self.model not in ("unet", "unet++"):
             fail("model", "must be 'unet' or 'unet++'")
         if self.encoder is not None:
@@ -263,11 +273,38 @@ class TrainConfig:
             reason = str(err).split(" Received:")[0]
             raise ConfigError("loss", f"--loss {self.loss}: {reason}") from None
 
+    @property
+    def model_depth(self) -> int:
+        """The depth the builders get: ``depth``, or their default when it is None.
+
+        The reference models default to 4 levels; with an ``encoder`` the
+        default is all of the encoder's stages (a depth of 4 would leave its
+        last stage unused).
+
+        Examples
+        --------
+        >>> TrainConfig().model_depth, TrainConfig(encoder="resnet50").model_depth
+        (4, 5)
+        >>> TrainConfig(depth=2, encoder="resnet50").model_depth
+        2
+        """
+        if self.depth is not None:
+            return self.depth
+        if self.encoder is not None:
+            from rlemask_keras.encoders import ENCODER_DEPTH
+
+            return ENCODER_DEPTH
+        from rlemask_keras.models import DEFAULT_DEPTH
+
+        return DEFAULT_DEPTH
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready settings (paths as text)."""
-        return {
+        """JSON-ready settings (paths as text; ``depth`` as built, never None)."""
+        settings = {
             k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()
         }
+        settings["depth"] = self.model_depth  # a run saved before None meant "default" reads 4
+        return settings
 
     def differences(self, saved: dict[str, Any]) -> list[str]:
         """Flags whose value differs from ``saved`` (a :meth:`to_dict`) and that ``--resume``

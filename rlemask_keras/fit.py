@@ -51,7 +51,7 @@ def build_model(config):
 
     options = dict(
         filters=config.filters,
-        depth=config.depth,
+        depth=config.model_depth,
         activation=config.activation,
         batch_norm=config.batch_norm,
     )
@@ -82,10 +82,9 @@ def configure_precision(enabled: bool):
 
     previous = keras.config.dtype_policy()
     if enabled:
-        import tensorflow as tf
+        from rlemask_keras._backend import has_gpu
 
-        gpu = bool(tf.config.list_logical_devices("GPU"))
-        keras.config.set_dtype_policy("mixed_float16" if gpu else "mixed_bfloat16")
+        keras.config.set_dtype_policy("mixed_float16" if has_gpu() else "mixed_bfloat16")
     return previous
 
 

@@ -201,8 +201,12 @@ def train(config: TrainConfig, *, log=print) -> dict[str, Any]:
     >>> (work / "run" / "model.keras").is_file()
     True
     """
+    from rlemask_keras._backend import tensorflow_left_out
+
     config.check()
-    with _worker_scratch(config) as config:
+    # JAX / PyTorch runs import TensorFlow only for a TensorFlow-only option
+    needed = config.tensorboard or config.strategy == "multiworker"
+    with tensorflow_left_out(needed), _worker_scratch(config) as config:
         return _train(config, log)
 
 
@@ -238,6 +242,7 @@ def _train(config: TrainConfig, log) -> dict[str, Any]:
     import keras
 
     import rlemask
+    from rlemask.datasets import is_positive
     from rlemask_keras import evaluate, fit, report
     from rlemask_keras.data import DataGenerator
     from rlemask_keras.distribute import prepare_model, replica_batch, select_strategy
@@ -256,7 +261,7 @@ def _train(config: TrainConfig, log) -> dict[str, Any]:
     paths, labels = load_data(data_root)
     train_paths, val_paths, how = split(config, paths, labels)
     start_out(config)  # the data are usable: only now touch --out
-    n_pos = sum(bool(labels[p.stem]) for p in paths)
+    n_pos = sum(is_positive(labels[p.stem]) for p in paths)
     log(
         f"split ({how}): {len(train_paths)} train / {len(val_paths)} validation images "
         f"({n_pos} of {len(paths)} positive)"
@@ -312,8 +317,8 @@ def _train(config: TrainConfig, log) -> dict[str, Any]:
         model = prepare_model(dist, model)
         log(
             f"model: {config.model}, {config.activation}, {config.filters} filters, depth "
-            f"{config.depth}, {model.count_params():,} parameters, input {config.img_size} px, "
-            f"{dist.replicas} replica(s)"
+            f"{config.model_depth}, {model.count_params():,} parameters, input "
+            f"{config.img_size} px, {dist.replicas} replica(s)"
         )
         t0 = time.perf_counter()
         state = fit.resume_state(out) if initial_epoch else None

@@ -51,7 +51,7 @@ def add_runtime_options(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=0,
-        help="TensorFlow intra-op threads (default: 0, TensorFlow's choice)",
+        help="intra-op threads of the Keras backend (default: 0, the backend's choice)",
     )
     parser.add_argument(
         "--verbose",
@@ -76,17 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def runtime(args: argparse.Namespace) -> Iterator[None]:
-    """Set up TensorFlow for a command: logging (before its import) and threads."""
+    """Set up the backend for a command: TensorFlow's logging (before its import) and threads."""
     with contextlib.ExitStack() as stack:
         if not args.verbose:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             stack.enter_context(_without_native_noise())
         if args.threads > 0:
-            import tensorflow as tf
+            from rlemask_keras._backend import set_threads
 
-            with contextlib.suppress(RuntimeError):  # TensorFlow already running
-                tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-                tf.config.threading.set_inter_op_parallelism_threads(min(args.threads, 2))
+            set_threads(args.threads)
         yield
 
 
