@@ -40,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     "train": "rlemask_keras.training",
     "predict_probabilities": "rlemask_keras.predict",
     "predict_masks": "rlemask_keras.predict",
+    "predict_runs": "rlemask_keras.predict",
 }
 
 #: modules whose import registers serializable objects (losses, metrics)
@@ -127,4 +128,5 @@ if TYPE_CHECKING:
     from rlemask_keras.models import unet_plus_plus as unet_plus_plus
     from rlemask_keras.predict import predict_masks as predict_masks
     from rlemask_keras.predict import predict_probabilities as predict_probabilities
+    from rlemask_keras.predict import predict_runs as predict_runs
     from rlemask_keras.training import train as train

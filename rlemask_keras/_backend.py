@@ -82,8 +82,7 @@ def set_threads(n: int) -> None:
             os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
     elif backend == "jax":
         warnings.warn(
-            f"--threads {n}: JAX has no thread-count setting (only 1 is honoured); "
-            "XLA chooses",
+            f"--threads {n}: JAX has no thread-count setting (only 1 is honoured); XLA chooses",
             UserWarning,
             stacklevel=2,
         )

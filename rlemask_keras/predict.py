@@ -7,6 +7,14 @@ the image's ``Rows x Columns`` with :func:`rlemask.resize_image`
 (bilinear), one image at a time, so memory stays flat whatever the number
 of images.  :func:`predict_masks` binarises those maps with
 :func:`rlemask.triplet_threshold`; :func:`predict` writes a submission.
+
+``predict(..., resolution="model")`` post-processes at the model's size
+instead (:func:`predict_runs`): the averaged map is thresholded there and
+its runs are scaled up with :meth:`rlemask.Runs.resize` (nearest), so no
+dense full-resolution array is built.  The masks are then exactly
+``resize_mask(triplet_threshold(model-size map), shape)``, which differs
+from the default (bilinear map, thresholded at full size) along region
+edges: blockier, by up to half a model pixel.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ __all__ = [
     "model_probabilities",
     "predict_probabilities",
     "predict_masks",
+    "predict_runs",
     "predict",
 ]
 
@@ -143,6 +152,20 @@ def predict_probabilities(
     """
     import rlemask
 
+    for chunk, probs, shares in _model_size_batches(
+        models, paths, tta, batch_size, weights, cache
+    ):
+        for i, path in enumerate(chunk):
+            meta = rlemask.read_dicom_meta(path)
+            shape = (int(meta["rows"]), int(meta["columns"]))
+            full = np.zeros(shape, np.float32)
+            for prob, share in zip(probs, shares, strict=True):
+                full += share * _to_shape(prob[i], shape)
+            yield path.stem, np.clip(full, 0.0, 1.0, out=full)
+
+
+def _model_size_batches(models, paths, tta, batch_size, weights, cache):
+    """``(paths, [each model's (B, S, S) maps], [each model's weight / total])`` per batch."""
     models = list(models) if isinstance(models, (list, tuple)) else [models]
     if not models:
         raise ValueError("`models` must hold at least one model")
@@ -161,6 +184,7 @@ def predict_probabilities(
     if any(s is None for s in sizes):
         raise ValueError("every model needs a fixed input size (S, S, C)")
     total = sum(weights)
+    shares = [w / total for w in weights]
     paths = [Path(p) for p in paths]
     for start in range(0, len(paths), batch_size):
         chunk = paths[start : start + batch_size]
@@ -168,13 +192,78 @@ def predict_probabilities(
         probs = [
             model_probabilities(m, images[s], tta=tta) for m, s in zip(models, sizes, strict=True)
         ]
+        yield chunk, probs, shares
+
+
+def predict_runs(
+    models,
+    paths: Sequence[str | os.PathLike],
+    thresholds: tuple[float, float, float] = DEFAULT_TRIPLET,
+    *,
+    tta: str | None = None,
+    batch_size: int = 16,
+    weights: Sequence[float] | None = None,
+    cache=None,
+) -> Iterator[tuple[str, Any]]:
+    """``(image_id, rlemask.Runs)`` at each image's resolution, post-processed at model size.
+
+    The models' maps are averaged (with ``weights``, ``tta`` passes
+    included) at the model's input size, binarised there by
+    :func:`rlemask.triplet_threshold` (``min_area``, given at 1024 x 1024,
+    scaled to the model's size) and the runs scaled up to the image's
+    ``Rows x Columns`` with :meth:`rlemask.Runs.resize`: exactly
+    ``resize_mask(mask, shape)`` of the model-size mask, without a dense
+    full-resolution array.  All models need the same input size.
+
+    Examples
+    --------
+    One 64 px image through a 32 px model; the runs are at the image's size:
+
+    >>> import tempfile
+    >>> from rlemask import load_siim, synthetic
+    >>> from rlemask_keras import unet
+    >>> paths = load_siim(synthetic.make_dataset(tempfile.mkdtemp(), 1, size=64))[0]
+    >>> [runs.shape for _, runs in predict_runs(unet((32, 32, 1), filters=2, depth=1), paths)]
+    [(64, 64)]
+    """
+    import rlemask
+
+    listed = list(models) if isinstance(models, (list, tuple)) else [models]
+    sizes = {model_input_size(m) for m in listed}
+    if len(sizes) > 1:
+        raise ValueError(
+            "post-processing at the model's size needs models of one input size; "
+            f"received sizes {sorted(sizes, key=str)}"
+        )
+    for chunk, probs, shares in _model_size_batches(models, paths, tta, batch_size, weights, cache):
         for i, path in enumerate(chunk):
             meta = rlemask.read_dicom_meta(path)
             shape = (int(meta["rows"]), int(meta["columns"]))
-            full = np.zeros(shape, np.float32)
-            for prob, weight in zip(probs, weights, strict=True):
-                full += (weight / total) * _to_shape(prob[i], shape)
-            yield path.stem, np.clip(full, 0.0, 1.0, out=full)
+            small = np.zeros(probs[0].shape[1:], np.float32)
+            for prob, share in zip(probs, shares, strict=True):
+                small += share * prob[i]
+            yield path.stem, upscaled_runs(np.clip(small, 0.0, 1.0, out=small), shape, thresholds)
+
+
+def upscaled_runs(prob: np.ndarray, shape: tuple[int, int], thresholds) -> Any:
+    """The triplet mask of ``prob`` at its size, as :class:`rlemask.Runs` resized to ``shape``.
+
+    ``thresholds`` is ``(top, min_area at 1024 x 1024, bottom)``; ``min_area``
+    is scaled to ``prob``'s size.  Equal to
+    ``Runs.from_mask(resize_mask(triplet_threshold(prob, ...), shape))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prob = np.zeros((4, 4), np.float32); prob[:2, :2] = 0.9
+    >>> upscaled_runs(prob, (8, 8), (0.75, 0, 0.3)).area
+    16
+    """
+    import rlemask
+
+    top, area, bottom = thresholds
+    mask = rlemask.triplet_threshold(prob, top, rlemask.scale_min_area(area, prob.shape), bottom)
+    return rlemask.Runs.from_mask(mask).resize(shape)
 
 
 def load_images(paths: Sequence[Path], size: int, cache=None) -> np.ndarray:
@@ -262,6 +351,7 @@ def predict(
     weights: Sequence[float] | None = None,
     triplet: tuple[float, float, float] | None = None,
     batch_size: int = 16,
+    resolution: str = "image",
     progress: bool = True,
     log=print,
 ) -> dict[str, Any]:
@@ -275,6 +365,11 @@ def predict(
     the ``report.json`` beside the models (when they agree), else
     :data:`DEFAULT_TRIPLET`.
 
+    ``resolution="image"`` (the default) thresholds each averaged map
+    brought to the image's size (bilinear); ``"model"`` thresholds at the
+    model's size and scales the runs up (:func:`predict_runs`): no dense
+    full-size array, masks blockier along their edges.
+
     Returns ``{"n_images", "n_positive", "seconds"}``.
     """
     import rlemask
@@ -283,6 +378,8 @@ def predict(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"--batch-size must be a positive integer; received {batch_size!r}")
     tta = _check_tta(tta)
+    if resolution not in ("image", "model"):
+        raise ValueError(f"--resolution must be 'image' or 'model'; received {resolution!r}")
     if isinstance(models, (str, os.PathLike)):
         models = [models]
     model_paths = [Path(m) for m in models]
@@ -304,12 +401,18 @@ def predict(
 
     t0 = time.perf_counter()
     rows: dict[str, str] = {}
-    probabilities = predict_probabilities(
-        loaded, paths, tta=tta, batch_size=batch_size, weights=weights
-    )
+    options = dict(tta=tta, batch_size=batch_size, weights=weights)
+    if resolution == "model":
+        results = (
+            (image_id, runs.to_text("siim"))
+            for image_id, runs in predict_runs(loaded, paths, triplet, **options)
+        )
+    else:
+        masks = predict_masks(predict_probabilities(loaded, paths, **options), triplet)
+        results = ((image_id, rlemask.encode(mask)) for image_id, mask in masks)
     with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress) as bar:
-        for image_id, mask in predict_masks(probabilities, triplet):
-            rows[image_id] = rlemask.encode(mask)
+        for image_id, rle in results:
+            rows[image_id] = rle
             bar.update(1)
     rlemask.write_rle_csv(out, rows)
     seconds = time.perf_counter() - t0

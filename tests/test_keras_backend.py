@@ -23,9 +23,7 @@ _JAX_RUN = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(
-    __import__("importlib").util.find_spec("jax") is None, reason="needs jax"
-)
+@pytest.mark.skipif(__import__("importlib").util.find_spec("jax") is None, reason="needs jax")
 def test_jax_training_run_never_imports_tensorflow(tmp_path):
     # the command's code path, mixed precision and --threads included (both used to
     # import TensorFlow to find a GPU / set its thread pools)

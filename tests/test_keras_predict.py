@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 keras = pytest.importorskip("keras")
 
@@ -86,3 +88,65 @@ def test_predict_masks_scales_min_area_to_each_map():
 def test_bad_arguments_name_the_flag(models, paths, kwargs, match):
     with pytest.raises(ValueError, match=match):
         next(rlemask_keras.predict_probabilities(models, paths, **kwargs))
+
+
+# -- post-processing at the model's size (predict --resolution model) ----------
+
+
+@given(
+    st.integers(1, 12),
+    st.integers(1, 12),
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([0, 30, 2000, 10**6]),
+)
+@settings(max_examples=60, deadline=None)
+def test_upscaled_runs_are_the_dense_path_exactly(h, w, oh, ow, seed, area):
+    import reference_geometry as ref
+
+    from rlemask_keras.predict import upscaled_runs
+
+    prob = np.random.default_rng(seed).random((h, w), dtype=np.float32)
+    top, bottom = 0.75, 0.3
+    runs = upscaled_runs(prob, (oh, ow), (top, area, bottom))
+    # the obvious computation: triplet at the map's size (min_area scaled to it),
+    # every output pixel takes the input pixel under its centre
+    small = ref.triplet_threshold(prob, top, rlemask.scale_min_area(area, (h, w)), bottom)
+    expected = ref.resize_mask_nearest(np.asarray(small, np.uint8), oh, ow)
+    assert runs.shape == (oh, ow)
+    np.testing.assert_array_equal(runs.to_mask(), expected)
+    assert runs.to_text("siim") == rlemask.encode(expected)
+
+
+@pytest.mark.parametrize("tta", [None, "flip"])
+def test_predict_at_model_resolution_writes_the_dense_path(tmp_path, models, paths, tta):
+    from rlemask_keras.predict import load_keras_model, predict
+
+    same = [models[0], rlemask_keras.unet((32, 32, 3), filters=2, depth=1)]
+    files = []
+    for i, model in enumerate(same):
+        files.append(tmp_path / f"m{i}.keras")
+        model.save(files[-1])
+    triplet = (0.5, 50, 0.45)  # random weights: probabilities near 0.5
+    out = tmp_path / "sub.csv"
+    data = paths[0].parents[3]  # the data set's root
+    predict(files, data, out, tta=tta, weights=[1.0, 3.0], triplet=triplet,
+            resolution="model", progress=False, log=lambda *a: None)  # fmt: skip
+    rows = rlemask.read_rle_csv(out)  # {id: [rle]}, [] for -1
+    assert any(rows.values())  # masks to compare (empty ones: the hypothesis test above)
+    loaded = [load_keras_model(f) for f in files]
+    for path in paths:
+        image = rlemask.load_sample(path, None, img_size=32)[0][None]
+        small = sum(w / 4 * model_probabilities(m, image, tta=tta)[0]
+                    for m, w in zip(loaded, [1.0, 3.0], strict=True))  # fmt: skip
+        mask = rlemask.triplet_threshold(
+            np.clip(small, 0, 1).astype(np.float32), 0.5, rlemask.scale_min_area(50, (32, 32)), 0.45
+        )
+        full = rlemask.resize_mask(mask, (64, 64))
+        assert rows[path.stem] == [rlemask.encode(full)][: int(full.any())], path.stem
+
+
+def test_model_resolution_needs_one_input_size(models, paths):
+    with pytest.raises(ValueError, match="one input size"):
+        next(rlemask_keras.predict_runs(models, paths))

@@ -81,6 +81,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "'rlemask-keras oof' (default: the thresholds in report.json beside the models "
         "when they agree, else 0.75,2000,0.3)",
     )
+    parser.add_argument(
+        "--resolution",
+        choices=("image", "model"),
+        default="image",
+        help="where to threshold: image (the map resized bilinearly to each image, the "
+        "default) or model (at the model's size, then the runs scaled up: no full-size "
+        "arrays, blockier edges)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_prediction_options(parser)
     add_runtime_options(parser)
@@ -102,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             weights=args.weights,
             triplet=args.triplet,
             batch_size=args.batch_size,
+            resolution=args.resolution,
             progress=not args.quiet,
         )
     return 0
