@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # tensorflow-cpu is the lighter install; GPU users: pip install -e ".[keras-gpu]"
 EXTRAS ?= dev,keras-cpu
 
-.PHONY: install test lint demo bench compare docs docs-figures clean
+.PHONY: install test test-jax lint demo bench compare docs docs-figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ test: install lint
 	$(BIN)/python -m pytest tests rlemask rlemask_keras --doctest-modules \
 		--ignore=rlemask/__main__.py --ignore=rlemask_keras/__main__.py
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -m kernels -q -p no:cacheprovider
+	$(MAKE) test-jax
+
+# The adapter's math, models, saving and data path once more on Keras' JAX
+# backend (installed by the dev extra as jax[cpu]); PyTorch: run the same
+# with --keras-backend=torch where torch is installed.
+KERAS_TESTS_ON_JAX := tests/test_keras_models.py tests/test_keras_losses.py \
+	tests/test_keras_metrics.py tests/test_keras_saving.py tests/test_keras_data.py
+test-jax: install
+	$(BIN)/python -m pytest --keras-backend=jax -m "keras and not slow" -q -p no:cacheprovider \
+		$(KERAS_TESTS_ON_JAX)
 
 demo: install
 	$(BIN)/rlemask-keras train --out runs/demo --overwrite --target 0.6
