@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -47,6 +48,23 @@ _MAX_REPLACEMENTS = 20
 _KERAS_CALLS_BEGIN = hasattr(keras.utils.PyDataset, "on_epoch_begin")
 # orders of epochs other than the current one kept for batch(epoch, index)
 _ORDERS_KEPT = 4
+
+
+def _building_model(depth: int = 12) -> bool:
+    """True when called (within ``depth`` frames) from Keras' ``_symbolic_build``.
+
+    That private name is the only sign of the build-time probe; should Keras
+    rename it, the probe counts as an epoch again (the schedule shifts by one
+    on JAX and PyTorch, as before), nothing fails.
+    """
+    frame = sys._getframe(1)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "_symbolic_build" and "keras" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -314,8 +332,14 @@ class DataGenerator(keras.utils.PyDataset):
         self._order = self._make_order(self.epoch)
 
     def on_epoch_begin(self) -> None:
-        """Mark the start of an epoch (Keras calls it; so should a manual loop)."""
-        self._begun = True
+        """Mark the start of an epoch (Keras calls it; so should a manual loop).
+
+        Not when Keras only takes a first batch to build the model (the JAX and
+        PyTorch trainers do, through ``Trainer._symbolic_build``, with an
+        ``on_epoch_begin`` / ``on_epoch_end`` pair around it): counting that
+        as an epoch would shift the sampler's schedule by one.
+        """
+        self._begun = not _building_model()
 
     def on_epoch_end(self) -> None:
         """Advance the epoch: new order (when shuffling) and the schedule's next share.

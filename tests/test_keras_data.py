@@ -339,6 +339,25 @@ def test_on_epoch_end_without_begin_is_not_an_epoch(dataset):
     assert gen.epoch == 0 and np.array_equal(gen.order, order)
 
 
+def test_the_model_building_probe_is_not_an_epoch(dataset):
+    # JAX / PyTorch fit(): Trainer._symbolic_build takes one batch between an
+    # on_epoch_begin and an on_epoch_end before the first epoch
+    paths, labels = dataset
+    gen = DataGenerator(paths, labels, img_size=S, seed=0)
+    order = gen.order
+
+    def _symbolic_build():  # the name Keras' trainer has (this file's path holds "keras")
+        gen.on_epoch_begin()
+        gen[0]
+
+    _symbolic_build()
+    gen.on_epoch_end()
+    assert gen.epoch == 0 and np.array_equal(gen.order, order)
+    gen.on_epoch_begin()  # a real epoch still counts
+    gen.on_epoch_end()
+    assert gen.epoch == 1
+
+
 # -- the tf.data path ------------------------------------------------------------------
 
 
