@@ -17,14 +17,17 @@ _JAX_RUN = textwrap.dedent(
     import sys
     from rlemask_keras.cli import main
 
-    status = main(sys.argv[1:])
+    out = sys.argv[-1]
+    status = main(sys.argv[1:-1])  # train
+    status += main(["predict", out + "/run/model.keras", out, "--out", out + "/sub.csv",
+                    "--resolution", "model", "--quiet"])  # fmt: skip
     print("status", status, "tensorflow imported", "tensorflow" in sys.modules)
     """
 )
 
 
 @pytest.mark.skipif(__import__("importlib").util.find_spec("jax") is None, reason="needs jax")
-def test_jax_training_run_never_imports_tensorflow(tmp_path):
+def test_jax_train_and_predict_never_import_tensorflow(tmp_path):
     # the command's code path, mixed precision and --threads included (both used to
     # import TensorFlow to find a GPU / set its thread pools)
     args = [
@@ -35,7 +38,7 @@ def test_jax_training_run_never_imports_tensorflow(tmp_path):
     ]  # fmt: skip
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     done = subprocess.run(
-        [sys.executable, "-c", _JAX_RUN, *args],
+        [sys.executable, "-c", _JAX_RUN, *args, str(tmp_path)],
         env=env,
         capture_output=True,
         text=True,
@@ -44,6 +47,7 @@ def test_jax_training_run_never_imports_tensorflow(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "status 0 tensorflow imported False" in done.stdout, done.stdout[-2000:]
     assert (tmp_path / "run" / "model.keras").is_file()
+    assert len((tmp_path / "sub.csv").read_text().splitlines()) == 13  # header + 12 images
 
 
 def test_builders_get_their_own_default_depth():
