@@ -85,3 +85,16 @@ def test_encoder_model_uses_every_encoder_stage():
     # depth 5 has a decoder level more, fed by the encoder's last (stride 32) stage
     assert full.count_params() > four.count_params()
     assert full.output_shape == four.output_shape == (None, 64, 64, 1)
+
+
+def test_threads_asks_only_the_backend_in_use(monkeypatch):
+    from rlemask_keras import _backend
+
+    monkeypatch.setattr(_backend, "_backend", lambda: "jax")
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    _backend.set_threads(1)  # XLA: single-threaded CPU kernels, other flags kept
+    assert os.environ["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=false"
+    _backend.set_threads(1)  # not added twice
+    assert os.environ["XLA_FLAGS"].count("multi_thread_eigen") == 1
+    with pytest.warns(UserWarning, match="--threads 4: JAX has no thread-count setting"):
+        _backend.set_threads(4)
