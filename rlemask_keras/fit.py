@@ -196,7 +196,16 @@ def read_history(path: Path) -> dict[str, list[float]]:
     return {k: [float(row[k]) for row in rows] for k in keys}
 
 
-def fit(model, train_gen, val_gen, config, *, initial_epoch: int = 0, best=None):
+def fit(
+    model,
+    train_gen,
+    val_gen,
+    config,
+    *,
+    initial_epoch: int = 0,
+    best=None,
+    distribution=None,
+):
     """``model.fit`` from ``initial_epoch`` to ``config.epochs``; returns each epoch's time."""
     from rlemask_keras.report import CHECKPOINT_MONITOR
 
@@ -217,9 +226,22 @@ def fit(model, train_gen, val_gen, config, *, initial_epoch: int = 0, best=None)
         resuming,
         config.freeze_encoder_epochs,
     )
+    data, steps = train_gen, None
+    if distribution is not None and distribution.num_workers > 1:
+        # given the generator itself, Keras would feed each worker only
+        # 1 / num_workers of its shard (rlemask_keras.distribute.distribute_dataset)
+        from rlemask_keras.distribute import distribute_dataset
+        from rlemask_keras.tfdata import as_tf_dataset
+
+        stream = as_tf_dataset(
+            train_gen, epochs=config.epochs - initial_epoch, first_epoch=initial_epoch
+        )
+        data = distribute_dataset(distribution, stream, train_gen.batch_size)
+        steps = len(train_gen)
     model.fit(
-        train_gen,
+        data,
         validation_data=val_gen,
+        steps_per_epoch=steps,
         epochs=config.epochs,
         initial_epoch=initial_epoch,
         callbacks=callbacks,

@@ -329,6 +329,7 @@ def _train(config: TrainConfig, log) -> dict[str, Any]:
             config,
             initial_epoch=initial_epoch,
             best=state["best"] if state else None,
+            distribution=dist,
         )
         fit_seconds = time.perf_counter() - t0
     finally:

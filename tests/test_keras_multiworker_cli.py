@@ -1,0 +1,152 @@
+"""``rlemask-keras train --strategy multiworker``: two worker processes on localhost (issue 13).
+
+The library path is tested in ``test_keras_distribute.py``; here the command
+itself runs twice, as two hosts would run it, with ``TF_CONFIG`` naming two
+workers on free localhost ports.  Both workers run the command's own code
+(:func:`rlemask_keras.cli.main`) through a small probe that adds one metric,
+the number of images each worker trained on, and prints its value after the
+last step: whether every worker fed its whole shard.  Given the generator
+itself, Keras trained each worker on only half of its shard, and nothing
+else showed it (``rlemask_keras.fit.fit`` now feeds the strategy the
+``tf.data`` path, :func:`rlemask_keras.distribute.distribute_dataset`).
+The probe keeps the saved model's compile settings the command's own, so the
+model is loaded in a fresh process without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from test_keras_distribute import _free_ports, _tf_config  # the tests' own helpers
+
+pytestmark = [pytest.mark.keras, pytest.mark.slow, pytest.mark.backends("tensorflow")]
+
+# the command, plus a metric counting the images of each training step; the
+# saved compile config is the command's own (the probe's class is unknown to
+# the fresh process that loads the model)
+PROBE = textwrap.dedent(
+    """
+    import sys
+    import keras
+
+    class Samples(keras.metrics.Metric):
+        def __init__(self, name="samples", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.total.assign_add(keras.ops.cast(keras.ops.shape(y_true)[0], "float32"))
+
+        def result(self):
+            return self.total
+
+    compile_model = keras.Model.compile
+
+    def compile_with_probe(self, *args, metrics=None, **kwargs):
+        compile_model(self, *args, metrics=metrics, **kwargs)
+        saved = self._compile_config
+        compile_model(self, *args, metrics=[*(metrics or []), Samples()], **kwargs)
+        self._compile_config = saved
+
+    keras.Model.compile = compile_with_probe
+
+    class PrintSamples(keras.callbacks.Callback):
+        # the last step's logs: each worker's count so far, averaged over the
+        # replicas of all workers (the epoch's logs are not: see the report)
+        def on_train_batch_end(self, batch, logs=None):
+            self.samples = float(logs["samples"])
+
+        def on_train_end(self, logs=None):
+            print(f"PROBE samples={self.samples}", flush=True)
+
+    fit_model = keras.Model.fit
+
+    def fit_with_probe(self, *args, callbacks=None, **kwargs):
+        return fit_model(self, *args, callbacks=[*(callbacks or []), PrintSamples()], **kwargs)
+
+    keras.Model.fit = fit_with_probe
+    from rlemask_keras.cli import main
+
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+
+N_IMAGES = 16
+
+
+def test_two_workers_train_one_model_and_only_the_chief_writes(tmp_path):
+    from rlemask.synthetic import make_dataset
+
+    data = make_dataset(tmp_path / "data", N_IMAGES, size=64, positive_fraction=0.5, seed=0)
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROBE)
+    ports = _free_ports(2)
+    outs = [tmp_path / "out0", tmp_path / "out1"]  # one per host: who wrote what is clear
+    scratch = [tmp_path / "tmp0", tmp_path / "tmp1"]  # each worker's TMPDIR
+    procs = []
+    for index in range(2):
+        scratch[index].mkdir()
+        env = dict(
+            os.environ,
+            TF_CONFIG=_tf_config(ports, index),
+            TMPDIR=str(scratch[index]),
+            CUDA_VISIBLE_DEVICES="",
+            KERAS_BACKEND="tensorflow",
+        )
+        argv = [
+            sys.executable, str(probe), "train", "--data", str(data),
+            "--strategy", "multiworker", "--img-size", "64", "--filters", "8",
+            "--epochs", "1", "--batch-size", "4", "--positive-fraction", "none", "--quiet",
+            "--out", str(outs[index]),
+        ]  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+        )
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=300)[0])
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    for index, (proc, output) in enumerate(zip(procs, outputs, strict=True)):
+        assert proc.returncode == 0, f"worker {index}:\n{output[-3000:]}"
+
+    # the chief wrote the run's files; the other worker wrote nothing outside its
+    # scratch folder, and removed that
+    for name in ("model.keras", "history.csv", "report.json", "report.md"):
+        assert (outs[0] / name).is_file(), name
+    assert not outs[1].exists()
+    assert list(scratch[1].iterdir()) == []
+
+    # every worker fed its whole shard: the 12 training images (80 %), once each
+    report = json.loads((outs[0] / "report.json").read_text())
+    n_train = N_IMAGES - report["data"]["n_validation"]
+    assert report["data"]["n_train"] == n_train // 2  # the chief's shard
+    # the step's mean over the two workers of their counts (each at most its 6)
+    # is 6 only when both fed all 6; given the generator itself, Keras fed 3 each
+    for index, output in enumerate(outputs):
+        assert f"PROBE samples={float(n_train // 2)}" in output, f"worker {index}:\n{output}"
+
+    # the saved model loads in a fresh process, with the command's compile settings
+    load = (
+        "import sys, rlemask_keras, keras; m = keras.models.load_model(sys.argv[1]); "
+        "print(m.count_params(), [x.name for x in m.metrics])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", load, str(outs[0] / "model.keras")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, KERAS_BACKEND="tensorflow", CUDA_VISIBLE_DEVICES=""),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert str(report["parameters"]) in done.stdout
