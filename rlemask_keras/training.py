@@ -285,7 +285,11 @@ def _train(config: TrainConfig, log) -> dict[str, Any]:
     try:
         dist = select_strategy(config.strategy)
         if dist.num_workers > 1:  # each worker trains on its own share of the images
-            train_paths = dist.shard(train_paths)
+            # the workers step together, so their shares must be equally long
+            # (else a collective op fails): the last ones borrow from the start
+            # (as torch's DistributedSampler pads)
+            whole = -(-len(train_paths) // dist.num_workers) * dist.num_workers
+            train_paths = dist.shard([train_paths[i % len(train_paths)] for i in range(whole)])
         replicas = dist.local_replicas
         common = dict(
             img_size=config.img_size, cache=cache, workers=config.workers, replicas=replicas
