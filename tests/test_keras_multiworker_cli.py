@@ -60,7 +60,8 @@ PROBE = textwrap.dedent(
 
     class PrintSamples(keras.callbacks.Callback):
         # the last step's logs: each worker's count so far, averaged over the
-        # replicas of all workers (the epoch's logs are not: see the report)
+        # replicas of all workers (distribute.prepare_model); not the epoch's
+        # logs, which read the variable after validation has reset it
         def on_train_batch_end(self, batch, logs=None):
             self.samples = float(logs["samples"])
 
