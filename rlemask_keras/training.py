@@ -219,12 +219,13 @@ def _worker_scratch(config: TrainConfig):
     """
     from rlemask_keras.distribute import worker_from_tf_config
 
+    if config.resume and config.strategy == "multiworker":
+        # refused on every worker: a chief resuming alone would wait for the others
+        raise ValueError("--resume: not with --strategy multiworker")
     index = worker_from_tf_config()[0] if config.strategy == "multiworker" else 0
     if not index:
         yield config
         return
-    if config.resume:
-        raise ValueError("--resume: not with --strategy multiworker (the chief's run only)")
     scratch = Path(tempfile.mkdtemp(prefix=f"rlemask-worker{index}-"))
     try:
         yield dataclasses.replace(

@@ -27,7 +27,7 @@ import textwrap
 import pytest
 from test_keras_distribute import _free_ports, _tf_config  # the tests' own helpers
 
-pytestmark = [pytest.mark.keras, pytest.mark.slow, pytest.mark.backends("tensorflow")]
+pytestmark = [pytest.mark.keras, pytest.mark.backends("tensorflow")]
 
 # the command, plus a metric counting the images of each training step; the
 # saved compile config is the command's own (the probe's class is unknown to
@@ -85,6 +85,19 @@ PROBE = textwrap.dedent(
 N_IMAGES = 11
 
 
+@pytest.mark.parametrize("index", [0, 1])
+def test_resume_is_refused_on_every_worker(index, tmp_path, monkeypatch):
+    # refused on the non-chief only, --resume left the chief waiting for it
+    from rlemask_keras.training import TrainConfig, _worker_scratch
+
+    monkeypatch.setenv("TF_CONFIG", _tf_config([1, 2], index))
+    config = TrainConfig(out=tmp_path / "run", strategy="multiworker", resume=True)
+    with pytest.raises(ValueError, match="--resume: not with --strategy multiworker"):
+        with _worker_scratch(config):
+            pass
+
+
+@pytest.mark.slow
 def test_two_workers_train_one_model_and_only_the_chief_writes(tmp_path):
     from rlemask.synthetic import make_dataset
 
