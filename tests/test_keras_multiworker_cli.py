@@ -144,6 +144,8 @@ def test_two_workers_train_one_model_and_only_the_chief_writes(tmp_path):
     for name in ("model.keras", "history.csv", "report.json", "report.md"):
         assert (outs[0] / name).is_file(), name
     assert not outs[1].exists()
+    assert f"results in {outs[0]}/:" in outputs[0]
+    assert "results in" not in outputs[1] and "worker 1 of the cluster" in outputs[1]
     assert list(scratch[1].iterdir()) == []
 
     # every worker fed its whole shard, once each: 5 images (4 + the one borrowed)

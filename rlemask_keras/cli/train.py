@@ -62,5 +62,11 @@ def run(args: argparse.Namespace) -> int:
         from rlemask_keras.training import train
 
         report = train(config)
-    print(summary(report, config.out))
+    from rlemask_keras.distribute import worker_from_tf_config
+
+    index = worker_from_tf_config()[0] if config.strategy == "multiworker" else 0
+    if index:  # its files were in a scratch folder, removed: none in --out to list
+        print(f"worker {index} of the cluster: trained; the chief (worker 0) writes the results")
+    else:
+        print(summary(report, config.out))
     return 0
