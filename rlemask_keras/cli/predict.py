@@ -45,6 +45,8 @@ def _weights(text: str) -> list[float]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "predict",
+        # argparse would print a "+" positional with a compound metavar twice
+        usage="rlemask-keras predict [options] MODEL [MODEL ...] DATA",
         help="write a submission CSV for a folder of DICOMs",
         description=(
             "Predict every DICOM under DATA with MODEL (several: their probabilities are "
