@@ -26,6 +26,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,7 +121,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Ite
     rename on one file system (atomic on POSIX and Windows).  On any exception
     the temporary file is removed and ``path`` is untouched.  Stale
     temporaries left by killed writes of the same ``path`` are removed first
-    (see the module docstring).  The file's mode is ``0o666`` less the umask.
+    (see the module docstring).  A new file's mode is ``0o666`` less the
+    umask; a file replaced keeps its mode.
 
     Examples
     --------
@@ -135,6 +137,9 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Ite
     remove_stale_temporaries(path)
     fd, tmp = _create_temporary(path)
     try:
+        with contextlib.suppress(FileNotFoundError):
+            # a file replaced keeps its permissions (one the user made 0600 stays private)
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             yield handle
             handle.flush()

@@ -357,8 +357,11 @@ def _index_digest(index: Mapping[str, Any]) -> str:
 
 def _file_digest(path: Path) -> str:
     try:
+        digest = hashlib.sha256()  # hashlib.file_digest is Python >= 3.11 only
         with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
     except OSError as err:
         raise ValueError(f"{path}: cannot read the cache array ({err})") from err
 

@@ -83,8 +83,19 @@ class _AfterKerasImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
+        # Keras keeps its own loader (importlib.resources and friends use it)
+        module.__loader__ = module.__spec__.loader = self._loader
         self._loader.exec_module(module)
-        _register_serializables()
+        try:
+            _register_serializables()
+        except Exception as err:  # never break the user's own `import keras`
+            import warnings
+
+            warnings.warn(
+                f"rlemask_keras could not register its losses and metrics with Keras ({err}); "
+                "call `import rlemask_keras.losses, rlemask_keras.metrics` before loading a model",
+                stacklevel=2,
+            )
 
 
 if sys.modules.get("keras") is not None:  # None: an import of keras was blocked

@@ -50,8 +50,15 @@ _KERAS_CALLS_BEGIN = hasattr(keras.utils.PyDataset, "on_epoch_begin")
 _ORDERS_KEPT = 4
 
 
+# Keras' functions that fetch one batch to build the model before training:
+# JAX / PyTorch (and TensorFlow without a strategy) via _symbolic_build; the
+# TensorFlow trainer under a distribution strategy fetches it in
+# _maybe_symbolic_build before calling _symbolic_build
+_BUILD_PROBES = frozenset({"_symbolic_build", "_maybe_symbolic_build"})
+
+
 def _building_model(depth: int = 12) -> bool:
-    """True when called (within ``depth`` frames) from Keras' ``_symbolic_build``.
+    """True when called (within ``depth`` frames) from Keras' build-time probe.
 
     That private name is the only sign of the build-time probe; should Keras
     rename it, the probe counts as an epoch again (the schedule shifts by one
@@ -61,7 +68,7 @@ def _building_model(depth: int = 12) -> bool:
     for _ in range(depth):
         if frame is None:
             return False
-        if frame.f_code.co_name == "_symbolic_build" and "keras" in frame.f_code.co_filename:
+        if frame.f_code.co_name in _BUILD_PROBES and "keras" in frame.f_code.co_filename:
             return True
         frame = frame.f_back
     return False

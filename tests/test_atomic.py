@@ -85,3 +85,18 @@ def test_a_failed_write_removes_its_temporary_and_keeps_the_target(tmp_path):
         raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["t.txt"]
+
+
+@posix_only
+def test_a_replaced_file_keeps_its_mode(tmp_path):
+    # a labels file the user made private must not come back world-readable
+    target = tmp_path / "private.csv"
+    rlemask.write_rle_csv(target, {"a": "-1"})
+    target.chmod(0o600)
+    old = os.umask(0o022)
+    try:
+        rlemask.write_rle_csv(target, {"b": "-1"})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert "b" in rlemask.read_rle_csv(target)

@@ -500,3 +500,12 @@ def test_dask_errors_name_the_file(tmp_path, dataset, dask_client):
     with pytest.raises(rlemask.DicomError, match=r"zz_bad\.dcm"):
         build_cache([*paths, bad], {**labels, "zz_bad": []}, tmp_path / "c", img_size=SIZE,
                     progress=False, client=dask_client)
+
+
+def test_checksums_need_no_python_311(tmp_path, dataset, monkeypatch):
+    # hashlib.file_digest is Python >= 3.11; the package supports 3.10
+    monkeypatch.delattr(cache_module.hashlib, "file_digest", raising=False)
+    paths, labels = dataset
+    out = tmp_path / "c"
+    build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
+    SampleCache(out).verify()

@@ -434,3 +434,21 @@ def test_tf_dataset_endless_when_epochs_can_shrink(dataset):
     for (x, y), (epoch, index) in zip(got, [(0, 0), (0, 1), (1, 0)], strict=True):
         np.testing.assert_array_equal(x.numpy(), gen.batch(epoch, index)[0])
         np.testing.assert_array_equal(y.numpy(), gen.batch(epoch, index)[1])
+
+
+def test_the_build_time_batch_is_not_an_epoch_on_every_trainer():
+    # Keras fetches one batch to build the model: from _symbolic_build (JAX, PyTorch), or
+    # from the TensorFlow trainer's _maybe_symbolic_build under a strategy; counting that
+    # call as an epoch shifted the positive-fraction schedule by one
+    from rlemask_keras import data
+
+    def _symbolic_build():  # this file's name holds "keras", as Keras' own files do
+        return data._building_model()
+
+    def _maybe_symbolic_build():
+        return data._building_model()
+
+    def fit():
+        return data._building_model()
+
+    assert _symbolic_build() and _maybe_symbolic_build() and not fit()

@@ -97,3 +97,16 @@ def test_without_import_rlemask_keras_keras_cannot_find_the_loss(saved_model):
     result = _python(code)
     assert result.returncode != 0
     assert "rlemask>" in result.stderr
+
+
+def test_keras_keeps_its_own_loader_after_the_registration_hook():
+    # the hook that registers the losses after `import keras` once left itself as
+    # keras.__loader__, so importlib.resources no longer found Keras' own files
+    result = _python(
+        "import importlib.resources, rlemask_keras, keras\n"
+        "print(type(keras.__spec__.loader).__name__ == type(keras.__loader__).__name__,\n"
+        "      'AfterKeras' in type(keras.__loader__).__name__,\n"
+        "      importlib.resources.files('keras').joinpath('__init__.py').is_file())"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-3:] == ["True", "False", "True"]
