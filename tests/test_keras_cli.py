@@ -340,6 +340,24 @@ def test_native_log_lines_are_filtered_but_the_rest_passes(tmp_path):
     assert b"oneDNN" in verbose.stderr and b"cuda_dnn" in verbose.stderr
 
 
+def test_what_a_native_abort_prints_last_still_gets_out():
+    """Native code that writes its reason and aborts, never returning to Python, is still heard."""
+    code = textwrap.dedent(
+        """
+        import argparse, ctypes
+        from rlemask_keras.cli import runtime
+        with runtime(argparse.Namespace(verbose=False, threads=0)):
+            libc = ctypes.PyDLL(None)  # keeps the GIL held, as a dying native call does
+            said = b"I0000 00:00:17.5   12 port.cc:153] oneDNN on\\nF0000 check failed: why\\n"
+            libc.write(2, said, len(said))
+            libc.abort()
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode != 0
+    assert done.stderr == b"F0000 check failed: why\n"
+
+
 def test_fold_split_is_disjoint_and_covers_every_image(data):
     from rlemask_keras.config import TrainConfig
     from rlemask_keras.training import load_data, split

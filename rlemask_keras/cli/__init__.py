@@ -15,8 +15,8 @@ import contextlib
 import importlib
 import os
 import re
+import subprocess
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 
 # one sub-command per module, in the order ``--help`` lists them
@@ -88,13 +88,40 @@ def runtime(args: argparse.Namespace) -> Iterator[None]:
         yield
 
 
+#: The filter of :func:`_without_native_noise`, run by a separate Python
+#: process: a thread of the command itself dies with it, so what a native
+#: abort prints just before the end (the one line that says why) was lost.
+_FILTER_PROGRAM = r"""
+import os, re, sys
+noise = re.compile(os.fsencode(sys.argv[1]))
+
+def forward(piece):
+    if not noise.match(piece):
+        while piece:
+            piece = piece[os.write(2, piece):]
+
+pending = b""
+try:
+    while chunk := os.read(0, 65536):
+        *pieces, pending = re.split(rb"(?<=[\r\n])", pending + chunk)
+        for piece in pieces:
+            forward(piece)
+    forward(pending)
+except OSError:  # stderr itself is gone (a closed pipe): nothing to show it on
+    pass
+"""
+
+
 @contextlib.contextmanager
 def _without_native_noise() -> Iterator[None]:
     """Pass the process's stderr (fd 2) through a filter that drops :data:`_NATIVE_NOISE`.
 
     TensorFlow's C++ code writes to the file descriptor, beneath Python, so
-    only a pipe in its place can filter it.  Segments end at ``\\n`` or
-    ``\\r`` so that progress bars still draw as they go.
+    only a pipe in its place can filter it.  The filter is a small child
+    process (:data:`_FILTER_PROGRAM`), in its own session so that Ctrl-C
+    reaches only the command: it forwards everything up to the pipe's end,
+    even when the command is killed by a native abort.  Segments end at
+    ``\\n`` or ``\\r`` so that progress bars still draw as they go.
     """
     try:
         sys.stderr.flush()
@@ -102,32 +129,31 @@ def _without_native_noise() -> Iterator[None]:
     except (OSError, ValueError):  # no usable stderr (e.g. embedded): leave it alone
         yield
         return
-    read_end, write_end = os.pipe()
-    os.dup2(write_end, 2)
-    os.close(write_end)
-
-    def pump() -> None:
-        pending = b""
-        while chunk := os.read(read_end, 65536):
-            pending += chunk
-            for piece in re.findall(rb"[^\r\n]*[\r\n]", pending):
-                if not _NATIVE_NOISE.match(piece):
-                    os.write(real, piece)
-            pending = re.sub(rb"^(?:[^\r\n]*[\r\n])*", b"", pending)
-        if pending and not _NATIVE_NOISE.match(pending):
-            os.write(real, pending)
-        os.close(read_end)
-
-    thread = threading.Thread(target=pump, name="stderr-filter", daemon=True)
-    thread.start()
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _FILTER_PROGRAM, os.fsdecode(_NATIVE_NOISE.pattern)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=real,
+            start_new_session=True,
+        )
+    except OSError:  # no interpreter to start: unfiltered, but working
+        os.close(real)
+        yield
+        return
+    os.dup2(child.stdin.fileno(), 2)
+    child.stdin.close()
     try:
         yield
     finally:
         with contextlib.suppress(Exception):
             sys.stderr.flush()
-        os.dup2(real, 2)  # the pipe's last writer closes: the pump sees the end
-        thread.join(timeout=5)
+        os.dup2(real, 2)  # our last hold on the pipe: the filter reads to its end
         os.close(real)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            # a process started by the command may still hold the pipe; the
+            # filter then ends with it, and the command need not wait
+            child.wait(timeout=5)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
