@@ -153,6 +153,21 @@ def read_rle_csv(
     return labels
 
 
+def _parsed_rows(reader: Any) -> Iterator[list[str]]:
+    """``reader``'s rows, each parsed under :func:`large_fields`.
+
+    The raised limit is process-wide; holding it only while a row is parsed
+    (not while the caller holds a half-read iterator) gives it back to other
+    CSV readers between rows.
+    """
+    while True:
+        with large_fields():
+            row = next(reader, None)
+        if row is None:
+            return
+        yield row
+
+
 def rle_rows(path: str | os.PathLike) -> Iterator[tuple[int, str, str]]:
     """The data rows of a labels CSV as ``(line, image_id, rle)``, one at a time.
 
@@ -182,10 +197,11 @@ def rle_rows(path: str | os.PathLike) -> Iterator[tuple[int, str, str]]:
     line = 1
     reader = None
     try:
-        with large_fields(), open(path, newline="", encoding="utf-8-sig") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             # strict: an unterminated quote or stray quote is an error, not a silent guess
             reader = csv.reader(handle, skipinitialspace=True, strict=True)
-            header = next(reader, None)
+            rows = _parsed_rows(reader)
+            header = next(rows, None)
             if header is None:
                 raise LabelsFileError(f"{path}, line 1: empty file, expected a header")
             names = [h.strip() for h in header]
@@ -197,7 +213,7 @@ def rle_rows(path: str | os.PathLike) -> Iterator[tuple[int, str, str]]:
                 )
             i_id, i_rle = names.index(_ID), names.index(_RLE)
             need = max(i_id, i_rle) + 1
-            for row in reader:
+            for row in rows:
                 line = reader.line_num
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # blank line

@@ -198,6 +198,21 @@ def test_a_noisy_1024_row_over_the_csv_field_limit_reads_back(tmp_path):
     assert report.mean_dice == 1.0 and report.n_positive == 1
 
 
+def test_a_half_read_rle_rows_iterator_does_not_hold_the_raised_field_limit(tmp_path):
+    import csv
+
+    from rlemask.labels import rle_rows
+
+    p = tmp_path / "big.csv"
+    p.write_text("ImageId,EncodedPixels\na," + "1 2 " * 40_000 + "\nb,-1\n")
+    before = csv.field_size_limit()
+    rows = rle_rows(p)
+    assert next(rows)[:2] == (2, "a")  # a 160,000-char field: parsed under the raised limit
+    assert csv.field_size_limit() == before  # other CSV readers meanwhile keep the default
+    assert [r[:2] for r in rows] == [(3, "b")]
+    assert csv.field_size_limit() == before
+
+
 def test_frames_are_labels(tmp_path):
     pd = pytest.importorskip("pandas")
     stage1 = tmp_path / "train-rle.csv"
