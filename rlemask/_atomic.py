@@ -6,10 +6,11 @@ when the write succeeds.  A process killed mid-write cannot remove its
 temporary file, so every write first removes the *stale* temporaries of the
 same target (never those of another target): a temporary is stale when
 
-* its writer ran on this host and that process no longer exists (checked
-  with ``os.kill(pid, 0)``; not on Windows, where that call would end the
-  process), or
-* its writer cannot be checked (another host, an unrecognised name such as
+* its writer ran on this host, in this boot and pid namespace (a container
+  sharing the folder numbers its processes apart), and that process no
+  longer exists (checked with ``os.kill(pid, 0)``; not on Windows, where
+  that call would end the process), or
+* its writer cannot be checked (another host or container, an unrecognised name such as
   the ``.<target>.<random>.tmp`` of rlemask 0.1) and it has not been
   modified for :data:`STALE_SECONDS`.
 
@@ -36,7 +37,25 @@ from typing import IO
 #: writer cannot be checked is considered abandoned: one day.
 STALE_SECONDS = 24 * 3600
 
-_HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _writer_tag() -> str:
+    """Eight hex digits naming where a pid can be checked: host, boot and pid namespace.
+
+    The hostname alone is not enough: containers sharing a folder (and often a
+    hostname) each number their processes in their own pid namespace, where
+    another container's live writer looks dead; pids also restart at a boot.
+    The namespace and boot ids are Linux facts; elsewhere the hostname is all.
+    """
+    parts = [socket.gethostname()]
+    with contextlib.suppress(OSError):
+        parts.append(f"pidns:{os.stat('/proc/self/ns/pid').st_ino}")
+    with contextlib.suppress(OSError):
+        parts.append("boot:" + Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+    return hashlib.sha1("\0".join(parts).encode("utf-8", "replace")).hexdigest()[:8]
+
+
+_HOST = _writer_tag()
 # what follows ".<target>." in a temporary's name, before ".tmp"
 _OWNER = re.compile(r"(?P<pid>\d+)@(?P<host>[0-9a-f]{8})\.[0-9a-f]+")
 _LEGACY = re.compile(r"[a-z0-9_]{8}")  # tempfile.mkstemp's names (rlemask 0.1)

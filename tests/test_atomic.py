@@ -100,3 +100,51 @@ def test_a_replaced_file_keeps_its_mode(tmp_path):
         os.umask(old)
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert "b" in rlemask.read_rle_csv(target)
+
+
+def _unused_pid() -> int:
+    """A pid no process of this namespace has (checked, not assumed)."""
+    for pid in range(_dead_pid() + 5000, _dead_pid() + 20000, 97):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except OSError:
+            continue
+    pytest.skip("no unused pid found")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Linux pid namespaces")
+def test_a_live_writer_in_another_pid_namespace_is_left_alone(tmp_path):
+    """Containers sharing a folder and a hostname: the other's live pid looks dead here."""
+    import shutil
+
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare command")
+    target = tmp_path / "sub.csv"
+    pid = _unused_pid()  # the writer gets this pid in its namespace; here nobody has it
+    writer = (
+        f"echo {pid - 1} > /proc/sys/kernel/ns_last_pid && "
+        f"{sys.executable} -c 'import sys\n"
+        "from rlemask._atomic import atomic_write\n"
+        "with atomic_write(sys.argv[1]) as f:\n"
+        "    f.write(\"whole\"); f.flush(); print(\"writing\", flush=True); sys.stdin.read()\n"
+        f"' {target}"
+    )
+    proc = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", writer],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        if proc.stdout.readline() != "writing\n":
+            proc.kill()
+            why = proc.stderr.read()[-300:]
+            pytest.skip(f"cannot start a writer in a new pid namespace: {why}")
+        (tmp,) = tmp_path.glob(".sub.csv.*.tmp")
+        assert tmp.name.startswith(f".sub.csv.{pid}@")  # the namespace's own number
+        assert remove_stale_temporaries(target) == []  # it is alive: not ours to judge
+        out, err = proc.communicate("", timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert target.read_text() == "whole"
