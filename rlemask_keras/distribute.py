@@ -9,7 +9,9 @@
 ``"mirrored"``            synchronous data parallelism over the local devices: the
                           GPUs, or the CPU when there is none.  TensorFlow:
                           ``tf.distribute.MirroredStrategy``; JAX:
-                          ``keras.distribution.DataParallel``.
+                          ``keras.distribution.DataParallel``; PyTorch: none
+                          (Keras 3 distributes only TensorFlow and JAX), a
+                          ``ValueError``.
 ``"multiworker"``         TensorFlow only: ``tf.distribute.MultiWorkerMirroredStrategy``
                           across processes or hosts, configured by the ``TF_CONFIG``
                           environment variable (cluster addresses and this
@@ -243,13 +245,12 @@ def select_strategy(kind: str = "default") -> Distribution:
         strategy = keras.distribution.DataParallel(auto_shard_dataset=False)
         n = int(strategy.device_mesh.devices.size)
         return Distribution(kind, backend, n, n, 1, 0, strategy)
+    if kind == "multiworker":
+        hint = "use the TensorFlow backend (KERAS_BACKEND=tensorflow) for multiple workers"
+    else:  # Keras 3 distributes over devices on TensorFlow and JAX only
+        hint = "use the TensorFlow or JAX backend (KERAS_BACKEND=tensorflow or jax)"
     raise ValueError(
-        f"strategy={kind!r} is not available with the {backend} backend: "
-        + (
-            "use the TensorFlow backend (KERAS_BACKEND=tensorflow) for multiple workers"
-            if backend == "jax"
-            else "use KERAS_BACKEND=tensorflow or jax"
-        )
+        f"strategy={kind!r} is not available with the {backend} backend: {hint}"
     )
 
 

@@ -1,7 +1,9 @@
-"""Backend neutrality: JAX runs leave TensorFlow unimported; encoders get their full depth."""
+"""Backend neutrality: JAX and PyTorch runs leave TensorFlow unimported; encoders get their
+full depth."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -12,7 +14,7 @@ import pytest
 
 from rlemask_keras import TrainConfig
 
-_JAX_RUN = textwrap.dedent(
+_RUN = textwrap.dedent(
     """
     import sys
     from rlemask_keras.cli import main
@@ -25,20 +27,50 @@ _JAX_RUN = textwrap.dedent(
     """
 )
 
+# a process that never trained: the model, its loss and metrics come back from the file
+_LOAD = textwrap.dedent(
+    """
+    import sys
+    import keras, numpy as np, rlemask_keras
+    model = keras.models.load_model(sys.argv[1])
+    assert model.loss.__name__ == "bce_dice_loss", model.loss
+    x = np.random.default_rng(0).random((2, 64, 64, 1), dtype=np.float32)
+    prob = model.predict(x, verbose=0)
+    assert prob.shape == (2, 64, 64, 1) and np.isfinite(prob).all(), prob.shape
+    history = model.fit(x, (x > 0.7).astype("float32"), epochs=1, verbose=0)
+    assert {"loss", "dice", "dice_positive"} <= set(history.history), history.history
+    print("backend", keras.config.backend(), "tensorflow imported", "tensorflow" in sys.modules)
+    """
+)
 
-@pytest.mark.skipif(__import__("importlib").util.find_spec("jax") is None, reason="needs jax")
-def test_jax_train_and_predict_never_import_tensorflow(tmp_path):
+
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param("jax", marks=pytest.mark.skipif(not _installed("jax"), reason="needs jax")),
+        # PyTorch is optional (its wheels are large): tested where it is installed
+        pytest.param(
+            "torch", marks=pytest.mark.skipif(not _installed("torch"), reason="needs torch")
+        ),
+    ],
+)
+def test_train_and_predict_never_import_tensorflow(tmp_path, backend):
     # the command's code path, mixed precision and --threads included (both used to
-    # import TensorFlow to find a GPU / set its thread pools)
+    # import TensorFlow to find a GPU / set its thread pools); then the saved model
+    # loads and keeps training in a fresh process on the same backend
     args = [
         "train", "--synthetic-root", str(tmp_path), "--n-images", "12",
         "--synthetic-size", "64", "--img-size", "64", "--filters", "8", "--depth", "2",
         "--epochs", "1", "--batch-size", "4", "--out", str(tmp_path / "run"), "--quiet",
         "--threads", "1", "--mixed-precision",
     ]  # fmt: skip
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    env = {**os.environ, "KERAS_BACKEND": backend}
     done = subprocess.run(
-        [sys.executable, "-c", _JAX_RUN, *args, str(tmp_path)],
+        [sys.executable, "-c", _RUN, *args, str(tmp_path)],
         env=env,
         capture_output=True,
         text=True,
@@ -48,6 +80,15 @@ def test_jax_train_and_predict_never_import_tensorflow(tmp_path):
     assert "status 0 tensorflow imported False" in done.stdout, done.stdout[-2000:]
     assert (tmp_path / "run" / "model.keras").is_file()
     assert len((tmp_path / "sub.csv").read_text().splitlines()) == 13  # header + 12 images
+    loaded = subprocess.run(
+        [sys.executable, "-c", _LOAD, str(tmp_path / "run" / "model.keras")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-3000:]
+    assert f"backend {backend} tensorflow imported False" in loaded.stdout, loaded.stdout
 
 
 def test_builders_get_their_own_default_depth():

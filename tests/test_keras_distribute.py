@@ -50,10 +50,32 @@ def test_unknown_strategy_names_the_choices():
     assert STRATEGIES == ("default", "mirrored", "multiworker")
 
 
+# JAX and PyTorch refuse "multiworker" before looking at TF_CONFIG (next test)
+@pytest.mark.backends("tensorflow")
 def test_multiworker_without_tf_config_says_what_to_set(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="needs TF_CONFIG"):
         select_strategy("multiworker")
+
+
+@pytest.mark.parametrize(
+    "backend, kind, hint",
+    [
+        ("torch", "mirrored", r"TensorFlow or JAX backend \(KERAS_BACKEND=tensorflow or jax\)"),
+        ("torch", "multiworker", r"TensorFlow backend \(KERAS_BACKEND=tensorflow\)"),
+        ("jax", "multiworker", r"TensorFlow backend \(KERAS_BACKEND=tensorflow\)"),
+    ],
+)
+def test_strategy_the_backend_lacks_names_the_backend_and_what_to_use(
+    monkeypatch, backend, kind, hint
+):
+    # torch once suggested JAX for "multiworker", which JAX refuses too
+    from rlemask_keras import distribute
+
+    monkeypatch.setattr(distribute, "_backend", lambda: backend)
+    with pytest.raises(ValueError, match=rf"strategy='{kind}' .* the {backend} backend: .*{hint}"):
+        select_strategy(kind)
+    assert select_strategy("default").backend == backend
 
 
 def test_worker_from_tf_config():
