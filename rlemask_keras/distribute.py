@@ -62,6 +62,7 @@ __all__ = [
     "STRATEGIES",
     "Distribution",
     "select_strategy",
+    "check_strategy",
     "replica_batch",
     "worker_from_tf_config",
     "prepare_model",
@@ -224,34 +225,56 @@ def select_strategy(kind: str = "default") -> Distribution:
 
     Examples
     --------
-    >>> select_strategy("mirrored").local_replicas >= 1
-    True
+    >>> select_strategy("default").local_replicas  # "mirrored": TensorFlow and JAX only
+    1
     >>> select_strategy("ring")
     Traceback (most recent call last):
     ...
     ValueError: `strategy` must be one of ('default', 'mirrored', 'multiworker'). Received: strategy='ring'
     """  # noqa: E501
-    if kind not in STRATEGIES:
-        raise ValueError(f"`strategy` must be one of {STRATEGIES}. Received: strategy={kind!r}")
-    backend = _backend()
+    backend = check_strategy(kind)
     if backend == "tensorflow":
         return _tensorflow(kind)
     if kind == "default":
         return Distribution(kind, backend, 1, 1, 1, 0)
-    if backend == "jax" and kind == "mirrored":
-        import keras
+    import keras
 
-        # the generator already gives each process its own data
-        strategy = keras.distribution.DataParallel(auto_shard_dataset=False)
-        n = int(strategy.device_mesh.devices.size)
-        return Distribution(kind, backend, n, n, 1, 0, strategy)
+    # JAX "mirrored" (check_strategy refused the rest); the generator already
+    # gives each process its own data
+    strategy = keras.distribution.DataParallel(auto_shard_dataset=False)
+    n = int(strategy.device_mesh.devices.size)
+    return Distribution(kind, backend, n, n, 1, 0, strategy)
+
+
+def check_strategy(kind: str) -> str:
+    """Refuse a strategy name the Keras backend lacks, building nothing; returns the backend.
+
+    What :func:`select_strategy` checks first, cheap enough to run before any
+    data are read or files written (``rlemask-keras train`` does): it
+    imports no TensorFlow and touches no device.
+
+    Raises
+    ------
+    ValueError
+        An unknown name; ``"mirrored"`` on PyTorch (Keras 3 distributes only
+        TensorFlow and JAX); ``"multiworker"`` on JAX or PyTorch.  The
+        message names the backend and the one to use.
+
+    Examples
+    --------
+    >>> check_strategy("default") in ("tensorflow", "jax", "torch")
+    True
+    """
+    if kind not in STRATEGIES:
+        raise ValueError(f"`strategy` must be one of {STRATEGIES}. Received: strategy={kind!r}")
+    backend = _backend()
+    if kind == "default" or backend == "tensorflow" or (backend, kind) == ("jax", "mirrored"):
+        return backend
     if kind == "multiworker":
         hint = "use the TensorFlow backend (KERAS_BACKEND=tensorflow) for multiple workers"
     else:  # Keras 3 distributes over devices on TensorFlow and JAX only
         hint = "use the TensorFlow or JAX backend (KERAS_BACKEND=tensorflow or jax)"
-    raise ValueError(
-        f"strategy={kind!r} is not available with the {backend} backend: {hint}"
-    )
+    raise ValueError(f"strategy={kind!r} is not available with the {backend} backend: {hint}")
 
 
 def _tensorflow(kind: str) -> Distribution:

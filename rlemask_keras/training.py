@@ -120,6 +120,41 @@ def split(config: TrainConfig, paths, labels) -> tuple[list[Path], list[Path], s
     return train_paths, val_paths, how
 
 
+def sample_cache(config: TrainConfig, data_root: Path, paths, labels):
+    """The sample cache of every image, and its folder: reused, resumed or built.
+
+    Every image, in ``load_siim``'s order: the cache does not depend on the
+    split.  The default folder (beside the synthetic set, or ``OUT/cache``)
+    belongs to the command, which replaces a cache of other inputs there;
+    a ``--cache`` folder holding a cache of other inputs is the user's, and
+    is refused (FileExistsError) rather than deleted.
+    """
+    import rlemask
+    from rlemask.cache import CacheExistsError
+
+    given = config.cache_dir is not None
+    cache_dir = Path(config.cache_dir) if given else (
+        data_root / f"cache-{config.img_size}" if config.data is None
+        else Path(config.out) / "cache"
+    )  # fmt: skip
+    try:
+        cache = rlemask.build_cache(
+            paths,
+            labels,
+            cache_dir,
+            img_size=config.img_size,
+            workers=config.cache_workers,
+            progress=config.progress,
+            overwrite=not given,
+        )
+    except CacheExistsError as err:
+        raise FileExistsError(
+            f"--cache: {str(cache_dir)!r} {err.reason}; choose another --cache folder, or "
+            "remove that one to have it rebuilt"
+        ) from None
+    return cache, cache_dir
+
+
 def check_out(config: TrainConfig) -> int:
     """Check ``--out`` before any work; returns the epoch to start from (``--resume``).
 
@@ -136,7 +171,8 @@ def check_out(config: TrainConfig) -> int:
         state = resume_state(out)
         if state is None:
             raise FileNotFoundError(
-                f"--resume: {str(out)!r} holds no run to resume (no .state.json / .last.keras)"
+                f"--resume: {str(out)!r} holds no run to resume (no .state.json naming a saved "
+                "model)"
             )
         saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
         differences = config.differences(saved)
@@ -160,14 +196,14 @@ def check_out(config: TrainConfig) -> int:
 def start_out(config: TrainConfig) -> None:
     """Make ``--out`` (``--overwrite``: remove this command's files) and record the settings."""
     from rlemask._atomic import atomic_write
-    from rlemask_keras.fit import STATE_FILES
+    from rlemask_keras.fit import state_files
 
     out = Path(config.out)
     if config.resume:
         return
-    for name in (*OUTPUT_FILES, *STATE_FILES):
+    for path in (*(out / name for name in OUTPUT_FILES), *state_files(out)):
         with contextlib.suppress(FileNotFoundError):
-            (out / name).unlink()
+            path.unlink()
     shutil.rmtree(out / "logs", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "config.json", "w", encoding="utf-8") as handle:
@@ -204,6 +240,9 @@ def train(config: TrainConfig, *, log=print) -> dict[str, Any]:
     from rlemask_keras._backend import tensorflow_left_out
 
     config.check()
+    from rlemask_keras.distribute import check_strategy
+
+    check_strategy(config.strategy)  # a strategy the backend lacks: before any data or --out
     # JAX / PyTorch runs import TensorFlow only for a TensorFlow-only option
     needed = config.tensorboard or config.strategy == "multiworker"
     with tensorflow_left_out(needed), _worker_scratch(config) as config:
@@ -242,7 +281,6 @@ def _train(config: TrainConfig, log) -> dict[str, Any]:
 
     import keras
 
-    import rlemask
     from rlemask.datasets import is_positive
     from rlemask_keras import evaluate, fit, report
     from rlemask_keras.data import DataGenerator
@@ -261,30 +299,19 @@ def _train(config: TrainConfig, log) -> dict[str, Any]:
         data_root = Path(config.data)
     paths, labels = load_data(data_root)
     train_paths, val_paths, how = split(config, paths, labels)
-    start_out(config)  # the data are usable: only now touch --out
     n_pos = sum(is_positive(labels[p.stem]) for p in paths)
     log(
         f"split ({how}): {len(train_paths)} train / {len(val_paths)} validation images "
         f"({n_pos} of {len(paths)} positive)"
     )
-    cache_dir = config.cache_dir or (
-        data_root / f"cache-{config.img_size}" if config.data is None else out / "cache"
-    )
-    # every image, in load_siim's order: the cache does not depend on the split
-    cache = rlemask.build_cache(
-        paths,
-        labels,
-        cache_dir,
-        img_size=config.img_size,
-        workers=config.cache_workers,
-        progress=config.progress,
-        overwrite=True,
-    )
+    cache, cache_dir = sample_cache(config, data_root, paths, labels)
+    start_out(config)  # the data and the cache are usable: only now touch --out
 
     # model and fit
     previous_policy = fit.configure_precision(config.mixed_precision)
     try:
         dist = select_strategy(config.strategy)
+        n_train_split = len(train_paths)
         if dist.num_workers > 1:  # each worker trains on its own share of the images
             # the workers step together, so their shares must be equally long
             # (else a collective op fails): the last ones borrow from the start
@@ -313,9 +340,10 @@ def _train(config: TrainConfig, log) -> dict[str, Any]:
             **common,
         )
         keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
+        state = fit.resume_state(out) if initial_epoch else None
         with dist.scope():
-            if initial_epoch:
-                model = keras.models.load_model(out / ".last.keras")
+            if initial_epoch:  # check_out found the state
+                model = keras.models.load_model(out / state["last"])
                 log(f"resuming after epoch {initial_epoch} of {config.epochs}")
             else:
                 model = fit.build_model(config)
@@ -326,14 +354,13 @@ def _train(config: TrainConfig, log) -> dict[str, Any]:
             f"{config.img_size} px, {dist.replicas} replica(s)"
         )
         t0 = time.perf_counter()
-        state = fit.resume_state(out) if initial_epoch else None
         times = fit.fit(
             model,
             train_gen,
             val_gen,
             config,
             initial_epoch=initial_epoch,
-            best=state["best"] if state else None,
+            state=state,
             distribution=dist,
         )
         fit_seconds = time.perf_counter() - t0
@@ -344,15 +371,14 @@ def _train(config: TrainConfig, log) -> dict[str, Any]:
     monitored = hist.get(report.CHECKPOINT_MONITOR, [])
     finite = [v if v == v else -np.inf for v in monitored]
     best_epoch = int(np.argmax(finite)) + 1 if monitored else config.epochs
-    if not (out / ".best.keras").is_file():  # the monitored Dice never a number: keep the last
-        model.save(out / ".best.keras")
-    os.replace(out / ".best.keras", out / "model.keras")
+    fit.keep_best(out, model)  # the last model when the monitored Dice was never a number
     # the epochs after the first exclude compilation and tracing
     times = times[1:] or times
     train_ips = len(train_gen.order) / float(np.median(times)) if times else float("nan")
+    per_worker = " per worker" if dist.num_workers > 1 else ""
     log(
         f"trained {plural(config.epochs - initial_epoch, 'epoch')} in {fit_seconds:.0f} s "
-        f"({train_ips:.1f} images/s); best validation Dice on positives "
+        f"({train_ips:.1f} images/s{per_worker}); best validation Dice on positives "
         f"{max(finite, default=float('nan')):.3f} at epoch {best_epoch}"
     )
 
@@ -372,11 +398,12 @@ def _train(config: TrainConfig, log) -> dict[str, Any]:
         "root": str(data_root),
         "n_images": len(paths),
         "n_positive": n_pos,
-        "n_train": len(train_paths),
+        "n_train": len(train_paths),  # this worker's shard under multiworker
         "n_validation": len(val_paths),
         "split": how,
         "cache": str(cache_dir),
     }
+    report.add_cluster_figures(result, dist.num_workers, n_train_split)
     result["parameters"] = int(best.count_params())
     report.save_curves(hist, best_epoch, out / "curves.png")
     report.save_overlays(*evaluation.pop("overlays"), out / "overlays.png")

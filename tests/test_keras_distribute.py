@@ -73,9 +73,27 @@ def test_strategy_the_backend_lacks_names_the_backend_and_what_to_use(
     from rlemask_keras import distribute
 
     monkeypatch.setattr(distribute, "_backend", lambda: backend)
-    with pytest.raises(ValueError, match=rf"strategy='{kind}' .* the {backend} backend: .*{hint}"):
+    message = rf"strategy='{kind}' .* the {backend} backend: .*{hint}"
+    with pytest.raises(ValueError, match=message):
         select_strategy(kind)
+    with pytest.raises(ValueError, match=message):
+        distribute.check_strategy(kind)
     assert select_strategy("default").backend == backend
+
+
+def test_train_refuses_a_strategy_the_backend_lacks_before_touching_anything(
+    monkeypatch, tmp_path
+):
+    # PyTorch "mirrored" once failed only after the data set was written and --out
+    # started, so the same command run again on TensorFlow met "--out ... not empty"
+    from rlemask_keras import TrainConfig, distribute, train
+
+    monkeypatch.setattr(distribute, "_backend", lambda: "torch")
+    config = TrainConfig(out=tmp_path / "run", synthetic_root=tmp_path / "data", n_images=4,
+                         synthetic_size=64, img_size=32, epochs=1, strategy="mirrored")
+    with pytest.raises(ValueError, match="not available with the torch backend"):
+        train(config, log=lambda *args: None)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_worker_from_tf_config():
