@@ -139,3 +139,20 @@ def test_threads_asks_only_the_backend_in_use(monkeypatch):
     assert os.environ["XLA_FLAGS"].count("multi_thread_eigen") == 1
     with pytest.warns(UserWarning, match="--threads 4: JAX has no thread-count setting"):
         _backend.set_threads(4)
+
+
+def test_threads_on_torch_sets_its_intra_op_pool(monkeypatch):
+    # PyTorch is optional (its wheels are large): tested where it is installed
+    torch = pytest.importorskip("torch")
+    from rlemask_keras import _backend
+
+    monkeypatch.setattr(_backend, "_backend", lambda: "torch")
+    before = torch.get_num_threads()
+    want = 1 if before != 1 else 2
+    try:
+        _backend.set_threads(want)
+        assert torch.get_num_threads() == want
+        _backend.set_threads(0)  # 0 leaves the backend's choice
+        assert torch.get_num_threads() == want
+    finally:
+        torch.set_num_threads(before)

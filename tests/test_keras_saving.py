@@ -35,6 +35,7 @@ y = (x > 0.7).astype("float32")
 model.fit(x, y, epochs=1, batch_size=2, verbose=0)
 model.save(PATH)
 np.save(PATH + ".x.npy", x)
+np.save(PATH + ".p.npy", model.predict(x, verbose=0))
 print(int(model.optimizer.iterations.numpy()))
 """
 
@@ -51,13 +52,13 @@ print(steps, int(model.optimizer.iterations.numpy()))
 """
 
 
-def _python(code: str) -> subprocess.CompletedProcess:
+def _python(code: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         timeout=300,
-        env=_ENV,
+        env={**_ENV, **env},
     )
 
 
@@ -110,3 +111,30 @@ def test_keras_keeps_its_own_loader_after_the_registration_hook():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split()[-3:] == ["True", "False", "True"]
+
+
+def _other_backends():
+    import importlib.util
+
+    here = os.environ.get("KERAS_BACKEND", "tensorflow")
+    for name in ("tensorflow", "jax", "torch"):
+        if name != here:
+            # PyTorch and JAX are optional: tested where they are installed
+            missing = importlib.util.find_spec(name) is None
+            yield pytest.param(name, marks=pytest.mark.skipif(missing, reason=f"needs {name}"))
+
+
+@pytest.mark.parametrize("backend", list(_other_backends()))
+def test_model_saved_on_one_backend_loads_on_another(saved_model, backend):
+    # the .keras file holds no backend: a model trained on PyTorch serves on TensorFlow
+    code = (
+        "import sys, keras, numpy as np, rlemask_keras\n"
+        f"model = keras.models.load_model({saved_model!r})\n"
+        f"x = np.load({saved_model!r} + '.x.npy')\n"
+        "print(keras.config.backend())\n"
+        f"np.testing.assert_allclose(model.predict(x, verbose=0), np.load({saved_model!r} + "
+        "'.p.npy'), atol=1e-5)\n"
+    )
+    result = _python(code, KERAS_BACKEND=backend)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-1] == backend
