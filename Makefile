@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # tensorflow-cpu is the lighter install; GPU users: pip install -e ".[keras-gpu]"
 EXTRAS ?= dev,keras-cpu
 
-.PHONY: install test test-jax lint demo bench compare docs docs-figures clean
+.PHONY: install install-torch test test-jax test-torch lint demo bench compare docs docs-figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,15 +27,27 @@ test: install lint
 		--ignore=rlemask/__main__.py --ignore=rlemask_keras/__main__.py
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -m kernels -q -p no:cacheprovider
 	$(MAKE) test-jax
+	@if $(BIN)/python -c "import torch" 2>/dev/null; then $(MAKE) test-torch; \
+	else echo "test-torch: skipped, torch is not installed (make install-torch)"; fi
 
-# The adapter's math, models, saving and data path once more on Keras' JAX
-# backend (installed by the dev extra as jax[cpu]); PyTorch: run the same
-# with --keras-backend=torch where torch is installed.
-KERAS_TESTS_ON_JAX := tests/test_keras_models.py tests/test_keras_losses.py \
+# The adapter's math, models, saving and data path once more on another Keras
+# backend: JAX (installed by the dev extra as jax[cpu]) always, PyTorch where
+# torch is installed (its wheels are large, so the dev extra leaves it out).
+KERAS_TESTS_ON_OTHER_BACKENDS := tests/test_keras_models.py tests/test_keras_losses.py \
 	tests/test_keras_metrics.py tests/test_keras_saving.py tests/test_keras_data.py
 test-jax: install
 	$(BIN)/python -m pytest --keras-backend=jax -m "keras and not slow" -q -p no:cacheprovider \
-		$(KERAS_TESTS_ON_JAX)
+		$(KERAS_TESTS_ON_OTHER_BACKENDS)
+
+test-torch: install
+	$(BIN)/python -m pytest --keras-backend=torch -m "keras and not slow" -q -p no:cacheprovider \
+		$(KERAS_TESTS_ON_OTHER_BACKENDS)
+
+# torch's CPU build; on a machine whose pip finds no CPU file, PyPI's default
+# build (with CUDA, several GB): pip install torch --index-url https://download.pytorch.org/whl/cpu
+TORCH ?= torch==2.13.0
+install-torch: install
+	$(BIN)/pip install "$(TORCH)"
 
 demo: install
 	$(BIN)/rlemask-keras train --out runs/demo --overwrite --target 0.6

@@ -42,6 +42,12 @@ _KERAS_INSTALL = (
 EXTRAS: dict[str, _Extra] = {
     "keras": _Extra("Keras 3 and TensorFlow", _KERAS_INSTALL, ("keras", "tensorflow")),
     "jax": _Extra("Keras 3 and JAX", 'pip install "rlemask[jax]"', ("jax", "jaxlib")),
+    "torch": _Extra(
+        "Keras 3 and PyTorch",
+        'pip install "rlemask[torch]" (CPU-only: first pip install torch '
+        "--index-url https://download.pytorch.org/whl/cpu)",
+        ("torch",),
+    ),
     "pandas": _Extra("pandas", 'pip install "rlemask[pandas]"', ("pandas",)),
     "dask": _Extra("Dask", 'pip install "rlemask[dask]"', ("dask", "distributed")),
 }
@@ -164,7 +170,7 @@ def require(module: str, what: str) -> ModuleType:
     >>> require("numpy.linalg", "x")
     Traceback (most recent call last):
     ...
-    ValueError: `module` must belong to an extra (keras, jax, pandas, dask); received module='numpy.linalg'
+    ValueError: `module` must belong to an extra (keras, jax, torch, pandas, dask); received module='numpy.linalg'
     """  # noqa: E501
     if module.partition(".")[0] not in _EXTRA_OF:
         raise ValueError(
