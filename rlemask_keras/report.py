@@ -11,6 +11,7 @@ import numpy as np
 
 __all__ = [
     "build_report",
+    "add_cluster_figures",
     "write_reports",
     "save_curves",
     "save_overlays",
@@ -54,6 +55,63 @@ def build_report(config, evaluation, hist, best_epoch, train_ips, fit_seconds, w
     return report
 
 
+def add_cluster_figures(report: dict[str, Any], workers: int, n_train_split: int) -> None:
+    """Label a multi-worker run's figures as one worker's, and add the cluster's.
+
+    Under ``--strategy multiworker`` the report is the chief's: its
+    ``data.n_train`` is the chief's shard (the shards are padded to one
+    length) and its ``training.images_per_second`` the chief's speed.  Added:
+    ``workers``, the same figures under ``*_per_worker`` names, the images of
+    one epoch on all workers (``n_train_all_workers``; ``n_train_distinct`` of
+    them distinct) and ``images_per_second_all_workers_estimate``: the
+    chief's speed times the workers (they step together, but only the chief
+    was timed).  Nothing changes for one worker.
+
+    Examples
+    --------
+    >>> report = {"data": {"n_train": 5}, "training": {"images_per_second": 10.0}}
+    >>> add_cluster_figures(report, 2, 9)
+    >>> training = report["training"]
+    >>> report["data"]["n_train_all_workers"], training["images_per_second_all_workers_estimate"]
+    (10, 20.0)
+    """
+    if workers <= 1:
+        return
+    data, training = report["data"], report["training"]
+    data.update(
+        workers=workers,
+        n_train_per_worker=data["n_train"],
+        n_train_all_workers=data["n_train"] * workers,
+        n_train_distinct=n_train_split,
+    )
+    ips = training["images_per_second"]
+    training.update(
+        workers=workers,
+        images_per_second_per_worker=ips,
+        images_per_second_all_workers_estimate=ips * workers,
+    )
+
+
+def _speed(training: Mapping[str, Any]) -> str:
+    """The training speed as the summary and report.md give it: per worker, and the cluster's."""
+    ips = training["images_per_second"]
+    if "workers" not in training:
+        return f"{ips:.1f} training images/s"
+    return (
+        f"{ips:.1f} training images/s per worker (about "
+        f"{training['images_per_second_all_workers_estimate']:.1f} for "
+        f"{training['workers']} workers, an estimate: the chief's speed x workers)"
+    )
+
+
+def _train_images(data: Mapping[str, Any]) -> str:
+    """The training images of one epoch, per worker and on all workers (multiworker only)."""
+    return (
+        f"{data['n_train']} per worker, {data['n_train_all_workers']} on {data['workers']} "
+        f"workers ({data['n_train_distinct']} distinct; the shards are padded to one length)"
+    )
+
+
 def _at(hist: Mapping[str, Sequence[float]], key: str, epoch: int) -> float:
     values = hist.get(key, [])
     return float(values[epoch - 1]) if 0 < epoch <= len(values) else float("nan")
@@ -83,9 +141,11 @@ def summary(report: Mapping[str, Any], out: Path) -> str:
         f"{_num(ev['empty_accuracy'])}"
     )
     lines.append(
-        f"{plural(training['epochs'], 'epoch')}, {training['images_per_second']:.1f} "
-        f"training images/s, {report['wall_seconds']:.0f} s in all"
+        f"{plural(training['epochs'], 'epoch')}, {_speed(training)}, "
+        f"{report['wall_seconds']:.0f} s in all"
     )
+    if "workers" in report.get("data", {}):
+        lines.append(f"training images per epoch: {_train_images(report['data'])}")
     if "target" in report:
         target = report["target"]
         verdict = "met" if target["met"] else "NOT met"
@@ -147,13 +207,15 @@ def write_reports(out: Path, report: dict[str, Any], eval_report) -> None:
         f"| epochs | {training['epochs']}; checkpoint: epoch {training['best_epoch']}, best "
         f"validation Dice on positives {training['best_val_dice_positive']:.4f} (all images "
         f"{training['val_dice_at_best']:.4f}; threshold 0.5, model size) |",
-        f"| training speed | {training['images_per_second']:.1f} images/s |",
+        f"| training speed | {_speed(training).replace('training images', 'images')} |",
         f"| prediction + post-processing | {report['predict_images_per_second']:.1f} images/s |",
         f"| fit time | {training['fit_seconds']:.0f} s; whole run {report['wall_seconds']:.0f} s |",
         f"| data | {report['data']['root']} ({plural(report['data']['n_images'], 'image')}, "
         f"{report['data']['n_positive']} positive; {report['data']['split']}) |",
-        "",
     ]
+    if "workers" in report["data"]:
+        lines.append(f"| training images per epoch | {_train_images(report['data'])} |")
+    lines.append("")
     with atomic_write(out / "report.md", "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines))
 

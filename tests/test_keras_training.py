@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 
 import numpy as np
@@ -123,3 +124,282 @@ def test_encoder_with_frozen_first_epoch(tmp_path):
 def test_encoder_settings_are_checked_naming_the_flag(tmp_path, settings, flag):
     with pytest.raises(ValueError, match=flag):
         TrainConfig(out=tmp_path, **settings).check()
+
+
+# -- checkpoints: the state is the single commit point (a failed save loses nothing) ----------
+
+MONITOR = "val_dice_positive"  # rlemask_keras.report.CHECKPOINT_MONITOR
+TINY_RUN = dict(n_images=8, synthetic_size=64, img_size=32, depth=1, filters=2, batch_size=4,
+                progress=False)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    from rlemask_keras.fit import build_model
+
+    return build_model(TrainConfig(img_size=32, depth=1, filters=2))
+
+
+def _start(out, model, best=None, **more):
+    from rlemask_keras.fit import _callbacks
+
+    callbacks, _ = _callbacks(out, MONITOR, best, False, best is not None, **more)
+    for callback in callbacks:
+        callback.set_model(model)
+        callback.on_train_begin()
+    return callbacks
+
+
+def _epoch_end(callbacks, epoch, value):
+    for callback in callbacks:
+        callback.on_epoch_end(epoch, {"loss": 1.0, MONITOR: value})
+
+
+def _weights(path):
+    return keras.models.load_model(path).get_weights()
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _hidden(out):
+    return sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+
+
+def _fail_midway(monkeypatch, where, armed):
+    """Make one step of checkpointing fail (after writing part of its file) while ``armed``."""
+    import contextlib
+    import io
+    import shutil
+    from pathlib import Path
+
+    from keras.src.saving import saving_lib
+
+    from rlemask import _atomic
+
+    if where == "save":  # a model archive (Keras' ModelCheckpoint saved through this too)
+        real_save = saving_lib.save_model
+
+        def half_save(model, target, *args, **kwargs):
+            if not armed:
+                return real_save(model, target, *args, **kwargs)
+            buffer = io.BytesIO()
+            real_save(model, buffer)
+            part = buffer.getvalue()[: len(buffer.getvalue()) // 2]
+            if isinstance(target, (str, os.PathLike)):
+                Path(target).write_bytes(part)
+            else:
+                target.write(part)
+            raise OSError("No space left on device")
+
+        monkeypatch.setattr(saving_lib, "save_model", half_save)
+    elif where == "copy":  # the best checkpoint, a copy of the epoch's
+        real_copy = shutil.copyfileobj
+
+        def half_copy(source, target, *args):
+            if not armed:
+                return real_copy(source, target, *args)
+            data = source.read()
+            target.write(data[: len(data) // 2])
+            raise OSError("No space left on device")
+
+        monkeypatch.setattr(shutil, "copyfileobj", half_copy)
+    else:  # the state, written after the checkpoints
+        real_write = _atomic.atomic_write
+
+        @contextlib.contextmanager
+        def failing_write(path, *args, **kwargs):
+            with real_write(path, *args, **kwargs) as handle:
+                yield handle
+                if armed and Path(path).name == ".state.json":
+                    raise OSError("killed before the state was renamed into place")
+
+        monkeypatch.setattr(_atomic, "atomic_write", failing_write)
+
+
+@pytest.mark.parametrize("where", ["save", "copy", "state"])
+def test_a_failed_checkpoint_leaves_the_previous_epoch_whole(where, tmp_path, tiny_model,
+                                                             monkeypatch):  # fmt: skip
+    """Epoch 2 improves on epoch 1; its checkpointing fails midway: epoch 1 stays resumable.
+
+    Keras' ModelCheckpoint wrote ``.best.keras`` in place (a half-written best
+    model), and the state came after ``.last.keras`` (epoch 2's weights with
+    epoch 1's state): both lost the run on ``--resume``.
+    """
+    from rlemask import _atomic
+    from rlemask_keras.fit import resume_state
+
+    armed = []
+    _fail_midway(monkeypatch, where, armed)
+    model = tiny_model
+    callbacks = _start(tmp_path, model)
+    _epoch_end(callbacks, 0, 0.5)
+    first = model.get_weights()
+    model.set_weights([w + 1 for w in first])  # epoch 2 trained
+    armed.append(True)
+    with pytest.raises(OSError):
+        _epoch_end(callbacks, 1, 0.7)
+    armed.clear()
+    state = resume_state(tmp_path)
+    assert state["epoch"] == 1 and state["best"] == 0.5
+    for name in (state.get("last", ".last.keras"), state.get("best_model", ".best.keras")):
+        assert _same(_weights(tmp_path / name), first), name
+
+    # a killed writer's temporary of a checkpoint goes on the next commit; a live one stays
+    dead = tmp_path / f"..last-1.keras.{2**22 + 1}@{_atomic._HOST}.00ff.tmp"
+    live = tmp_path / f"..best-9.keras.{os.getpid()}@{_atomic._HOST}.00ff.tmp"
+    dead.write_bytes(b"PK")
+    live.write_bytes(b"PK")
+    _epoch_end(callbacks, 1, 0.7)  # epoch 2 again, saved this time
+    second = model.get_weights()
+    state = resume_state(tmp_path)
+    assert (state["epoch"], state["best"]) == (2, 0.7)
+    assert _same(_weights(tmp_path / state["last"]), second)
+    assert _same(_weights(tmp_path / state["best_model"]), second)
+    # epoch 1's checkpoints went once the state named epoch 2's
+    assert _hidden(tmp_path) == sorted([".state.json", state["last"], state["best_model"],
+                                        live.name])  # fmt: skip
+
+
+def test_the_best_checkpoint_keeps_modelcheckpoint_semantics(tmp_path, tiny_model):
+    """mode max, only on improvement, NaN never improves, the run's best stays the bar."""
+    from rlemask_keras.fit import resume_state
+
+    callbacks = _start(tmp_path, tiny_model)
+    _epoch_end(callbacks, 0, float("nan"))
+    state = resume_state(tmp_path)
+    assert (state["best"], state["best_model"]) == (None, None)
+    assert not list(tmp_path.glob(".best*"))
+    expected = [(0.3, 0.3, ".best-2.keras"), (float("nan"), 0.3, ".best-2.keras"),
+                (0.2, 0.3, ".best-2.keras"), (0.3, 0.3, ".best-2.keras"),
+                (0.4, 0.4, ".best-6.keras")]  # fmt: skip
+    for epoch, (value, best, name) in enumerate(expected, start=1):
+        _epoch_end(callbacks, epoch, value)
+        state = resume_state(tmp_path)
+        assert (state["best"], state["best_model"]) == (best, name), epoch
+    # resumed: the run's best is the initial threshold
+    resumed = _start(tmp_path, tiny_model, best=0.4, best_model=".best-6.keras")
+    _epoch_end(resumed, 6, 0.35)
+    assert resume_state(tmp_path)["best_model"] == ".best-6.keras"
+    _epoch_end(resumed, 7, 0.45)
+    assert resume_state(tmp_path)["best_model"] == ".best-8.keras"
+    assert _hidden(tmp_path) == [".best-8.keras", ".last-8.keras", ".state.json"]
+
+
+def test_resume_state_reads_the_layout_before_numbered_checkpoints(tmp_path):
+    from rlemask_keras.fit import resume_state, state_files
+
+    (tmp_path / ".state.json").write_text('{"epoch": 3, "best": 0.4}')
+    assert resume_state(tmp_path) is None  # no model to resume
+    (tmp_path / ".last.keras").write_bytes(b"PK")
+    assert resume_state(tmp_path) == {
+        "epoch": 3, "best": 0.4, "last": ".last.keras", "best_model": ".best.keras"
+    }  # fmt: skip
+    assert [p.name for p in state_files(tmp_path)] == [".last.keras", ".state.json"]
+    # a state naming a file outside the run's checkpoints is no state
+    for bad in ('"last": "../x.keras"', '"last": ".last-1.keras", "best_model": "model.keras"',
+                '"last": ".last-0.keras"'):  # fmt: skip
+        (tmp_path / ".state.json").write_text(f'{{"epoch": 3, "best": 0.4, {bad}}}')
+        assert resume_state(tmp_path) is None, bad
+
+
+def test_resume_after_a_failed_epoch_and_from_the_layout_before(tmp_path, monkeypatch):
+    """In-process runs: epoch 2's state fails to be written, and ``--resume`` redoes epoch 2.
+
+    Then the finished run, rewritten in the layout before the numbered
+    checkpoints, resumes for a third epoch and leaves only the new layout.
+    """
+    import contextlib
+    import csv
+    import dataclasses
+    from pathlib import Path
+
+    from rlemask import _atomic
+    from rlemask_keras.fit import resume_state
+
+    out = tmp_path / "run"
+    real_write = _atomic.atomic_write
+
+    @contextlib.contextmanager
+    def state_of_epoch_2_fails(path, *args, **kwargs):
+        with real_write(path, *args, **kwargs) as handle:
+            yield handle
+            if Path(path).name == ".state.json" and (resume_state(out) or {}).get("epoch") == 1:
+                raise OSError("killed before the state of epoch 2 was renamed into place")
+
+    monkeypatch.setattr(_atomic, "atomic_write", state_of_epoch_2_fails)
+    loaded = []
+    real_load = keras.models.load_model
+
+    def load(path, *args, **kwargs):
+        loaded.append(Path(path).name)
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(keras.models, "load_model", load)
+    config = TrainConfig(out=out, synthetic_root=tmp_path, epochs=2, **TINY_RUN)
+    with pytest.raises(OSError, match="killed"):
+        train(config, log=lambda *args: None)
+    monkeypatch.setattr(_atomic, "atomic_write", real_write)
+    assert resume_state(out)["epoch"] == 1
+
+    printed = []
+    train(dataclasses.replace(config, resume=True), log=printed.append)
+    assert "resuming after epoch 1 of 2" in printed
+    assert loaded[0] == ".last-1.keras"  # epoch 1's weights, not epoch 2's
+    with open(out / "history.csv", newline="") as handle:
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]
+    assert resume_state(out)["epoch"] == 2
+    assert _hidden(out) == [".last-2.keras", ".state.json"]  # the best one is model.keras
+
+    # the layout before: .last.keras, .best.keras (moved to model.keras), no names in the state
+    state = resume_state(out)
+    (out / state["last"]).rename(out / ".last.keras")
+    (out / ".state.json").write_text(json.dumps({"epoch": 2, "best": state["best"]}))
+    loaded.clear()
+    report = train(dataclasses.replace(config, epochs=3, resume=True), log=lambda *a: None)
+    assert loaded[0] == ".last.keras" and report["training"]["epochs"] == 3
+    assert resume_state(out)["epoch"] == 3
+    assert _hidden(out) == [".last-3.keras", ".state.json"]
+    if state["best"] is not None:  # the run's best stayed the bar
+        assert resume_state(out)["best"] >= state["best"]
+
+
+def test_multiworker_figures_are_labelled_per_worker_next_to_the_cluster_s(tmp_path):
+    """The chief's report gave its own shard and speed as if they were the run's."""
+    from rlemask_keras import report as rep
+
+    truth = {"a": ["-1"], "b": ["-1"]}
+    thresholds = {"grid_size": 1, "top": 0.5, "min_area": 0, "min_area_1024": 0, "bottom": 0.5,
+                  "grid_score": 1.0}  # fmt: skip
+    evaluation = {
+        "report": rlemask.evaluate(truth, truth, shape=(8, 8)),
+        "thresholds": thresholds,
+        "plain_threshold_score": 1.0,
+        "predict_images_per_second": 3.0,
+    }
+    hist = {"loss": [1.0], "val_dice": [1.0], MONITOR: [float("nan")]}
+    config = TrainConfig(strategy="multiworker")
+    data = {"root": "d", "n_images": 11, "n_positive": 5, "n_train": 5, "n_validation": 2,
+            "split": "validation fraction 0.2", "cache": "c"}  # fmt: skip
+    single = rep.build_report(TrainConfig(), evaluation, hist, 1, 12.5, 3.0, 5.0)
+    single["data"], single["parameters"] = dict(data), 10
+    rep.add_cluster_figures(single, 1, 5)
+    assert "workers" not in single["data"] and "workers" not in single["training"]
+    assert "per worker" not in rep.summary(single, tmp_path)
+
+    result = rep.build_report(config, evaluation, hist, 1, 12.5, 3.0, 5.0)
+    result["data"], result["parameters"] = dict(data), 10
+    rep.add_cluster_figures(result, 2, 9)
+    assert (result["data"] | result["training"]).items() >= {
+        "workers": 2, "n_train": 5, "n_train_per_worker": 5, "n_train_all_workers": 10,
+        "n_train_distinct": 9, "images_per_second": 12.5, "images_per_second_per_worker": 12.5,
+        "images_per_second_all_workers_estimate": 25.0,
+    }.items()  # fmt: skip
+    text = rep.summary(result, tmp_path)
+    assert "12.5 training images/s per worker (about 25.0 for 2 workers, an estimate" in text
+    assert "training images per epoch: 5 per worker, 10 on 2 workers (9 distinct" in text
+    rep.write_reports(tmp_path, result, evaluation["report"])
+    md = (tmp_path / "report.md").read_text()
+    assert "| training speed | 12.5 images/s per worker (about 25.0 for 2 workers, an " in md
+    assert "| training images per epoch | 5 per worker, 10 on 2 workers" in md
