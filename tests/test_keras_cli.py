@@ -82,7 +82,9 @@ def test_train_writes_every_output_and_speaks_to_users(trained):
     out, result = trained
     for name in OUTPUT_FILES:
         assert (out / name).is_file(), name
-    assert not (out / ".best.keras").exists()
+    # the best checkpoint became model.keras; the last one and the state stay for --resume
+    state = json.loads((out / ".state.json").read_text())
+    assert sorted(p.name for p in out.glob(".*")) == [state["last"], ".state.json"]
     for name in ("curves.png", "overlays.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with open(out / "history.csv", newline="") as handle:
@@ -206,7 +208,9 @@ def test_resume_continues_from_the_last_completed_epoch(trained, data, tmp_path)
     assert report["training"]["epochs"] == 2
     # model.keras is the best epoch's checkpoint, the first run's when epoch 2 is no better
     best = keras.models.load_model(run / "model.keras").get_weights()
-    last = keras.models.load_model(run / ".last.keras").get_weights()
+    state = json.loads((run / ".state.json").read_text())
+    assert state["epoch"] == 2 and state["last"] == ".last-2.keras"
+    last = keras.models.load_model(run / state["last"]).get_weights()
     same = all(np.array_equal(a, b) for a, b in zip(best, last, strict=True))
     assert same == (report["training"]["best_epoch"] == 2), report["training"]
     # nothing left to resume, and different settings are refused, naming the flag
@@ -269,6 +273,40 @@ def test_existing_output_folder_is_not_overwritten(tmp_path, capsys):
     (out / "report.json").write_text("{}")
     _one_line_error(capsys, ["train", "--out", str(out)], "--overwrite", "--resume")
     assert (out / "report.json").read_text() == "{}"
+
+
+def test_a_cache_folder_of_the_user_with_other_inputs_is_refused_not_rebuilt(
+    data, tmp_path, capsys
+):
+    """``--cache DIR`` holding a cache of other inputs was deleted and rebuilt, silently."""
+    from rlemask_keras.config import TrainConfig
+    from rlemask_keras.training import load_data
+
+    paths, labels = load_data(data)
+    mine = tmp_path / "mine"
+    rlemask.build_cache(paths[:4], labels, mine, img_size=64, workers=1, progress=False)
+    before = {p.name: p.read_bytes() for p in mine.iterdir()}
+    out = tmp_path / "out"
+    argv = ["train", "--data", str(data), "--out", str(out), "--cache", str(mine), *TINY]
+    _one_line_error(capsys, argv, f"--cache: {str(mine)!r} holds a cache of other inputs",
+                    "choose another --cache", "remove that one")  # fmt: skip
+    assert {p.name: p.read_bytes() for p in mine.iterdir()} == before
+    assert not out.exists()  # refused before --out was touched
+
+    # a cache of the same inputs is reused as it is
+    from rlemask_keras.training import sample_cache
+
+    settings = dict(data=data, out=out, img_size=64, progress=False, cache_workers=1)
+    same = tmp_path / "same"
+    rlemask.build_cache(paths, labels, same, img_size=64, workers=1, progress=False)
+    stamps = {p.name: p.stat().st_mtime_ns for p in same.iterdir()}
+    cache, where = sample_cache(TrainConfig(cache_dir=same, **settings), data, paths, labels)
+    assert where == same and len(cache) == len(paths)
+    assert {p.name: p.stat().st_mtime_ns for p in same.iterdir()} == stamps
+    # the default folder is the command's own: a cache of other inputs there is replaced
+    rlemask.build_cache(paths[:4], labels, out / "cache", img_size=64, workers=1, progress=False)
+    cache, where = sample_cache(TrainConfig(**settings), data, paths, labels)
+    assert where == out / "cache" and len(cache) == len(paths)
 
 
 def test_predict_user_errors(tmp_path, capsys):
