@@ -153,6 +153,12 @@ def test_two_workers_train_one_model_and_only_the_chief_writes(tmp_path):
     n_train = N_IMAGES - report["data"]["n_validation"]
     assert n_train == 9
     assert report["data"]["n_train"] == 5  # the chief's shard
+    # said to be one worker's, next to the cluster's figures (the speed: an estimate)
+    assert report["data"]["n_train_all_workers"] == 10 and report["data"]["n_train_distinct"] == 9
+    training = report["training"]
+    assert training["images_per_second_all_workers_estimate"] == 2 * training["images_per_second"]
+    assert "training images/s per worker (about " in outputs[0]
+    assert "training images per epoch: 5 per worker, 10 on 2 workers" in outputs[0]
     # the step's mean over the two workers of their counts (each at most 5) is
     # 5 only when both fed all 5; given the generator itself, Keras fed about half
     for index, output in enumerate(outputs):
