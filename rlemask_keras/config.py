@@ -125,7 +125,8 @@ class TrainConfig:
     seed: int = _option(0, "seed of the split, the sampler and the initial weights", type=int)
     cache_dir: Path | None = _option(
         None,
-        "sample cache folder (default: beside the synthetic set, or OUT/cache)",
+        "sample cache folder: reused when built from the same inputs, refused when not "
+        "(default: beside the synthetic set, or OUT/cache, rebuilt as needed)",
         type=Path,
         flag="--cache",
         metavar="DIR",
