@@ -14,6 +14,9 @@ import pytest
 
 from rlemask_keras import TrainConfig
 
+# in every `-m keras` run (make test-jax / test-torch select the adapter's tests by it)
+pytestmark = [pytest.mark.keras]
+
 _RUN = textwrap.dedent(
     """
     import sys

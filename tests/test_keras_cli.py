@@ -411,6 +411,8 @@ def test_fold_split_is_disjoint_and_covers_every_image(data):
 
 
 @pytest.mark.slow
+# two logical CPUs are TensorFlow's device configuration; PyTorch has no "mirrored"
+@pytest.mark.backends("tensorflow")
 def test_mirrored_strategy_on_two_logical_cpus(data, tmp_path):
     argv = ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--strategy", "mirrored"]
     argv += TINY
