@@ -41,7 +41,8 @@ test-jax: install
 
 test-torch: install
 	$(BIN)/python -m pytest --keras-backend=torch -m "keras and not slow" -q -p no:cacheprovider \
-		$(KERAS_TESTS_ON_OTHER_BACKENDS)
+		$(KERAS_TESTS_ON_OTHER_BACKENDS) tests/test_keras_encoders.py tests/test_keras_predict.py \
+		tests/test_keras_training.py tests/test_keras_distribute.py
 
 # torch's CPU build; on a machine whose pip finds no CPU file, PyPI's default
 # build (with CUDA, several GB): pip install torch --index-url https://download.pytorch.org/whl/cpu

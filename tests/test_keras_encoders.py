@@ -25,7 +25,6 @@ from rlemask_keras.metrics import DiceCoefficient  # noqa: E402
 
 pytestmark = [
     pytest.mark.keras,
-    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
     # Keras 3.15 loading a backbone's weights: containers without weights have no group in the
     # file; the tests compare every weight after loading, so nothing is left uninitialised
     pytest.mark.filterwarnings("ignore:Skipping nested container:UserWarning"),
