@@ -4,7 +4,7 @@ Run as a script::
 
     .venv/bin/python benchmarks/encoder_experiment.py results.md \
         [--n-images 200] [--epochs 20] [--img-size 128] [--batch-size 8] \
-        [--variants reference,efficientnetv2b0,resnet50] [--backends tensorflow,jax]
+        [--variants reference,efficientnetv2b0,resnet50] [--backends tensorflow,jax,torch]
 
 Every variant trains on the same synthetic SIIM-like set (``rlemask.synthetic``),
 the same stratified split (:func:`rlemask.split_dataset`), batches, epochs,
@@ -125,10 +125,12 @@ def _table(rows: list[dict], args: argparse.Namespace) -> str:
     if rows:
         lines += ["", f"All-empty baseline score: {rows[0]['all_empty_baseline']:.3f}."]
     by = {(r["backend"], r["variant"]): r["images_per_second"] for r in rows}
+    names = {"jax": "JAX", "torch": "PyTorch"}
     ratios = [
-        f"{v}: JAX / TensorFlow = {by[('jax', v)] / by[('tensorflow', v)]:.2f}"
+        f"{v}: {names[b]} / TensorFlow = {by[(b, v)] / by[('tensorflow', v)]:.2f}"
+        for b in names
         for v in args.variants.split(",")
-        if ("jax", v) in by and ("tensorflow", v) in by
+        if (b, v) in by and ("tensorflow", v) in by
     ]
     if ratios:
         lines += ["", "Training speed, same model: " + "; ".join(ratios) + "."]
