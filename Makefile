@@ -23,7 +23,7 @@ lint: install
 # The kernel tests run twice: compiled, and once as plain Python
 # (NUMBA_DISABLE_JIT=1) so that the kernel source itself is covered.
 test: install lint
-	$(BIN)/python -m pytest tests rlemask rlemask_keras --doctest-modules \
+	$(BIN)/python -m pytest tests rlemask rlemask_keras --doctest-modules --durations=25 \
 		--ignore=rlemask/__main__.py --ignore=rlemask_keras/__main__.py
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -m kernels -q -p no:cacheprovider
 	$(MAKE) test-jax
