@@ -7,9 +7,12 @@ Nothing in ``docs/_static`` is made by hand:
 * ``demo_report.md``, ``demo_curves.png``, ``demo_overlays.png`` — copied from
   the output of ``make demo`` (``runs/demo``), which is run first if missing;
 * ``activation.md``   — ``benchmarks/activation_experiment.py`` (run with
-  ``--activation`` because it trains four models).
+  ``--activation`` because it trains four models);
+* ``encoder_experiment.md``, ``encoder_speed.md`` — ``benchmarks/encoder_experiment.py``
+  (run with ``--encoders``: about an hour on 2 CPU cores; the speed table
+  wants a machine with nothing else running).
 
-Usage: ``python docs/scripts/make_figures.py docs/_static [--activation]``
+Usage: ``python docs/scripts/make_figures.py docs/_static [--activation] [--encoders]``
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("static", type=Path)
     parser.add_argument("--activation", action="store_true", help="also rerun the experiment")
+    parser.add_argument(
+        "--encoders", action="store_true", help="also rerun the encoder experiment (an hour)"
+    )
     args = parser.parse_args(argv)
     static = args.static.resolve()
     static.mkdir(parents=True, exist_ok=True)
@@ -65,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
             [py, "benchmarks/activation_experiment.py", "--out", str(static / "activation.md")],
             cwd=ROOT,
             check=True,
+        )
+    if args.encoders:
+        experiment = [py, "benchmarks/encoder_experiment.py"]
+        subprocess.run([*experiment, str(static / "encoder_experiment.md")], cwd=ROOT, check=True)
+        speed = ["--n-images", "48", "--epochs", "3", "--backends", "tensorflow,jax,torch"]
+        subprocess.run(
+            [*experiment, str(static / "encoder_speed.md"), *speed], cwd=ROOT, check=True
         )
     return 0
 
