@@ -71,8 +71,17 @@ def saved_model(tmp_path_factory):
     return path
 
 
+# Which import comes first decides whether the hook or the plain import registers the losses;
+# that is import machinery, the same on every backend, so the other order runs on TensorFlow
+# only (make test-jax / test-torch keep the backend's part: load, optimizer state, fit).
 @pytest.mark.parametrize(
-    "imports", ["import rlemask_keras\nimport keras", "import keras\nimport rlemask_keras"]
+    "imports",
+    [
+        "import rlemask_keras\nimport keras",
+        pytest.param(
+            "import keras\nimport rlemask_keras", marks=pytest.mark.backends("tensorflow")
+        ),
+    ],
 )
 def test_fresh_process_loads_compiled_model_and_keeps_training(saved_model, imports):
     code = LOAD_AND_FIT.replace("IMPORTS", imports).replace("PATH", repr(saved_model))
@@ -83,6 +92,8 @@ def test_fresh_process_loads_compiled_model_and_keeps_training(saved_model, impo
     assert (before, after) == (2, 4)
 
 
+# import machinery, not the backend's: once, on TensorFlow (it imports no backend at all)
+@pytest.mark.backends("tensorflow")
 def test_import_rlemask_keras_does_not_import_tensorflow():
     result = _python(
         "import sys, rlemask_keras\n"
@@ -92,6 +103,8 @@ def test_import_rlemask_keras_does_not_import_tensorflow():
     assert result.stdout.strip() == "[]"
 
 
+# Keras' own lookup of registered names, the same on every backend: once, on TensorFlow
+@pytest.mark.backends("tensorflow")
 def test_without_import_rlemask_keras_keras_cannot_find_the_loss(saved_model):
     """Why the registration matters: Keras never imports our modules by itself."""
     code = LOAD_AND_FIT.replace("IMPORTS", "import keras").replace("PATH", repr(saved_model))
@@ -100,6 +113,8 @@ def test_without_import_rlemask_keras_keras_cannot_find_the_loss(saved_model):
     assert "rlemask>" in result.stderr
 
 
+# the hook's loader, import machinery that no backend touches: once, on TensorFlow
+@pytest.mark.backends("tensorflow")
 def test_keras_keeps_its_own_loader_after_the_registration_hook():
     # the hook that registers the losses after `import keras` once left itself as
     # keras.__loader__, so importlib.resources no longer found Keras' own files
