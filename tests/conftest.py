@@ -170,12 +170,36 @@ def pytest_addoption(parser):
     )
 
 
+def _share_jax_compilations(config):
+    """One JAX compilation cache for the whole test session, its fresh processes included.
+
+    JAX compiles every op for every new shape, weight initialisers too, and a fresh process
+    starts with nothing: building a tiny U-Net took 10 s of compiling in each of them.  The
+    cache holds compiled XLA code keyed by the program, so results do not change; it starts
+    empty in each session (a temporary folder, removed at the end), so no run leans on
+    another's, and what each fresh process must register or load is still its own work.
+    A cache the caller chose (``JAX_COMPILATION_CACHE_DIR``) is left as it is.
+    """
+    import shutil
+    import tempfile
+
+    if "JAX_COMPILATION_CACHE_DIR" in os.environ:
+        return
+    folder = tempfile.mkdtemp(prefix="rlemask-tests-jax-cache-")
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+    # by default JAX keeps only compilations of over a second; the tests' are many small ones
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
 def pytest_configure(config):
     import sys
 
     config.addinivalue_line(
         "markers", "backends(*names): run only on these Keras backends (tensorflow, jax, torch)"
     )
+    _share_jax_compilations(config)
     backend = config.getoption("--keras-backend")
     if backend is None:
         return
