@@ -137,6 +137,23 @@ def test_replica_batch():
 
 # -- subprocesses ------------------------------------------------------------------
 
+# A metric for the worker scripts: the images trained on, summed over the
+# replicas; pasted into each script (it must exist in the fresh process)
+SAMPLE_COUNT = textwrap.dedent(
+    """
+    class SampleCount(keras.metrics.Metric):
+        def __init__(self, name="samples", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.total.assign_add(keras.ops.cast(keras.ops.shape(y_true)[0], "float32"))
+
+        def result(self):
+            return self.total
+    """
+)
+
 WORKER = textwrap.dedent(
     """
     import json, sys
@@ -150,15 +167,7 @@ WORKER = textwrap.dedent(
     from rlemask_keras import DataGenerator, unet
     from rlemask_keras.tfdata import as_tf_dataset
 
-    class SampleCount(keras.metrics.Metric):
-        # images trained on per epoch, summed over every replica of every worker
-        def __init__(self, name="samples", **kwargs):
-            super().__init__(name=name, **kwargs)
-            self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-        def update_state(self, y_true, y_pred, sample_weight=None):
-            self.total.assign_add(keras.ops.cast(keras.ops.shape(y_true)[0], "float32"))
-        def result(self):
-            return self.total
+    # SAMPLE_COUNT
 
     paths, labels = rlemask.load_siim(root)
     shard = dist.shard(sorted(paths, key=str))
@@ -180,7 +189,7 @@ WORKER = textwrap.dedent(
             "weights": [float(np.abs(w).sum()) for w in model.get_weights()],
         }, handle)
     """
-)
+).replace("# SAMPLE_COUNT\n", SAMPLE_COUNT)
 
 
 def _free_ports(n):

@@ -25,7 +25,7 @@ import sys
 import textwrap
 
 import pytest
-from test_keras_distribute import _free_ports, _tf_config  # the tests' own helpers
+from test_keras_distribute import SAMPLE_COUNT, _free_ports, _tf_config  # the tests' own helpers
 
 pytestmark = [pytest.mark.keras, pytest.mark.backends("tensorflow")]
 
@@ -37,23 +37,14 @@ PROBE = textwrap.dedent(
     import sys
     import keras
 
-    class Samples(keras.metrics.Metric):
-        def __init__(self, name="samples", **kwargs):
-            super().__init__(name=name, **kwargs)
-            self.total = self.add_variable(shape=(), initializer="zeros", name="total")
-
-        def update_state(self, y_true, y_pred, sample_weight=None):
-            self.total.assign_add(keras.ops.cast(keras.ops.shape(y_true)[0], "float32"))
-
-        def result(self):
-            return self.total
+    # SAMPLE_COUNT
 
     compile_model = keras.Model.compile
 
     def compile_with_probe(self, *args, metrics=None, **kwargs):
         compile_model(self, *args, metrics=metrics, **kwargs)
         saved = self._compile_config
-        compile_model(self, *args, metrics=[*(metrics or []), Samples()], **kwargs)
+        compile_model(self, *args, metrics=[*(metrics or []), SampleCount()], **kwargs)
         self._compile_config = saved
 
     keras.Model.compile = compile_with_probe
@@ -78,7 +69,7 @@ PROBE = textwrap.dedent(
 
     sys.exit(main(sys.argv[1:]))
     """
-)
+).replace("# SAMPLE_COUNT\n", SAMPLE_COUNT)
 
 # 9 training images: shards of 5 and 4, which must be made equally long (the
 # workers step together; 2 steps against 1 crashed both in a collective op)
