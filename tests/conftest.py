@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -254,3 +255,19 @@ def run_fresh_python(script: str, *args, timeout: float = 300):
 def fresh_python():
     """:func:`run_fresh_python`, as a fixture."""
     return run_fresh_python
+
+
+# --- real public files of the field (../shared/real, never copied into the project) ----------
+
+#: ``shared/real`` beside the checkout (CI has it there too); ``RLEMASK_REAL`` overrides.
+REAL_DIR = Path(
+    os.environ.get("RLEMASK_REAL", Path(__file__).resolve().parents[2] / "shared" / "real")
+)
+
+
+@pytest.fixture(scope="session")
+def real_dir() -> Path:
+    """The folder of real competition files; the test skips, saying where it looked, if absent."""
+    if not REAL_DIR.is_dir():
+        pytest.skip(f"real files not found at {REAL_DIR} (set RLEMASK_REAL)")
+    return REAL_DIR
