@@ -77,7 +77,13 @@ from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from rlemask._errors import DicomError
 
-__all__ = ["read_dicom", "read_dicom_meta", "read_dicom_scaled"]
+__all__ = ["MAX_PIXELS", "read_dicom", "read_dicom_meta", "read_dicom_scaled"]
+
+#: Largest image (rows x columns x frames) read by default: 2**28 pixels (16,384 squared),
+#: 16 times a 4,096-squared mammogram.  A header claiming more is refused before any
+#: pixel is decoded, so one hostile or damaged file cannot take a job's memory;
+#: pass ``max_pixels=`` for larger images.
+MAX_PIXELS = 1 << 28
 
 # ITU-R BT.601 luma weights (the ones JPEG's YCbCr and most viewers use)
 _LUMA = (0.299, 0.587, 0.114)
@@ -132,6 +138,19 @@ def _check_path(path: Any) -> str:
 
 class _Malformed(Exception):
     """Raised inside pydicom's reader to stop a data set that cannot be DICOM."""
+
+
+class _Truncated(Exception):
+    """Raised inside pydicom's reader when the file ends before the pixel data does."""
+
+
+class _TooLarge(Exception):
+    """Raised inside pydicom's reader when the header claims more than ``max_pixels``."""
+
+
+# Pixel Data, Float Pixel Data, Double Float Pixel Data
+_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+_ROWS, _COLUMNS = 0x00280010, 0x00280011
 
 
 # value representations with a 4-byte length in explicit VR (PS3.5 7.1.2)
@@ -201,15 +220,55 @@ class _TagOrder:
     first element, when it checks the VR encoding: that is not counted.)
     """
 
-    def __init__(self, stop_before_pixels: bool) -> None:
+    def __init__(self, stop_before_pixels: bool, fh: Any = None, max_pixels: int = 0) -> None:
         self.last = -1
         self.calls = 0
         self.disorder = 0
         self.stop_before_pixels = stop_before_pixels
+        self.fh = fh
+        self.max_bytes = 8 * max_pixels  # 4 samples of 16 bits: the most a pixel can take
+        self.saw_pixels = False  # a truncated file loses its pixel element silently
+        self.max_pixels = max_pixels
+        self.dims: dict[int, int] = {}  # Rows, Columns as the header gives them
+
+    def _peek_dimension(self, tag: int, length: int) -> None:
+        """Note Rows / Columns (US, 2 bytes) without disturbing pydicom's reader."""
+        if self.fh is None or length != 2:
+            return
+        where = self.fh.tell()
+        value = self.fh.read(2)
+        self.fh.seek(where)
+        if len(value) == 2:
+            self.dims[tag] = struct.unpack("<H", value)[0]
+
+    def _check_pixel_length(self, length: int) -> None:
+        """Compare the pixel data's declared length with the file and the pixel limit."""
+        if self.fh is None or length == 0xFFFFFFFF:  # encapsulated: checked after parsing
+            return
+        pixels = self.dims.get(_ROWS, 0) * self.dims.get(_COLUMNS, 0)
+        if self.max_pixels and pixels > self.max_pixels:
+            raise _TooLarge(
+                f"the header claims {self.dims[_ROWS]:,} x {self.dims[_COLUMNS]:,} pixels, "
+                f"more than max_pixels={self.max_pixels:,}; pass a larger max_pixels to read it"
+            )
+        if self.max_bytes and length > self.max_bytes:
+            raise _TooLarge(
+                f"the pixel data declares {length:,} bytes, more than max_pixels allows "
+                f"({self.max_bytes // 8:,} pixels); pass a larger max_pixels to read it"
+            )
+        left = os.fstat(self.fh.fileno()).st_size - self.fh.tell()
+        if length > left:
+            raise _Truncated(f"the pixel data declares {length:,} bytes but {left:,} are present")
 
     def __call__(self, tag: int, vr: Any, length: int) -> bool:
         tag = int(tag)
         self.calls += 1
+        if tag in (_ROWS, _COLUMNS):
+            self._peek_dimension(tag, int(length))
+        elif tag in _PIXEL_TAGS:
+            self.saw_pixels = True
+            if not self.stop_before_pixels:
+                self._check_pixel_length(int(length))
         if tag <= self.last and not (self.calls == 2 and tag == self.last):
             self.disorder += 1
             if self.disorder > _MAX_DISORDER:
@@ -219,23 +278,48 @@ class _TagOrder:
                     f"({self.last >> 16:04X},{self.last & 0xFFFF:04X}): not a data set"
                 )
         self.last = tag
-        return self.stop_before_pixels and tag in (0x7FE00010, 0x7FE00009, 0x7FE00008)
+        return self.stop_before_pixels and tag in _PIXEL_TAGS
 
 
-def _dcmread(name: str, *, stop_before_pixels: bool = False) -> Any:
+def _dcmread(name: str, *, stop_before_pixels: bool = False, max_pixels: int = 0) -> Any:
     from pydicom.filereader import read_partial
 
     try:
         with open(name, "rb") as fh:
             _check_header(fh)
             fh.seek(0)
-            return read_partial(fh, stop_when=_TagOrder(stop_before_pixels))
+            order = _TagOrder(stop_before_pixels, fh, max_pixels)
+            ds = read_partial(fh, stop_when=order)
+    except _Truncated as err:
+        raise DicomError(f"{name}: the file is truncated ({err})") from None
+    except _TooLarge as err:
+        raise DicomError(f"{name}: {err}") from None
     except _Malformed as err:
         raise DicomError(f"{name}: not a valid DICOM file ({err})") from None
     except InvalidDicomError as err:
         raise DicomError(f"{name}: not a DICOM file ({err})") from err
     except _FILE_FAILURES as err:
         raise DicomError(f"{name}: cannot parse DICOM ({type(err).__name__}: {err})") from err
+    if order.saw_pixels and not stop_before_pixels and not any(
+        int(tag) in _PIXEL_TAGS for tag in ds.keys()
+    ):
+        # pydicom drops an encapsulated element that the end of the file cuts off
+        raise DicomError(f"{name}: the file is truncated inside its pixel data")
+    return ds
+
+
+def _check_size(name: str, ds: Any, max_pixels: int) -> None:
+    """Refuse, before decoding, an image whose header claims more than ``max_pixels``."""
+    try:
+        rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+    except _FILE_FAILURES:
+        return  # pydicom's own validation names the bad value
+    if max_pixels and rows * columns * max(frames, 1) > max_pixels:
+        raise DicomError(
+            f"{name}: the header claims {rows:,} x {columns:,} pixels x {frames} frame(s), "
+            f"more than max_pixels={max_pixels:,}; pass a larger max_pixels to read it"
+        )
 
 
 def _choose_plugin(name: str, ds: Any) -> tuple[Any, str]:
@@ -412,8 +496,15 @@ def _to_unit(name: str, ds: Any, arr: np.ndarray, props: dict[str, Any], window:
             intercept = 0.0 if intercept is None else intercept
             values = arr.astype(np.float64)
             if slope != 1.0 or intercept != 0.0:
-                values = values * slope + intercept
                 lo, hi = sorted((lo * slope + intercept, hi * slope + intercept))
+                if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+                    raise DicomError(
+                        f"{name}: RescaleSlope {slope:g} and RescaleIntercept {intercept:g} "
+                        f"map the stored range to a non-finite or empty range ({lo:g}..{hi:g})"
+                    )
+                values = values * slope + intercept
+    except DicomError:
+        raise
     except _FILE_FAILURES as err:
         raise DicomError(f"{name}: cannot apply the modality LUT ({err})") from err
 
@@ -426,7 +517,11 @@ def _to_unit(name: str, ds: Any, arr: np.ndarray, props: dict[str, Any], window:
 
 
 def read_dicom(
-    path: str | os.PathLike, *, dtype: Any = np.uint8, window: bool = True
+    path: str | os.PathLike,
+    *,
+    dtype: Any = np.uint8,
+    window: bool = True,
+    max_pixels: int | None = MAX_PIXELS,
 ) -> np.ndarray:
     """Read the (first) image of a DICOM file as a grey (H, W) array.
 
@@ -440,6 +535,10 @@ def read_dicom(
     window : bool
         Use the file's VOI window for data with more than 8 bits (default).
         ``False`` maps by the stored bit depth only.
+    max_pixels : int or None
+        Refuse, before decoding, a file whose header claims more pixels
+        (rows x columns x frames) than this; default :data:`MAX_PIXELS`.
+        ``None`` lifts the limit.
 
     Returns
     -------
@@ -451,10 +550,12 @@ def read_dicom(
     ------
     rlemask.DicomError
         The file is missing, not DICOM, truncated, has no pixel data, uses a
-        transfer syntax pydicom cannot decode, or needs a decoder package that
-        is not installed (the message names the package).
+        transfer syntax pydicom cannot decode, needs a decoder package that
+        is not installed (the message names the package), claims more than
+        ``max_pixels`` pixels, or its rescale or window gives non-finite values.
     ValueError
-        ``dtype`` is neither uint8 nor float32.
+        ``dtype`` is neither uint8 nor float32, or ``max_pixels`` is not a
+        positive integer.
 
     Warns
     -----
@@ -483,7 +584,7 @@ def read_dicom(
     out_dtype = np.dtype(dtype)
     if out_dtype not in (np.dtype(np.uint8), np.dtype(np.float32)):
         raise ValueError(f"`dtype` must be numpy.uint8 or numpy.float32; received dtype={dtype!r}")
-    image, scale = read_dicom_scaled(path, window=window)
+    image, scale = read_dicom_scaled(path, window=window, max_pixels=max_pixels)
     if image.dtype == np.uint8:  # plain 8-bit data: unchanged
         if out_dtype == np.uint8:
             return image
@@ -493,7 +594,9 @@ def read_dicom(
     return np.rint(image * np.float32(255.0)).astype(np.uint8)
 
 
-def read_dicom_scaled(path: str | os.PathLike, *, window: bool = True) -> tuple[np.ndarray, float]:
+def read_dicom_scaled(
+    path: str | os.PathLike, *, window: bool = True, max_pixels: int | None = MAX_PIXELS
+) -> tuple[np.ndarray, float]:
     """The image of a DICOM file as ``(array, scale)``, with ``array * scale`` in 0..1.
 
     What :func:`read_dicom` and :func:`rlemask.load_sample` build on.  Plain
@@ -508,6 +611,8 @@ def read_dicom_scaled(path: str | os.PathLike, *, window: bool = True) -> tuple[
         The DICOM file.
     window : bool
         Apply the file's VOI window, as :func:`read_dicom` does.
+    max_pixels : int or None
+        The pixel limit, as :func:`read_dicom`.
 
     Returns
     -------
@@ -529,10 +634,12 @@ def read_dicom_scaled(path: str | os.PathLike, *, window: bool = True) -> tuple[
     (dtype('float32'), (128, 128), 1.0)
     """
     name = _check_path(path)
+    limit = _check_max_pixels(max_pixels)
     with warnings.catch_warnings():
         # pydicom warns about every odd-but-readable value (VR, length, charset)
         warnings.simplefilter("ignore")
-        ds = _dcmread(name)
+        ds = _dcmread(name, max_pixels=limit)
+        _check_size(name, ds, limit)
         arr, props, frames = _decode_first_frame(name, ds)
         if arr.ndim not in (2, 3) or arr.shape[0] == 0 or arr.shape[1] == 0:
             raise DicomError(f"{name}: unexpected decoded pixel array shape {arr.shape}")
@@ -550,7 +657,24 @@ def read_dicom_scaled(path: str | os.PathLike, *, window: bool = True) -> tuple[
         )
     if kind == "u8":
         return np.ascontiguousarray(image), 1.0 / 255.0
-    return np.ascontiguousarray(image, dtype=np.float32), 1.0
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    if not np.isfinite(image).all():  # np.clip keeps NaN: a black image would hide it
+        raise DicomError(
+            f"{name}: the pixel values are not finite after the rescale "
+            "(RescaleSlope / RescaleIntercept) or window; the file's values cannot be displayed"
+        )
+    return image, 1.0
+
+
+def _check_max_pixels(max_pixels: Any) -> int:
+    """``max_pixels`` as an int (0: no limit), or a ValueError naming it."""
+    if max_pixels is None:
+        return 0
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)):
+        raise ValueError(f"`max_pixels` must be a positive int or None; received {max_pixels!r}")
+    if max_pixels <= 0:
+        raise ValueError(f"`max_pixels` must be a positive int or None; received {max_pixels}")
+    return int(max_pixels)
 
 
 def _parse_age(value: Any) -> int | None:

@@ -358,10 +358,101 @@ def test_truncated_pixel_data_message(tmp_path, make_dicom, gradient8):
     path = make_dicom(tmp_path / "a.dcm", gradient8)
     cut = tmp_path / "cut.dcm"
     cut.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(DicomError, match=r"cut\.dcm: cannot decode the pixel data"):
+    with pytest.raises(DicomError, match=r"cut\.dcm: the file is truncated \(the pixel data "
+                       r"declares 2,240 bytes but 2,140 are present\)"):
         read_dicom(cut)
     # the header is intact: the metadata still reads
     assert read_dicom_meta(cut)["rows"] == gradient8.shape[0]
+
+
+@pytest.mark.parametrize("keep", [0.999, 0.9, 0.5])
+def test_truncated_jpeg_pixel_data_says_truncated(tmp_path, make_dicom, keep):
+    """Issue 19.15: an encapsulated (JPEG) file cut inside its pixel data was 'no pixel data'."""
+    rng = np.random.default_rng(0)
+    path = make_dicom(tmp_path / "a.dcm", rng.integers(0, 255, (64, 64), dtype=np.uint8),
+                      syntax="jpeg", SOPClassUID="1.2.840.10008.5.1.4.1.1.7")
+    data = path.read_bytes()
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(DicomError, match=r"cut\.dcm: the file is truncated inside its pixel data"):
+        read_dicom(cut)
+    assert read_dicom_meta(cut)["rows"] == 64
+
+
+def _rescaled_file(path, slope, intercept):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.set_pixel_data(np.arange(64, dtype=np.uint16).reshape(8, 8) * 60, "MONOCHROME2", 12)
+    ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.mark.parametrize("slope, intercept", [(1e308, 0), (1, 1e308), (-1e308, 0)])
+def test_non_finite_rescale_is_a_dicom_error(tmp_path, slope, intercept):
+    """Issue 19.6: extreme rescale gave NaN pixels, and load_sample a black image, silently."""
+    path = _rescaled_file(tmp_path / "ct.dcm", slope, intercept)
+    for call in (
+        lambda: read_dicom(path, dtype=np.float32),
+        lambda: read_dicom(path),
+        lambda: rlemask.load_sample(path, [], img_size=4),
+    ):
+        with pytest.raises(DicomError, match=r"ct\.dcm: RescaleSlope .* non-finite"):
+            call()
+
+
+def _huge_sparse_file(path, rows):
+    """A DICOM whose header claims rows x rows 16-bit pixels, stored sparse (almost no disk)."""
+    import io
+    import struct
+
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.set_pixel_data(np.zeros((16, 16), np.uint16), "MONOCHROME2", 16)
+    ds.Rows = ds.Columns = rows
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    raw = bytearray(buf.getvalue())
+    at = raw.rfind(b"\xe0\x7f\x10\x00")
+    size = rows * rows * 2
+    raw[at + 8 : at + 12] = struct.pack("<I", size)
+    raw = raw[: at + 12]
+    with open(path, "wb") as fh:
+        fh.write(raw)
+        fh.truncate(len(raw) + size)
+    return path
+
+
+def test_huge_claimed_image_refused_before_decoding(tmp_path):
+    """Issue 19.10: a sparse 2 GiB file took 14-20 s and > 12 GiB before failing."""
+    path = _huge_sparse_file(tmp_path / "huge.dcm", 32768)
+    start = time.perf_counter()
+    with pytest.raises(DicomError, match=r"huge\.dcm: the header claims 32,768 x 32,768 pixels, "
+                       r"more than max_pixels=268,435,456"):
+        read_dicom(path)
+    assert time.perf_counter() - start < 2.0  # refused from the header, nothing read
+    with pytest.raises(DicomError, match=r"more than max_pixels=1,000"):
+        read_dicom(_huge_sparse_file(tmp_path / "small.dcm", 64), max_pixels=1000)
+    assert read_dicom(_huge_sparse_file(tmp_path / "ok.dcm", 64), max_pixels=None).shape == (64, 64)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "10"])
+def test_max_pixels_validated(tmp_path, make_dicom, gradient8, bad):
+    path = make_dicom(tmp_path / "a.dcm", gradient8)
+    with pytest.raises(ValueError, match="`max_pixels` must be a positive int or None"):
+        read_dicom(path, max_pixels=bad)
 
 
 def _no_pixel_file(path, sop_class, **tags):
