@@ -13,7 +13,9 @@ at 512 and 125 at 256).
 
 from __future__ import annotations
 
+import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +25,7 @@ from rlemask._validation import (
     check_array_2d,
     check_probability,
     check_probability_map,
+    check_size,
 )
 from rlemask.runs import Runs
 
@@ -180,8 +183,27 @@ TRIPLET_GRID = {
 }
 
 
-def scale_min_area(min_area: float, shape: tuple[int, int], *, reference: int = 1024) -> int:
+def scale_min_area(min_area: float, shape: Any, *, reference: int = 1024) -> int:
     """A pixel count given at ``reference x reference`` scaled to a map of ``shape``.
+
+    Parameters
+    ----------
+    min_area : float
+        Pixels on a ``reference x reference`` map: a finite number >= 0.
+    shape : int or (int, int)
+        The map's ``(height, width)``; an int means a square map.
+    reference : int
+        Side of the map ``min_area`` is counted on (1024: SIIM), > 0.
+
+    Returns
+    -------
+    int
+        ``round(min_area * height * width / reference**2)``, >= 0.
+
+    Raises
+    ------
+    ValueError
+        A parameter out of its range (the message names it).
 
     Examples
     --------
@@ -190,13 +212,23 @@ def scale_min_area(min_area: float, shape: tuple[int, int], *, reference: int = 
     125
     >>> rlemask.scale_min_area(2000, (1024, 1024))
     2000
+    >>> rlemask.scale_min_area(2000, 256)
+    125
     """
-    if isinstance(min_area, (bool, np.bool_)) or not isinstance(min_area, numbers.Real):
-        raise ValueError(f"`min_area` must be a number >= 0; received min_area={min_area!r}")
-    if not min_area >= 0:
-        raise ValueError(f"`min_area` must be a number >= 0; received min_area={min_area!r}")
-    height, width = shape
-    return int(round(min_area * height * width / (reference * reference)))
+    if (
+        isinstance(min_area, (bool, np.bool_))
+        or not isinstance(min_area, numbers.Real)
+        or not 0 <= min_area < math.inf  # also false for NaN
+    ):
+        raise ValueError(
+            f"`min_area` must be a finite number >= 0; received min_area={min_area!r}"
+        )
+    height, width = check_size(shape, "shape")
+    if isinstance(reference, (bool, np.bool_)) or not isinstance(reference, numbers.Integral):
+        raise ValueError(f"`reference` must be an int > 0; received reference={reference!r}")
+    if reference <= 0:
+        raise ValueError(f"`reference` must be an int > 0; received reference={reference!r}")
+    return int(round(min_area * height * width / (int(reference) * int(reference))))
 
 
 class TripletSearch:

@@ -89,3 +89,24 @@ def test_bad_grids_and_empty_search_are_rejected():
         rlemask.TripletSearch().best()
     with pytest.raises(ValueError, match="min_area"):
         rlemask.scale_min_area(-3, (4, 4))
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        ((2000, (-256, 256)), {}, r"`shape` must be a positive int or a \(height, width\) pair"),
+        ((2000, (256, 256)), {"reference": 0}, r"`reference` must be an int > 0"),
+        ((2000, (256, 256)), {"reference": 1.5}, r"`reference` must be an int > 0"),
+        ((float("inf"), (256, 256)), {}, r"`min_area` must be a finite number >= 0"),
+        ((float("nan"), (256, 256)), {}, r"`min_area` must be a finite number >= 0"),
+        ((2000, "256"), {}, r"`shape` must be"),
+    ],
+)
+def test_scale_min_area_validates_every_parameter(args, kwargs, match):
+    """Issue 19.14: -125, ZeroDivisionError, OverflowError and a bare TypeError escaped."""
+    with pytest.raises(ValueError, match=match):
+        rlemask.scale_min_area(*args, **kwargs)
+
+
+def test_scale_min_area_takes_a_square_side():
+    assert rlemask.scale_min_area(2000, 256) == rlemask.scale_min_area(2000, (256, 256)) == 125
