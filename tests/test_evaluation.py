@@ -296,3 +296,48 @@ def test_frames_on_both_sides():
         ("a", 8, 3),
         ("b", 0, 0),
     ]
+
+
+def _real_stage1(real_dir, n_positive):
+    """The first ``n_positive`` positive images of the real SIIM labels and as many empty ones."""
+    import gzip
+
+    rows: dict[str, list[str]] = {}
+    with gzip.open(real_dir / "siim" / "train-rle.stage1.csv.gz", "rt") as fh:
+        next(fh)
+        for line in fh:
+            image_id, rle = line.rstrip("\n").split(",", 1)
+            rows.setdefault(image_id, []).extend([] if rle.strip() == "-1" else [rle.strip()])
+    positive = [k for k, v in rows.items() if v][:n_positive]
+    empty = [k for k, v in rows.items() if not v][:n_positive]
+    return {k: rows[k] for k in positive + empty}
+
+
+def test_real_labels_encoded_at_256_warn_when_scored_at_1024(real_dir):
+    """Issue 19.18: the old rule (half the truths past the middle) never fired on real labels."""
+    truth = _real_stage1(real_dir, 400)
+    ends = [rlemask.Runs.from_text(v[-1], (1024, 1024)) for v in truth.values() if v]
+    past_middle = np.mean([r.starts[-1] + r.lengths[-1] > 1024 * 1024 // 2 for r in ends])
+    assert past_middle < 0.5  # what made the old rule stay silent
+    small = {
+        k: [rlemask.encode(rlemask.resize_mask(rlemask.merge(v, (1024, 1024)), 256))] if v else []
+        for k, v in truth.items()
+    }
+    expected = r"encoded at a smaller mask size than shape=\(1024, 1024\)"
+    with pytest.warns(UserWarning, match=expected):
+        report = rlemask.evaluate(small, truth)
+    assert len(report.warnings) == 1
+
+
+def test_transposed_predictions_warn(real_dir):
+    """Issue 19.18: a mask encoded without its .T reads as the transposed mask: say so."""
+    truth = _real_stage1(real_dir, 40)
+    transposed = {
+        k: [rlemask.encode(np.ascontiguousarray(rlemask.merge(v, (1024, 1024)).T))] if v else []
+        for k, v in truth.items()
+    }
+    with pytest.warns(UserWarning, match=r"far better transposed \(mean Dice 1\.000"):
+        rlemask.evaluate(transposed, truth)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert rlemask.evaluate(truth, truth).warnings == []
