@@ -109,6 +109,7 @@ from rlemask._atomic import atomic_write
 from rlemask._validation import check_size
 from rlemask.datasets import is_positive
 from rlemask.labels import as_labels
+from rlemask.progress import progress as progress_line
 from rlemask.sample import sample_u8, to_unit
 
 __all__ = ["build_cache", "SampleCache", "CacheExistsError", "CACHE_VERSION"]
@@ -473,7 +474,7 @@ def build_cache(
         and so do small jobs (fewer than 64 samples per worker to make).
         Ignored with ``client``.
     progress : bool
-        Show a tqdm progress bar.
+        Report progress: a tqdm bar on a terminal, a plain line every 30 s elsewhere.
     format : str
         RLE format of the labels.
     overwrite : bool
@@ -622,15 +623,8 @@ def _run(
     checkpoint_every: int,
     client: Any,
 ) -> None:
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        total=len(done),
-        initial=int(done.sum()),
-        disable=not progress,
-        unit="img",
-        desc="cache",
-        dynamic_ncols=True,
+    bar = progress_line(
+        total=len(done), initial=int(done.sum()), disable=not progress, unit="img", desc="cache"
     )
     since = 0
 

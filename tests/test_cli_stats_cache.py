@@ -120,6 +120,27 @@ def test_stats_table(siim):
     assert "RLE rows      0: 3, 1: 1, 2: 1  (images by non-empty rows)" in out
     assert "regions       0: 3, 1: 1, 2: 1  (images by connected regions" in out
     assert "JPEG Baseline" in out and "PA: 4" in out
+    # stderr is a pipe here: the progress report is plain lines, never tqdm's \r redraws
+    assert "\r" not in result.stderr and "headers: 6/6 img (100%" in result.stderr
+
+
+def test_stats_of_a_labels_csv_alone(siim, tmp_path):
+    """Issue 19.21: `rlemask stats labels.csv` printed zeros (no images to size the masks)."""
+    alone = tmp_path / "labels.csv"
+    alone.write_bytes((siim / "train-rle.csv").read_bytes())
+    result = _rlemask("stats", alone, "--json", "--shape", 32, 32)
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert stats["images"] == 0 and stats["labelled"] == 6 and stats["positive"] == 2
+    assert stats["regions_per_image"] == {"0": 4, "1": 1, "2": 1}
+    assert stats["area_px"]["p0"] == 64 and stats["area_px"]["p100"] == 80
+    assert stats["areas_at"] == {"header_size": 0, "32x32": 2}
+    table = _rlemask("stats", alone, "--shape", 32, 32)
+    assert "2 positive images read at 32x32 (no image header" in table.stdout
+    # without --shape: SIIM's 1024 x 1024, said in the output
+    default = json.loads(_rlemask("stats", alone, "--json").stdout)
+    assert default["areas_at"] == {"header_size": 0, "1024x1024": 2}
+    assert default["area_percent"]["p0"] == pytest.approx(100 * 64 / 1024**2)
 
 
 def test_stats_with_explicit_csv(siim, tmp_path):

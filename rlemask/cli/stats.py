@@ -1,27 +1,31 @@
-"""rlemask stats DATA: what a SIIM-style data set holds.
+"""rlemask stats DATA: what a SIIM-style data set holds (or a labels CSV alone).
 
 Counts (images, labelled, positive share), RLE rows and connected regions
 per image (two different things: one row can hold several regions, and rows
 can overlap or touch), mask areas (pixels and % of the image) and a metadata
 summary (sex, view, age, transfer syntaxes, image sizes) read with
 :func:`rlemask.read_dicom_meta` -- header only, no pixel decoding, so a
-12k-image set takes seconds.
+12k-image set takes seconds.  DATA may also be a labels CSV alone: masks are
+then read at ``--shape`` (default 1024 x 1024, SIIM's size), and images
+without a readable header fall back to it too; the output says which.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rlemask.cli import add_data_options, add_format_option, load_data
+from rlemask.cli import CommandError, add_data_options, add_format_option, load_data
+from rlemask.progress import progress as progress_line
 
 PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
+#: masks without an image header to size them are read at SIIM's size unless --shape says
+DEFAULT_SHAPE = (1024, 1024)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_data_options(parser)
     add_format_option(parser)
+    parser.add_argument(
+        "--shape", nargs=2, type=int, metavar=("H", "W"), default=None,
+        help="mask size for images without a readable header, and for a labels CSV given "
+        "alone (default: 1024 1024, SIIM's size)",
+    )
     parser.add_argument(
         "--json", action="store_true", help="print JSON instead of a table (default: table)"
     )
@@ -55,20 +64,23 @@ def _counts(values: list[Any]) -> dict[str, int]:
 def compute_stats(
     paths: list[Path], labels: dict[str, list[str]], *, data: str | Path,
     labels_csv: str | Path, format: str = "siim", progress: bool = False,
+    shape: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """The summary ``rlemask stats`` prints, as a JSON-ready dict.
 
-    ``paths`` and ``labels`` as :func:`rlemask.load_siim` returns them;
-    ``data`` and ``labels_csv`` are only reported.
+    ``paths`` and ``labels`` as :func:`rlemask.load_siim` returns them
+    (``paths`` may be empty: the labels alone); ``data`` and ``labels_csv``
+    are only reported.  Masks are read at each image's header size, else at
+    ``shape`` (default 1024 x 1024); ``areas_at`` says which.
     """
-    from tqdm.auto import tqdm
-
+    # numba kernels and pydicom load here, not when the command line is parsed
     from rlemask import DicomError, RLEError, bboxes, merge, read_dicom_meta
     from rlemask.datasets import is_positive, n_rle_rows
 
+    fallback = tuple(shape) if shape is not None else DEFAULT_SHAPE
     metas: dict[str, dict[str, Any]] = {}
     unreadable: list[str] = []
-    for path in tqdm(paths, desc="headers", unit="img", disable=not progress):
+    for path in progress_line(paths, desc="headers", unit="img", disable=not progress):
         try:
             metas[path.stem] = read_dicom_meta(path)
         except DicomError:
@@ -79,6 +91,7 @@ def compute_stats(
     areas_px: list[float] = []
     areas_pct: list[float] = []
     bad_labels: list[str] = []
+    at_fallback = 0
     for key, rles in labels.items():
         rows.append(n_rle_rows(rles))
         if not is_positive(rles):
@@ -86,17 +99,18 @@ def compute_stats(
             continue
         meta = metas.get(key)
         if meta is None or not meta.get("rows") or not meta.get("columns"):
-            continue  # no size to decode at: counted in `unreadable`
-        shape = (meta["rows"], meta["columns"])
+            size, at_fallback = fallback, at_fallback + 1  # no header to read the size from
+        else:
+            size = (meta["rows"], meta["columns"])
         try:
-            mask = merge(rles, shape=shape, format=format)
+            mask = merge(rles, shape=size, format=format)
         except RLEError:
             bad_labels.append(key)
             continue
         area = int(mask.sum(dtype=np.int64))
         regions.append(len(bboxes(mask)))  # one box per connected region (8-connected)
         areas_px.append(area)
-        areas_pct.append(100.0 * area / (shape[0] * shape[1]))
+        areas_pct.append(100.0 * area / (size[0] * size[1]))
 
     n_positive = sum(1 for r in labels.values() if is_positive(r))
     ages = [m["age"] for m in metas.values() if m.get("age") is not None]
@@ -118,6 +132,9 @@ def compute_stats(
         "rle_rows_per_image": {str(k): v for k, v in sorted(Counter(rows).items())},
         # images by their number of connected regions of the merged mask
         "regions_per_image": {str(k): v for k, v in sorted(Counter(regions).items())},
+        # positive images whose masks were read at `shape` (no readable header)
+        "areas_at": {"header_size": len(areas_px) + len(bad_labels) - at_fallback,
+                     f"{fallback[0]}x{fallback[1]}": at_fallback},
         "area_px": _percentiles(areas_px),
         "area_percent": _percentiles(areas_pct),
         "invalid_labels": len(bad_labels),
@@ -168,6 +185,10 @@ def format_stats(stats: dict[str, Any]) -> str:
             f"{k}: {v}" for k, v in stats["regions_per_image"].items()
         ) + "  (images by connected regions of the merged mask)",
     ]
+    fallback = {k: v for k, v in stats["areas_at"].items() if k != "header_size" and v}
+    for size, count in fallback.items():
+        lines.append(f"mask size     {count} positive images read at {size} "
+                     "(no image header; set it with --shape H W)")
     if stats["invalid_labels"]:
         lines.append(f"invalid RLE   {stats['invalid_labels']} images, e.g. "
                      f"{', '.join(stats['invalid_label_ids'][:3])}")
@@ -197,11 +218,25 @@ def format_stats(stats: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _labels_alone(args: argparse.Namespace) -> tuple[list[Path], dict[str, list[str]], Path]:
+    """DATA given as a labels CSV: no images, the labels only."""
+    if args.csv is not None:
+        raise CommandError(
+            f"DATA {args.data!r} is a file: give a folder with --csv, or the CSV alone"
+        )
+    from rlemask import read_rle_csv
+
+    return [], read_rle_csv(args.data, format=args.format), Path(args.data)
+
+
 def run(args: argparse.Namespace) -> int:
-    paths, labels, labels_csv = load_data(args)
+    if args.shape is not None and min(args.shape) < 1:
+        raise CommandError(f"--shape {args.shape[0]} {args.shape[1]}: must be positive")
+    alone = Path(args.data).is_file()
+    paths, labels, labels_csv = _labels_alone(args) if alone else load_data(args)
     stats = compute_stats(
         paths, labels, data=args.data, labels_csv=labels_csv, format=args.format,
-        progress=not args.json and sys.stderr.isatty(),
+        progress=not args.json, shape=None if args.shape is None else tuple(args.shape),
     )
     if args.json:
         print(json.dumps(stats, indent=2))
