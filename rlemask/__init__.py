@@ -58,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "remove_small_regions": "rlemask.postprocess",
     "triplet_threshold": "rlemask.postprocess",
     "TripletSearch": "rlemask.postprocess",
+    "ClassTripletSearch": "rlemask.postprocess",
     "scale_min_area": "rlemask.postprocess",
     # images and data sets
     "read_dicom": "rlemask.dicom",
@@ -133,6 +134,7 @@ if TYPE_CHECKING:
     from rlemask.plotting import plot_prediction_overlay as plot_prediction_overlay
     from rlemask.plotting import plot_with_mask_and_bbox as plot_with_mask_and_bbox
     from rlemask.plotting import save_figure as save_figure
+    from rlemask.postprocess import ClassTripletSearch as ClassTripletSearch
     from rlemask.postprocess import TripletSearch as TripletSearch
     from rlemask.postprocess import remove_small_regions as remove_small_regions
     from rlemask.postprocess import scale_min_area as scale_min_area

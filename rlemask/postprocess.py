@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -176,6 +177,9 @@ def triplet_threshold(
 
 #: the grid :class:`TripletSearch` tries by default; ``min_area`` in pixels of
 #: a 1024 x 1024 map (scaled to each map, see :func:`scale_min_area`)
+#: presence-probability gates tried by :meth:`TripletSearch.best_gate` (0: no gate)
+PRESENCE_GATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
 TRIPLET_GRID = {
     "top": (0.5, 0.6, 0.7, 0.8, 0.9),
     "min_area": (0, 250, 500, 1000, 2000, 4000, 6000, 8000),
@@ -275,6 +279,16 @@ class TripletSearch:
     array([0., 1., 0., 1.])
     >>> search.best()  # (0.889 + 1) / 2
     ((0.5, 4, 0.3), 0.9444444444444444)
+
+    With a classifier's presence probability per image (``presence=``), the
+    gate that empties an image whose probability is below it is chosen with
+    the triplet (:meth:`best_gate`):
+
+    >>> gated = rlemask.TripletSearch(top=(0.5,), min_area=(0,), bottom=(0.3,), reference=4)
+    >>> _ = gated.add(prob, truth, presence=0.9)
+    >>> _ = gated.add(np.where(prob == 0.6, 0.6, 0.0), np.zeros((4, 4)), presence=0.2)
+    >>> gated.best()[1], gated.best_gate(gates=(0.0, 0.5))  # the gate saves the empty image
+    (0.4444444444444444, ((0.5, 0, 0.3), 0.5, 0.9444444444444444))
     """
 
     def __init__(
@@ -297,15 +311,22 @@ class TripletSearch:
         self.reference = reference
         self.grid = [(t, a, b) for t in self._tops for a in self._areas for b in self._bottoms]
         self._rows: list[np.ndarray] = []
+        self._presence: list[float] = []  # NaN where add() was given none
+        self._empty: list[float] = []  # the score of an emptied image: 1 when its truth is empty
 
-    def add(self, prob: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    def add(
+        self, prob: np.ndarray, truth: np.ndarray, *, presence: float | None = None
+    ) -> np.ndarray:
         """Score one image for every triplet; returns its row of :attr:`scores`.
 
         ``prob`` is an (H, W) map of probabilities in 0..1, ``truth`` an
-        (H, W) mask (non-zero = foreground) of the same shape.
+        (H, W) mask (non-zero = foreground) of the same shape; ``presence``
+        a classifier's probability that the image holds anything (for
+        :meth:`best_gate`).
         """
         from rlemask.metrics import dice
 
+        gate_value = math.nan if presence is None else check_probability(presence, "presence")
         arr = check_probability_map(prob, "prob")
         if arr.size and (arr.min() < 0 or arr.max() > 1):
             raise ValueError(
@@ -330,6 +351,8 @@ class TripletSearch:
             [empty if above[t] < areas[a] else scores[b] for t, a, b in self.grid], np.float64
         )
         self._rows.append(row)
+        self._empty.append(empty)
+        self._presence.append(gate_value)
         return row
 
     @property
@@ -345,3 +368,107 @@ class TripletSearch:
         means = self.scores.mean(axis=0)
         index = int(np.argmax(means))
         return self.grid[index], float(means[index])
+
+    def best_gate(
+        self, gates: Sequence[float] = PRESENCE_GATES
+    ) -> tuple[tuple[float, int, float], float, float]:
+        """The best ``(triplet, gate, mean Dice)`` when an image whose presence is below the
+        gate is emptied; gate 0 keeps every image (the plain :meth:`best`).
+
+        Every :meth:`add` must have been given ``presence``.  Ties go to the
+        smaller gate, then to the first triplet of the grid.
+        """
+        if not self._rows:
+            raise ValueError("no image added: call add(prob, truth, presence=p) first")
+        presence = np.asarray(self._presence)
+        if np.isnan(presence).any():
+            missing = int(np.isnan(presence).sum())
+            raise ValueError(
+                f"`presence` was not given for {missing} of {len(presence)} images: "
+                "call add(prob, truth, presence=p) for every image"
+            )
+        checked = sorted({check_probability(g, "gates") for g in gates})
+        if not checked:
+            raise ValueError("`gates` needs at least one value")
+        scores, empty = self.scores, np.asarray(self._empty)[:, None]
+        best: tuple[float, int, float] = (-1.0, 0, 0.0)
+        for gate in checked:
+            means = np.where(presence[:, None] < gate, empty, scores).mean(axis=0)
+            index = int(np.argmax(means))
+            if means[index] > best[0]:
+                best = (float(means[index]), index, gate)
+        score, index, gate = best
+        return self.grid[index], gate, score
+
+
+class ClassTripletSearch:
+    """:class:`TripletSearch` for each class of multi-class maps (Severstal's four defects).
+
+    Each class gets its own triplet (and gate), chosen on its own channel;
+    the score is the mean Dice over (image, class) pairs, which -- every
+    class seeing every image -- is the mean of the classes' scores.
+
+    Parameters
+    ----------
+    classes : sequence of str
+        The class names, in channel order.
+    **grid
+        ``top``, ``min_area``, ``bottom``, ``reference``: as :class:`TripletSearch`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import rlemask
+    >>> search = rlemask.ClassTripletSearch(["a", "b"], top=(0.5,), min_area=(0, 4),
+    ...                                     bottom=(0.5,), reference=4)
+    >>> prob = np.zeros((4, 4, 2), np.float32); prob[:2, :2, 0] = 0.9; prob[3, 3, 1] = 0.9
+    >>> truth = np.zeros((4, 4, 2), np.uint8); truth[:2, :2, 0] = 1
+    >>> search.add(prob, truth).tolist()     # per class, the best triplet's Dice so far
+    [1.0, 1.0]
+    >>> search.best()                        # class b's speck is removed by min_area 4
+    ({'a': (0.5, 0, 0.5), 'b': (0.5, 4, 0.5)}, 1.0)
+    """
+
+    def __init__(self, classes: Sequence[str], **grid: Any) -> None:
+        names = [str(c) for c in classes]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(
+                f"`classes` must be distinct names, at least one; received classes={classes!r}"
+            )
+        self.classes = tuple(names)
+        self.searches = {name: TripletSearch(**grid) for name in self.classes}
+
+    def add(self, prob: np.ndarray, truth: np.ndarray, *, presence: Any = None) -> np.ndarray:
+        """Score one image: ``prob`` and ``truth`` (H, W, C), ``presence`` (C,) or None.
+
+        Returns each class's best score over the grid for this image alone.
+        """
+        arr, target = np.asarray(prob), np.asarray(truth)
+        n = len(self.classes)
+        for name, value in (("prob", arr), ("truth", target)):
+            if value.ndim != 3 or value.shape[-1] != n:
+                raise ValueError(
+                    f"`{name}` must be (H, W, {n}), one channel per class; "
+                    f"received shape {value.shape}"
+                )
+        gates = [None] * n if presence is None else list(np.asarray(presence, float).ravel())
+        if len(gates) != n:
+            raise ValueError(f"`presence` must hold {n} values, one per class; got {len(gates)}")
+        rows = [
+            search.add(arr[..., c], target[..., c], presence=gates[c])
+            for c, search in enumerate(self.searches.values())
+        ]
+        return np.array([row.max() for row in rows])
+
+    def best(self) -> tuple[dict[str, tuple[float, int, float]], float]:
+        """Each class's best triplet and the mean Dice over (image, class) pairs."""
+        chosen = {name: search.best() for name, search in self.searches.items()}
+        return {k: v[0] for k, v in chosen.items()}, float(np.mean([v[1] for v in chosen.values()]))
+
+    def best_gates(
+        self, gates: Sequence[float] = PRESENCE_GATES
+    ) -> tuple[dict[str, tuple[tuple[float, int, float], float]], float]:
+        """Each class's best ``(triplet, gate)`` and the mean Dice over (image, class) pairs."""
+        chosen = {name: search.best_gate(gates) for name, search in self.searches.items()}
+        score = float(np.mean([v[2] for v in chosen.values()]))
+        return {k: (v[0], v[1]) for k, v in chosen.items()}, score
