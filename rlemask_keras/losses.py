@@ -1,8 +1,13 @@
-"""Segmentation losses computed per image (never pooled over the batch).
+"""Segmentation losses computed per image and class (never pooled over the batch).
 
 Every loss returns one value per image, shape ``(batch,)``; Keras then takes
 the mean over the batch (and applies any sample weights), so the training
-objective is the mean over images, like the competition's score.
+objective is the mean over images, like the competition's score.  A
+``(batch, H, W, C)`` target of ``C`` classes is scored per (image, class)
+pair and the image's value is the mean over its classes, so a large class
+does not drown a small one (the Severstal and UW-Madison scores are means
+over such pairs); with ``C = 1`` this is the per-image loss.  Tensors of any
+other rank are one channel per image.
 
 The soft Dice of one image is ``(2 sum(p t) + s) / (sum(p) + sum(t) + s)``
 with probabilities ``p``, targets ``t`` and smoothing ``s = 1``.  The
@@ -10,14 +15,20 @@ smoothing makes an empty image with an empty prediction score 1 (loss 0)
 and turns the loss on an empty image into ``sum(p) / (sum(p) + 1)``, a push
 towards predicting nothing where there is nothing.
 
-Besides the Dice losses: :func:`focal_loss` and :func:`lovasz_hinge_loss`,
-the losses of the strong SIIM solutions, and :class:`CombinedLoss` for a
-weighted sum of any of them (``combined_loss("focal+dice")``).  All are
-registered with Keras, so a saved model loads back with
+Besides the Dice losses: :func:`bce_loss`, :func:`focal_loss` and
+:func:`lovasz_hinge_loss`, the losses of the strong SIIM solutions, and
+:class:`CombinedLoss` for a weighted sum of any of them
+(``combined_loss("focal+dice")``).  :data:`LOSSES` is the one table of loss
+names: :func:`get` (Keras' ``get()`` convention), the ``"2*focal+dice"``
+parser, :func:`names` (the ``--loss`` help) and the documentation all read it.
+All losses are registered with Keras, so a saved model loads back with
 ``keras.models.load_model``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import keras
 from keras import ops
@@ -25,10 +36,13 @@ from keras import ops
 __all__ = [
     "dice_loss",
     "bce_dice_loss",
+    "bce_loss",
     "focal_loss",
     "lovasz_hinge_loss",
     "CombinedLoss",
     "combined_loss",
+    "get",
+    "names",
     "LOSSES",
     "SMOOTH",
 ]
@@ -37,22 +51,44 @@ __all__ = [
 SMOOTH = 1.0
 
 
-def _flatten(y_true, y_pred):
-    batch = ops.shape(y_pred)[0]
-    # float32 even under mixed precision: sums over 10**6 pixels overflow float16
-    true = ops.reshape(ops.cast(y_true, "float32"), (batch, -1))
-    pred = ops.reshape(ops.cast(y_pred, "float32"), (batch, -1))
-    return true, pred
+def _pairs(y_true, y_pred):
+    """float32 ``(batch, C, pixels)``: one row per (image, class) pair.
+
+    A rank-4 tensor is ``(batch, H, W, C)``; any other rank is one channel
+    per image.  float32 even under mixed precision: sums over 10**6 pixels
+    overflow float16.
+    """
+    pred = ops.cast(y_pred, "float32")
+    true = ops.reshape(ops.cast(y_true, "float32"), ops.shape(pred))
+    batch = ops.shape(pred)[0]
+    if len(pred.shape) == 4:
+        true = ops.transpose(true, (0, 3, 1, 2))
+        pred = ops.transpose(pred, (0, 3, 1, 2))
+        channels = ops.shape(pred)[1]
+        return ops.reshape(true, (batch, channels, -1)), ops.reshape(pred, (batch, channels, -1))
+    return ops.reshape(true, (batch, 1, -1)), ops.reshape(pred, (batch, 1, -1))
+
+
+def _soft_dice_loss(true, pred):
+    """``1 - soft Dice`` of each pair of :func:`_pairs`' rows: ``(batch, C)``."""
+    intersection = ops.sum(true * pred, axis=-1)
+    total = ops.sum(true, axis=-1) + ops.sum(pred, axis=-1)
+    return 1.0 - (2.0 * intersection + SMOOTH) / (total + SMOOTH)
+
+
+def _bce_pairs(true, pred):
+    """Binary cross-entropy, mean over the pixels of each pair: ``(batch, C)``."""
+    return ops.mean(ops.binary_crossentropy(true, pred), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="rlemask")
 def dice_loss(y_true, y_pred):
-    """Soft Dice loss, ``1 - soft Dice``, for each image of the batch.
+    """Soft Dice loss, ``1 - soft Dice``, for each image of the batch (mean over its classes).
 
     Parameters
     ----------
     y_true : tensor
-        Targets of 0/1, ``(batch, H, W, 1)`` (any trailing shape).
+        Targets of 0/1, ``(batch, H, W, C)`` (any other rank: one channel).
     y_pred : tensor
         Probabilities in 0..1, same shape.
 
@@ -69,16 +105,21 @@ def dice_loss(y_true, y_pred):
     array([0., 0.], dtype=float32)
     >>> np.round(keras.ops.convert_to_numpy(dice_loss(y, 1 - y)), 4)
     array([0.9412, 0.9412], dtype=float32)
+
+    Two classes: the image's loss is the mean of its two pairs' losses.
+
+    >>> y2 = np.concatenate([y, np.zeros_like(y)], axis=-1)  # class 2 empty: loss 0
+    >>> np.round(keras.ops.convert_to_numpy(dice_loss(y2, y2 * 0 + y2)), 4)
+    array([0., 0.], dtype=float32)
+    >>> np.round(keras.ops.convert_to_numpy(dice_loss(y2, np.concatenate([1 - y, y * 0], -1))), 4)
+    array([0.4706, 0.4706], dtype=float32)
     """
-    true, pred = _flatten(y_true, y_pred)
-    intersection = ops.sum(true * pred, axis=1)
-    total = ops.sum(true, axis=1) + ops.sum(pred, axis=1)
-    return 1.0 - (2.0 * intersection + SMOOTH) / (total + SMOOTH)
+    return ops.mean(_soft_dice_loss(*_pairs(y_true, y_pred)), axis=1)
 
 
 @keras.saving.register_keras_serializable(package="rlemask")
 def bce_dice_loss(y_true, y_pred):
-    """Binary cross-entropy (mean over pixels) plus, on images with a region, soft Dice loss.
+    """Binary cross-entropy (mean over pixels) plus, where the class has a region, soft Dice loss.
 
     Cross-entropy gives every pixel a gradient from the first step and keeps
     empty images calibrated; the Dice term keeps small regions from drowning
@@ -94,6 +135,9 @@ def bce_dice_loss(y_true, y_pred):
     loss the same SELU U-Net reached 0.67 without collapsing.  Whether an
     image is empty is decided after training, by the triplet rule
     (:func:`rlemask.triplet_threshold`) with thresholds chosen on validation.
+    With ``C`` classes both terms are taken per (image, class) pair, the
+    Dice term only on the pairs whose class has a region, and averaged over
+    the classes.
 
     Returns
     -------
@@ -110,9 +154,28 @@ def bce_dice_loss(y_true, y_pred):
 
     Image 0: ``ln 2 + 1 - (2 * 4 + 1) / (8 + 8 + 1)``; image 1: ``ln 2`` alone.
     """
-    true, pred = _flatten(y_true, y_pred)
-    has_region = ops.cast(ops.max(true, axis=1) > 0, "float32")
-    return _bce(true, pred) + has_region * dice_loss(true, pred)
+    true, pred = _pairs(y_true, y_pred)
+    has_region = ops.cast(ops.max(true, axis=-1) > 0, "float32")
+    return ops.mean(_bce_pairs(true, pred) + has_region * _soft_dice_loss(true, pred), axis=1)
+
+
+@keras.saving.register_keras_serializable(package="rlemask")
+def bce_loss(y_true, y_pred):
+    """Binary cross-entropy, mean over the pixels (and classes) of each image.
+
+    Returns
+    -------
+    tensor
+        ``(batch,)`` float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.zeros((1, 2, 2, 1), "float32"); y[0, 0] = 1
+    >>> np.round(keras.ops.convert_to_numpy(bce_loss(y, np.full_like(y, 0.5))), 4)  # ln 2
+    array([0.6931], dtype=float32)
+    """
+    return ops.mean(_bce_pairs(*_pairs(y_true, y_pred)), axis=1)
 
 
 #: clipping of probabilities before a logarithm (as keras.losses.binary_crossentropy)
@@ -132,7 +195,7 @@ def focal_loss(y_true, y_pred, gamma: float = 2.0, alpha: float | None = None):
     Parameters
     ----------
     y_true : tensor
-        Targets of 0/1, ``(batch, H, W, 1)`` (any trailing shape).
+        Targets of 0/1, ``(batch, H, W, C)`` (any other rank: one channel).
     y_pred : tensor
         Probabilities in 0..1, same shape (clipped to ``[1e-7, 1 - 1e-7]``).
     gamma : float
@@ -156,30 +219,32 @@ def focal_loss(y_true, y_pred, gamma: float = 2.0, alpha: float | None = None):
     >>> np.round(keras.ops.convert_to_numpy(focal_loss(y, p, gamma=0.0)), 4)  # BCE
     array([0.6931], dtype=float32)
     """
-    true, pred = _flatten(y_true, y_pred)
+    true, pred = _pairs(y_true, y_pred)
     pred = ops.clip(pred, EPSILON, 1.0 - EPSILON)
     p_t = true * pred + (1.0 - true) * (1.0 - pred)
     loss = -ops.power(1.0 - p_t, gamma) * ops.log(p_t)
     if alpha is not None:
         loss = loss * (true * alpha + (1.0 - true) * (1.0 - alpha))
-    return ops.mean(loss, axis=1)
+    return ops.mean(ops.mean(loss, axis=-1), axis=1)
 
 
 @keras.saving.register_keras_serializable(package="rlemask")
 def lovasz_hinge_loss(y_true, y_pred):
-    """Lovász hinge loss (Berman et al., 2018), per image: a convex surrogate of 1 - IoU.
+    """Lovász hinge loss (Berman et al., 2018), per (image, class): a convex surrogate of 1 - IoU.
 
     The sigmoid's probabilities are mapped back to logits ``s``; the hinge
     errors ``1 - s (2 y - 1)`` are sorted in decreasing order and weighted by
     the gradient of the Lovász extension of the Jaccard loss, so the loss
     optimises the IoU of each image directly (the per-image variant the SIIM
     solutions fine-tuned with).  An image without foreground costs its
-    largest hinge error, a push towards an empty prediction.
+    largest hinge error, a push towards an empty prediction.  With ``C``
+    classes each (image, class) pair is one such loss; the image's value is
+    their mean.
 
     Parameters
     ----------
     y_true : tensor
-        Targets of 0/1, ``(batch, H, W, 1)`` (any trailing shape).
+        Targets of 0/1, ``(batch, H, W, C)`` (any other rank: one channel).
     y_pred : tensor
         Probabilities in 0..1, same shape (clipped to ``[1e-7, 1 - 1e-7]``).
 
@@ -196,48 +261,53 @@ def lovasz_hinge_loss(y_true, y_pred):
     >>> keras.ops.convert_to_numpy(lovasz_hinge_loss(y, p))
     array([1.], dtype=float32)
     """
-    true, pred = _flatten(y_true, y_pred)
+    true, pred = _pairs(y_true, y_pred)
     pred = ops.clip(pred, EPSILON, 1.0 - EPSILON)
     logits = ops.log(pred) - ops.log(1.0 - pred)
     errors = 1.0 - logits * (2.0 * true - 1.0)
-    order = ops.argsort(-errors, axis=1)
-    errors = ops.take_along_axis(errors, order, axis=1)
-    truth = ops.stop_gradient(ops.take_along_axis(true, order, axis=1))
-    positives = ops.sum(truth, axis=1, keepdims=True)
+    order = ops.argsort(-errors, axis=-1)
+    errors = ops.take_along_axis(errors, order, axis=-1)
+    truth = ops.stop_gradient(ops.take_along_axis(true, order, axis=-1))
+    positives = ops.sum(truth, axis=-1, keepdims=True)
     # Jaccard loss of the set of the k largest errors, for every k
-    intersection = positives - ops.cumsum(truth, axis=1)
-    union = positives + ops.cumsum(1.0 - truth, axis=1)
+    intersection = positives - ops.cumsum(truth, axis=-1)
+    union = positives + ops.cumsum(1.0 - truth, axis=-1)
     jaccard = 1.0 - intersection / union
-    steps = ops.concatenate([jaccard[:, :1], jaccard[:, 1:] - jaccard[:, :-1]], axis=1)
-    return ops.sum(ops.relu(errors) * ops.stop_gradient(steps), axis=1)
+    steps = ops.concatenate([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], axis=-1)
+    return ops.mean(ops.sum(ops.relu(errors) * ops.stop_gradient(steps), axis=-1), axis=1)
 
 
-#: the terms a :class:`CombinedLoss` can add up
-LOSSES = {
-    "bce": "binary cross-entropy, mean over pixels",
-    "dice": "soft Dice loss (dice_loss)",
-    "bce_dice": "bce_dice_loss: BCE plus soft Dice on images with a region",
-    "focal": "focal_loss, gamma 2",
-    "lovasz": "lovasz_hinge_loss",
+# The one table of loss names: name -> (per-image loss function, what it is).
+# get(), CombinedLoss's parser, names() (the --loss help), LOSSES (the docs'
+# list) and the tests all read it; a new loss is one row here.
+_TABLE: dict[str, tuple[Callable, str]] = {
+    "bce_dice": (bce_dice_loss, "BCE plus soft Dice on the (image, class) pairs with a region"),
+    "dice": (dice_loss, "soft Dice loss"),
+    "bce": (bce_loss, "binary cross-entropy, mean over pixels"),
+    "focal": (focal_loss, "focal loss, gamma 2"),
+    "lovasz": (lovasz_hinge_loss, "Lovász hinge loss"),
 }
 
+#: Loss names and what each is: the terms of :class:`CombinedLoss`, the names
+#: :func:`get` takes, in the order ``--loss``'s help lists them (the first is
+#: the default of ``rlemask-keras train``).
+LOSSES: dict[str, str] = {name: row[1] for name, row in _TABLE.items()}
 
-def _bce(y_true, y_pred):
-    true, pred = _flatten(y_true, y_pred)
-    return ops.mean(ops.binary_crossentropy(true, pred), axis=1)
 
+def names() -> list[str]:
+    """The loss names of :data:`LOSSES`, the default (``bce_dice``) first.
 
-_TERMS = {
-    "bce": _bce,
-    "dice": dice_loss,
-    "bce_dice": bce_dice_loss,
-    "focal": focal_loss,
-    "lovasz": lovasz_hinge_loss,
-}
+    Examples
+    --------
+    >>> names()
+    ['bce_dice', 'dice', 'bce', 'focal', 'lovasz']
+    """
+    return list(_TABLE)
 
 
 def _parse_terms(terms) -> dict[str, float]:
     """``{"bce": 1, "dice": 2}``, ``"bce+dice"`` or ``"bce+2*dice"`` -> ``{name: weight}``."""
+    received = terms
     if isinstance(terms, str):
         parsed: dict[str, float] = {}
         for part in terms.replace(" ", "").split("+"):
@@ -256,10 +326,10 @@ def _parse_terms(terms) -> dict[str, float]:
         )
     out = {}
     for name, weight in terms.items():
-        if name not in _TERMS:
+        if name not in _TABLE:
             raise ValueError(
-                f"Unknown loss term {name!r}: use one of {', '.join(sorted(_TERMS))}. "
-                f"Received: terms={terms!r}"
+                f"Unknown loss term {name!r}: use one of {', '.join(names())}. "
+                f"Received: terms={received!r}"
             )
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
             raise ValueError(f"Loss weights must be numbers >= 0. Received: {name}={weight!r}")
@@ -289,7 +359,7 @@ class CombinedLoss(keras.losses.Loss):
     ({'bce': 1.0, 'dice': 2.0}, 'bce+2*dice')
     >>> y = np.zeros((2, 4, 4, 1), "float32"); y[0, :2] = 1
     >>> p = np.full_like(y, 0.5)
-    >>> expected = _bce(y, p) + 2 * dice_loss(y, p)  # per image, then the batch mean
+    >>> expected = bce_loss(y, p) + 2 * dice_loss(y, p)  # per image, then the batch mean
     >>> bool(np.isclose(float(loss(y, p)), float(keras.ops.mean(expected))))
     True
     """
@@ -306,7 +376,7 @@ class CombinedLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         total = 0.0
         for term, weight in self.terms.items():
-            total = total + weight * _TERMS[term](y_true, y_pred)
+            total = total + weight * _TABLE[term][0](y_true, y_pred)
         return total
 
     def get_config(self):
@@ -322,3 +392,42 @@ def combined_loss(terms="bce+dice") -> CombinedLoss:
     'focal+0.5*lovasz'
     """
     return CombinedLoss(terms)
+
+
+def get(identifier: Any):
+    """The loss of a name, a ``"2*focal+dice"`` text, terms or a callable (Keras' ``get()``).
+
+    A single name of :data:`LOSSES` with weight 1 gives the function itself
+    (what models saved by earlier versions hold: ``"bce_dice"`` is
+    :func:`bce_dice_loss`); a sum of terms, as text or a ``{name: weight}``
+    dict, gives a :class:`CombinedLoss`; a callable (a function or a
+    ``keras.losses.Loss``) and ``None`` come back as they are.
+
+    Raises
+    ------
+    ValueError
+        An unknown name or a malformed term, naming it.
+    TypeError
+        Anything else.
+
+    Examples
+    --------
+    >>> get("bce_dice") is bce_dice_loss
+    True
+    >>> get("2*focal + dice").spec
+    '2*focal+dice'
+    >>> get("hinge")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown loss term 'hinge': use one of bce_dice, dice, bce, focal, lovasz. ...
+    """
+    if identifier is None or callable(identifier):
+        return identifier
+    if isinstance(identifier, str) and identifier.strip() in _TABLE:
+        return _TABLE[identifier.strip()][0]
+    if isinstance(identifier, (str, dict)):
+        return CombinedLoss(identifier)
+    raise TypeError(
+        "A loss is a name of rlemask_keras.losses.LOSSES, a text such as '2*focal+dice', a "
+        f"dict of terms or a callable. Received: identifier={identifier!r}"
+    )

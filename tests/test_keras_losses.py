@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp  # noqa: E402
 
 keras = pytest.importorskip("keras")
 
-from rlemask_keras import bce_dice_loss, dice_loss, unet  # noqa: E402
+from rlemask_keras import dice_loss, losses, unet  # noqa: E402
 from rlemask_keras.losses import (  # noqa: E402
     LOSSES,
     CombinedLoss,
@@ -83,6 +83,50 @@ def reference_lovasz_hinge(y_true, y_pred):
     return np.array(out)
 
 
+def reference_bce(y_true, y_pred):
+    out = []
+    for t_img, p_img in zip(y_true, y_pred, strict=True):
+        terms = [
+            -np.log(float(_clip(p))) if t == 1 else -np.log(1 - float(_clip(p)))
+            for t, p in zip(t_img.ravel(), p_img.ravel(), strict=True)
+        ]
+        out.append(sum(terms) / len(terms))
+    return np.array(out)
+
+
+def reference_dice(y_true, y_pred, smooth=1.0):
+    out = []
+    for t_img, p_img in zip(y_true, y_pred, strict=True):
+        t, p = t_img.ravel().astype(np.float64), p_img.ravel().astype(np.float64)
+        out.append(1 - (2 * sum(t * p) + smooth) / (sum(t) + sum(p) + smooth))
+    return np.array(out)
+
+
+def reference_bce_dice(y_true, y_pred):
+    has_region = np.array([t.any() for t in y_true], dtype=np.float64)
+    return reference_bce(y_true, y_pred) + has_region * reference_dice(y_true, y_pred)
+
+
+#: the single-channel reference of each loss of the table (the test below fails
+#: when the table gains a loss without one)
+REFERENCES = {
+    "bce": reference_bce,
+    "dice": reference_dice,
+    "bce_dice": reference_bce_dice,
+    "focal": reference_focal,
+    "lovasz": reference_lovasz_hinge,
+}
+
+
+def reference_per_class(reference, y_true, y_pred):
+    """Mean over the classes of the per-(image, class) reference: ``(batch,)``."""
+    per_class = [
+        reference(y_true[..., c : c + 1], y_pred[..., c : c + 1])
+        for c in range(y_true.shape[-1])
+    ]
+    return np.mean(per_class, axis=0)
+
+
 def _numpy(x):
     return keras.ops.convert_to_numpy(x)
 
@@ -117,17 +161,63 @@ def gradient(fn, x):
 
 
 @st.composite
-def batches(draw, max_side=5):
+def batches(draw, max_side=5, max_classes=1):
     n = draw(st.integers(1, 3))
     h = draw(st.integers(1, max_side))
     w = draw(st.integers(1, max_side))
-    y_true = draw(hnp.arrays(np.float32, (n, h, w, 1), elements=st.sampled_from([0.0, 1.0])))
+    shape = (n, h, w, draw(st.integers(1, max_classes)))
+    y_true = draw(hnp.arrays(np.float32, shape, elements=st.sampled_from([0.0, 1.0])))
     # probabilities from a small grid: ties between pixels are common, and so are 0 and 1
     y_pred = draw(
-        hnp.arrays(np.float32, (n, h, w, 1), elements=st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]))
-        | hnp.arrays(np.float32, (n, h, w, 1), elements=st.floats(0.0, 1.0, width=32))
+        hnp.arrays(np.float32, shape, elements=st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]))
+        | hnp.arrays(np.float32, shape, elements=st.floats(0.0, 1.0, width=32))
     )
     return y_true, y_pred
+
+
+def test_every_loss_of_the_table_has_a_reference():
+    assert set(REFERENCES) == set(losses.names()) == set(LOSSES)
+
+
+@settings(max_examples=EXAMPLES // 2, deadline=None)
+@given(batches(max_side=4, max_classes=3), st.sampled_from(losses.names()))
+def test_every_loss_is_the_mean_over_classes_of_its_per_pair_reference(batch, name):
+    y_true, y_pred = batch
+    got = _numpy(losses.get(name)(y_true, y_pred))
+    assert got.shape == (len(y_true),)
+    expected = reference_per_class(REFERENCES[name], y_true, y_pred)
+    np.testing.assert_allclose(got, expected, rtol=2e-4, atol=1e-4)
+
+
+def test_combined_loss_of_every_term_on_several_classes():
+    rng = np.random.default_rng(3)
+    y = (rng.random((2, 5, 4, 3)) < 0.3).astype(np.float32)
+    y[0, ..., 1] = 0  # a class without a region in one image
+    p = rng.random(y.shape).astype(np.float32)
+    loss = combined_loss("+".join(f"{k + 1}*{name}" for k, name in enumerate(losses.names())))
+    expected = sum(
+        (k + 1) * reference_per_class(REFERENCES[name], y, p)
+        for k, name in enumerate(losses.names())
+    ).mean()
+    assert float(loss(y, p)) == pytest.approx(expected, rel=1e-4)
+
+
+def test_get_follows_the_keras_convention():
+    for name in losses.names():
+        fn = losses.get(name)
+        assert callable(fn) and keras.saving.get_registered_name(fn) == f"rlemask>{fn.__name__}"
+        assert losses.get(f" {name} ") is fn
+    assert losses.get(None) is None
+    assert losses.get(dice_loss) is dice_loss
+    combined = losses.get({"focal": 2, "dice": 1})
+    assert isinstance(combined, CombinedLoss) and combined.spec == "2*focal+dice"
+    assert losses.get("2*focal+dice").terms == combined.terms
+    assert losses.get("bce_dice+0*dice").terms == {"bce_dice": 1.0, "dice": 0.0}
+    with pytest.raises(ValueError, match=r"Unknown loss term 'hinge': use one of "
+                       + ", ".join(losses.names())):
+        losses.get("hinge")
+    with pytest.raises(TypeError, match=r"Received: identifier=3"):
+        losses.get(3)
 
 
 @settings(max_examples=EXAMPLES)
@@ -174,10 +264,9 @@ def test_lovasz_hinge_loss_orders_predictions_by_iou():
     assert _numpy(lovasz_hinge_loss(y, half))[0] > _numpy(lovasz_hinge_loss(y, perfect))[0]
 
 
-@pytest.mark.parametrize(
-    "loss", [dice_loss, bce_dice_loss, focal_loss, lovasz_hinge_loss, CombinedLoss("bce+lovasz")]
-)
+@pytest.mark.parametrize("loss", [*losses.names(), "bce+lovasz"])
 def test_losses_have_finite_gradients_at_saturated_predictions(loss):
+    loss = losses.get(loss)
     y_true = np.zeros((2, 8, 8, 1), np.float32)
     y_true[0, 2:5, 2:5] = 1
     y_pred = np.stack([np.zeros((8, 8, 1)), np.ones((8, 8, 1))]).astype(np.float32)
@@ -201,7 +290,7 @@ def test_combined_loss_is_the_weighted_sum_of_its_terms():
     assert loss.spec == "focal+0.5*dice+2*lovasz"
     assert CombinedLoss(loss.spec).terms == loss.terms
     assert CombinedLoss("focal + 0.5*dice + 2*lovasz").terms == loss.terms
-    assert set(CombinedLoss("bce+dice+bce_dice+focal+lovasz").terms) == set(LOSSES)
+    assert list(CombinedLoss("+".join(losses.names())).terms) == list(LOSSES)
 
 
 @pytest.mark.parametrize(
