@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     # errors
     "RLEError": "rlemask._errors",
     "DicomError": "rlemask._errors",
+    "ImageError": "rlemask._errors",
     "LabelsFileError": "rlemask._errors",
     # runs, formats, codecs
     "Runs": "rlemask.runs",
@@ -63,6 +64,9 @@ _EXPORTS: dict[str, str] = {
     # images and data sets
     "read_dicom": "rlemask.dicom",
     "read_dicom_meta": "rlemask.dicom",
+    "read_image": "rlemask.images",
+    "image_shape": "rlemask.images",
+    "read_region": "rlemask.images",
     "load_siim": "rlemask.datasets",
     "split_dataset": "rlemask.datasets",
     "load_sample": "rlemask.sample",
@@ -102,6 +106,7 @@ if TYPE_CHECKING:
     from rlemask import augment as augment
     from rlemask import synthetic as synthetic
     from rlemask._errors import DicomError as DicomError
+    from rlemask._errors import ImageError as ImageError
     from rlemask._errors import LabelsFileError as LabelsFileError
     from rlemask._errors import RLEError as RLEError
     from rlemask._formats import formats as formats
@@ -121,6 +126,9 @@ if TYPE_CHECKING:
     from rlemask.dicom import read_dicom_meta as read_dicom_meta
     from rlemask.evaluation import EvalReport as EvalReport
     from rlemask.evaluation import evaluate as evaluate
+    from rlemask.images import image_shape as image_shape
+    from rlemask.images import read_image as read_image
+    from rlemask.images import read_region as read_region
     from rlemask.labels import labels_from_frame as labels_from_frame
     from rlemask.labels import read_rle_csv as read_rle_csv
     from rlemask.labels import write_rle_csv as write_rle_csv

@@ -38,8 +38,28 @@ class LabelsFileError(ValueError):
     """
 
 
-class DicomError(ValueError):
-    """A DICOM file that cannot be read or decoded.
+class ImageError(ValueError):
+    """An image file that cannot be read: missing, unknown kind, corrupt or truncated.
+
+    The message names the file and the reason.  :class:`DicomError` is the
+    DICOM case of it, so ``except rlemask.ImageError`` catches every source
+    that :func:`rlemask.read_image` reads.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, rlemask
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "slice.png"
+    >>> _ = bad.write_bytes(b"not a png")
+    >>> try:
+    ...     rlemask.read_image(bad)
+    ... except rlemask.ImageError as err:
+    ...     print(type(err).__name__, "slice.png" in str(err))
+    ImageError True
+    """
+
+
+class DicomError(ImageError):
+    """A DICOM file that cannot be read or decoded (an :class:`ImageError`).
 
     The message names the file and the reason; for a missing decoder it names
     the package to install.
