@@ -178,3 +178,48 @@ def test_metric_and_losses_round_trip_through_keras_serialization():
         name = keras.saving.get_registered_name(loss)
         assert name == f"rlemask>{loss.__name__}"
         assert keras.saving.get_registered_object(name) is loss
+
+
+def reference_pair_dice(truth, pred, threshold=0.5, empty=1.0):
+    """Dice of one (image, class) pair, pixel by pixel (float64)."""
+    t = [v != 0 for v in truth.ravel()]
+    p = [v > threshold for v in pred.ravel()]
+    both = sum(a and b for a, b in zip(t, p, strict=True))
+    total = sum(t) + sum(p)
+    return empty if total == 0 else 2 * both / total
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("positive_only", [False, True])
+def test_metric_on_several_classes_is_the_mean_over_image_class_pairs(seed, positive_only):
+    rng = np.random.default_rng(seed)
+    y_true = (rng.random((5, 6, 7, 3)) < 0.3).astype(np.float32)
+    y_true[0] = 0  # an image empty in every class
+    y_true[1, ..., 2] = 0  # one class empty in one image
+    y_pred = rng.random(y_true.shape).astype(np.float32)
+    y_pred[1, ..., 2] = 0.1  # ... and predicted empty: `empty`
+    weights = np.array([1.0, 2.0, 0.5, 1.0, 3.0], np.float32)
+    pairs = [
+        (i, c) for i in range(5) for c in range(3) if not positive_only or y_true[i, ..., c].any()
+    ]
+    scores = [reference_pair_dice(y_true[i, ..., c], y_pred[i, ..., c], 0.5, 0.5) for i, c in pairs]
+    pair_weights = [weights[i] for i, _ in pairs]
+    metric = DiceCoefficient(empty=0.5, positive_only=positive_only)
+    metric.update_state(y_true[:2], y_pred[:2], sample_weight=weights[:2])
+    metric.update_state(y_true[2:], y_pred[2:], sample_weight=weights[2:])
+    expected = np.average(scores, weights=pair_weights)
+    assert float(metric.result()) == pytest.approx(expected, rel=1e-6)
+    # per_image_dice: the mean over each image's classes
+    from rlemask_keras.metrics import per_class_dice, per_image_dice
+
+    got = _numpy(per_class_dice(y_true, y_pred, empty=0.5))
+    assert got.shape == (5, 3)
+    np.testing.assert_allclose(
+        _numpy(per_image_dice(y_true, y_pred, empty=0.5)), got.mean(axis=1), rtol=1e-6
+    )
+    # one class is the per-image metric of before: the same as rlemask.dice_scores
+    np.testing.assert_allclose(
+        got[:, 1],
+        rlemask.dice_scores(y_pred[..., 1], y_true[..., 1], empty=0.5),
+        rtol=1e-6,
+    )
