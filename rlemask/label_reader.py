@@ -1,0 +1,529 @@
+"""``read_labels``: any RLE label file of the field (or a DataFrame of one) as :class:`Labels`.
+
+A file is read in one pass over its bytes (a compiled splitter finds the
+fields of every row), one over its RLE fields (a compiled scanner checks the
+syntax and measures each row without keeping its tokens), and a factorisation
+of the ids in Python.  The RLE text is not copied into Python strings: the
+:class:`rlemask.Labels` keeps the file's bytes and two offset arrays.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlemask import _labels_kernels as lk
+from rlemask._errors import LabelsFileError, RLEError
+from rlemask._formats import get_format
+from rlemask._label_columns import Columns, looks_like_header, resolve_columns
+from rlemask._label_conventions import (
+    AUTO_CANDIDATES,
+    DEFAULT_EXTRA_EMPTY,
+    PAIRS_RELATIVE,
+    RleStats,
+    decide_format,
+    mark_empty_tokens,
+    rle_stats,
+)
+from rlemask._validation import check_order, check_shape
+from rlemask.label_table import LabelRows, Labels
+
+__all__ = ["read_labels", "split_file", "frame_rows", "ParsedRows", "is_frame"]
+
+_BOM = b"\xef\xbb\xbf"
+_SLOTS = ("id", "rle", "class", "height", "width")
+
+
+@dataclass
+class ParsedRows:
+    """A label source split into rows (before the RLE text is judged)."""
+
+    source: str
+    where: str  # "line" (a file) or "row" (a frame)
+    columns: Columns
+    bom: bool
+    buf: bytes
+    arr: np.ndarray  # buf as uint8
+    fields: dict[str, tuple[np.ndarray, np.ndarray]]  # role -> (starts, ends)
+    quoted: dict[str, np.ndarray]
+    line: np.ndarray
+    bad_rows: list[tuple[int, int, int]] = field(default_factory=list)  # (line, byte, fields)
+    values: dict[str, list] = field(default_factory=dict)  # a frame's id/class values
+
+
+def is_frame(obj: Any) -> bool:
+    """A pandas-like data frame (columns and ``[]``), not a mapping."""
+    return not isinstance(obj, Mapping) and hasattr(obj, "columns") and hasattr(obj, "__getitem__")
+
+
+def _file_bytes(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        raw = handle.read()
+    if raw[:2] == b"\x1f\x8b":  # gzip, whatever the name says
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise LabelsFileError(f"{path}: a damaged gzip file: {err}") from None
+    return raw
+
+
+def _line_end(buf: bytes, pos: int) -> int:
+    """One past the end of the line at ``pos`` (``\\n``, ``\\r\\n`` or a lone ``\\r``)."""
+    lf, cr = buf.find(b"\n", pos), buf.find(b"\r", pos)
+    if cr >= 0 and (lf < 0 or cr < lf):
+        return cr + 2 if buf[cr + 1 : cr + 2] == b"\n" else cr + 1
+    return len(buf) if lf < 0 else lf + 1
+
+
+def _first_row(buf: bytes, pos: int, path: Path) -> tuple[list[str], int, int, int]:
+    """``(fields, start byte, end byte, line)`` of the first non-blank line."""
+    line = 1
+    while True:
+        end = _line_end(buf, pos)
+        text = buf[pos:end]
+        if text.strip(b" \t\r\n"):
+            break
+        if end >= len(buf):
+            raise LabelsFileError(f"{path}: empty file, expected a header or a data row")
+        pos, line = end, line + 1
+    try:
+        decoded = text.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as err:
+        raise LabelsFileError(f"{path}, line {line}: not UTF-8 text: {err}") from None
+    fields = next(csv.reader([decoded], skipinitialspace=True), [])
+    return [f.strip() for f in fields], pos, end, line
+
+
+def split_file(
+    path: str | os.PathLike, layout: str = "auto", columns: Mapping[str, Any] | None = None
+) -> ParsedRows:
+    """Split a label CSV (``.csv`` or gzip) into rows; rows of another width are listed.
+
+    Raises
+    ------
+    LabelsFileError
+        An empty file, UTF-16 text, no id or RLE column, an unterminated quote.
+    OSError
+        The file cannot be opened.
+    """
+    path = Path(path)
+    buf = _file_bytes(path)
+    if buf[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise LabelsFileError(f"{path}: UTF-16 text; save the file as UTF-8")
+    bom = buf.startswith(_BOM)
+    names, row_start, row_end, line = _first_row(buf, 3 if bom else 0, path)
+    named = columns is not None and any(not isinstance(v, int) for v in columns.values())
+    header = named or looks_like_header(names)
+    cols = resolve_columns(names, layout=layout, columns=columns, header=header, where=str(path))
+    roles = {r: p for r, p in cols.positions().items() if r != "class" or cols.cls is not None}
+    wanted = np.full(len(names), -1, np.int64)
+    slots = [r for r in _SLOTS if r in roles]
+    for slot, role in enumerate(slots):
+        wanted[roles[role]] = slot
+    start, first_line = (row_end, line + 1) if header else (row_start, line)
+    arr = np.frombuffer(buf, np.uint8)
+    tail = arr[start:]
+    max_rows = int(np.count_nonzero(tail == 10) + np.count_nonzero(tail == 13)) + 1
+    bounds, quoted, lines, n, bad_line, bad_at, bad_count, nbad, err, err_line = lk._split_rows(
+        arr, start, first_line, len(names), wanted, max_rows
+    )
+    if err:
+        why = "a quoted field never ends" if err == lk.SPLIT_UNTERMINATED else (
+            "text after a closing quote")
+        raise LabelsFileError(f"{path}, line {int(err_line)}: unreadable row: {why}")
+    return ParsedRows(
+        source=str(path),
+        where="line",
+        columns=cols,
+        bom=bom,
+        buf=buf,
+        arr=arr,
+        fields={r: (bounds[:n, i, 0], bounds[:n, i, 1]) for i, r in enumerate(slots)},
+        quoted={r: quoted[:n, i] for i, r in enumerate(slots)},
+        line=lines[:n],
+        bad_rows=list(zip(bad_line[:nbad].tolist(), bad_at[:nbad].tolist(),
+                          bad_count[:nbad].tolist(), strict=True)),
+    )
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN, pandas' ``NA``/``NaT`` (checked without importing pandas)."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return value != value
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _frame_text(value: Any) -> str:
+    """One RLE cell as text; every missing value and the number -1 are ``""`` (empty)."""
+    if _is_missing(value):
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8").strip()
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return "" if value == -1 else str(value)
+    return str(value).strip()
+
+
+def _column(frame: Any, label: Any) -> list:
+    col = frame[label]
+    for method in ("tolist", "to_list", "to_pylist"):  # pandas, polars, pyarrow
+        if hasattr(col, method):
+            return list(getattr(col, method)())
+    return list(col)
+
+
+def frame_rows(
+    frame: Any, layout: str = "auto", columns: Mapping[str, Any] | None = None,
+    name: str = "source",
+) -> ParsedRows:
+    """A pandas DataFrame's rows as :class:`ParsedRows` (the RLE cells joined in one buffer)."""
+    labels = list(frame.columns)
+    cols = resolve_columns([str(c) for c in labels], layout=layout, columns=columns,
+                           header=True, where=f"`{name}`")
+    texts = [_frame_text(v).encode("utf-8") for v in _column(frame, labels[cols.rle])]
+    lens = np.fromiter(map(len, texts), np.int64, len(texts))
+    ends = np.cumsum(lens)
+    buf = b"".join(texts)
+    values = {"id": _column(frame, labels[cols.id])}
+    if cols.cls is not None:
+        values["class"] = _column(frame, labels[cols.cls])
+    for role in ("height", "width"):
+        pos = getattr(cols, role)
+        if pos is not None:
+            values[role] = _column(frame, labels[pos])
+    n = len(texts)
+    return ParsedRows(
+        source=f"`{name}`",
+        where="row",
+        columns=cols,
+        bom=False,
+        buf=buf,
+        arr=np.frombuffer(buf, np.uint8),
+        fields={"rle": (ends - lens, ends)},
+        quoted={},
+        line=np.arange(n, dtype=np.int64),
+        values=values,
+    )
+
+
+def _where(p: ParsedRows, row: int) -> str:
+    return f"{p.source}, {p.where} {int(p.line[row])}"
+
+
+def _keys(p: ParsedRows, role: str) -> list:
+    """The values of ``role`` per row: ``bytes`` slices of a file, ``str`` of a frame."""
+    if role in p.values:
+        out = []
+        for row, v in enumerate(p.values[role]):
+            if _is_missing(v) or not str(v).strip():
+                raise ValueError(f"{_where(p, row)}: empty {role}; received {v!r}")
+            out.append(str(v).strip())
+        return out
+    s, e = p.fields[role]
+    buf = p.buf
+    keys = [buf[a:b] for a, b in zip(s.tolist(), e.tolist(), strict=True)]
+    for row in np.flatnonzero(p.quoted[role]).tolist():
+        keys[row] = keys[row].replace(b'""', b'"')
+    empty = np.flatnonzero(s == e)
+    if empty.size:
+        raise LabelsFileError(f"{_where(p, int(empty[0]))}: empty {role}")
+    return keys
+
+
+def _show(key: Any) -> str:
+    return key.decode("utf-8", "replace") if isinstance(key, bytes) else key
+
+
+def _factorize(keys: list) -> tuple[np.ndarray, list]:
+    """Codes in first-seen order and the unique keys."""
+    table: dict = {}
+    codes = np.fromiter((table.setdefault(k, len(table)) for k in keys), np.int64, len(keys))
+    return codes, list(table)
+
+
+def _texts(p: ParsedRows, uniques: list, codes: np.ndarray) -> tuple[str, ...]:
+    if not uniques or isinstance(uniques[0], str):
+        return tuple(uniques)
+    try:
+        return tuple(u.decode("utf-8") for u in uniques)
+    except UnicodeDecodeError:
+        for i, u in enumerate(uniques):
+            try:
+                u.decode("utf-8")
+            except UnicodeDecodeError as err:
+                row = int(np.flatnonzero(codes == i)[0])
+                raise LabelsFileError(f"{_where(p, row)}: not UTF-8 text: {err}") from None
+        raise
+
+
+def _split_wide(p: ParsedRows, codes: np.ndarray, uniques: list) -> tuple:
+    """``<id>_<class>`` keys -> (image codes, ids, class codes, classes)."""
+    sep = b"_" if uniques and isinstance(uniques[0], bytes) else "_"
+    heads, tails = [], []
+    for i, key in enumerate(uniques):
+        head, found, tail = key.rpartition(sep)
+        if not (found and head and tail):
+            row = int(np.flatnonzero(codes == i)[0])
+            raise LabelsFileError(
+                f"{_where(p, row)}: id {_show(key)!r} has no '_<class>' suffix (wide layout: "
+                "'<image id>_<class>', the class after the last '_')"
+            )
+        heads.append(head)
+        tails.append(tail)
+    head_codes, head_uniques = _factorize(heads)
+    tail_codes, tail_uniques = _factorize(tails)
+    return (head_codes[codes], _texts(p, head_uniques, head_codes[codes]),
+            tail_codes[codes], _texts(p, tail_uniques, tail_codes[codes]))
+
+
+def _images_and_classes(p: ParsedRows) -> tuple:
+    codes, uniques = _factorize(_keys(p, "id"))
+    if p.columns.layout == "wide":
+        return _split_wide(p, codes, uniques)
+    ids = _texts(p, uniques, codes)
+    if p.columns.cls is None:
+        return codes, ids, np.full(codes.size, -1, np.int64), ()
+    ccodes, cuniques = _factorize(_keys(p, "class"))
+    return codes, ids, ccodes, _texts(p, cuniques, ccodes)
+
+
+def _shape_columns(p: ParsedRows) -> tuple[np.ndarray | None, np.ndarray | None]:
+    out = []
+    for role in ("height", "width"):
+        if role in p.values:
+            try:
+                vals = np.asarray([int(v) for v in p.values[role]], np.int64)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{p.source}: the {role} column holds a non-integer: "
+                                 f"{err}") from None
+            bad = np.flatnonzero(vals <= 0)
+        elif role in p.fields:
+            s, e = p.fields[role]
+            vals, bad_row = lk._field_ints(p.arr, np.ascontiguousarray(s), np.ascontiguousarray(e))
+            bad = np.flatnonzero(vals <= 0) if bad_row < 0 else np.array([bad_row])
+        else:
+            return None, None
+        if bad.size:
+            raise LabelsFileError(f"{_where(p, int(bad[0]))}: {role} must be a positive integer")
+        out.append(vals)
+    return out[0], out[1]
+
+
+def empty_tokens(empty: Any) -> tuple[str, ...]:
+    """``empty=`` as a tuple of tokens (beyond the defaults: blank, NaN, ``-1``, ``-``)."""
+    if empty is None:
+        return DEFAULT_EXTRA_EMPTY
+    items = [empty] if isinstance(empty, str) else list(empty) if isinstance(empty, Iterable) \
+        else None
+    if items is None or not all(isinstance(t, str) for t in items):
+        raise TypeError(f"`empty` must be a str or a sequence of str; received empty={empty!r}")
+    return DEFAULT_EXTRA_EMPTY + tuple(items)
+
+
+_RLE_WHY = {
+    lk.RLE_BAD_TOKEN: "is not an integer",
+    lk.RLE_TOO_LONG: "has more than 18 digits",
+    lk.RLE_NEGATIVE: "is negative",
+    lk.RLE_BAD_LENGTH: "is a run length; lengths must be positive",
+}
+
+
+def rle_problem(stats: RleStats, buf: bytes, start: int, end: int, row: int) -> str:
+    """The message for a row whose syntax the scanner refused."""
+    code = int(stats.code[row])
+    tok = int(stats.tok[row])
+    if code == lk.RLE_ODD:
+        return f"odd number of tokens ({tok + 1}); the last has no length after it"
+    token = buf[start:end].split()[tok].decode("utf-8", "replace") if tok < len(
+        buf[start:end].split()) else "?"
+    return f"RLE token {tok} ({token!r}) {_RLE_WHY.get(code, 'is invalid')}"
+
+
+def _check_syntax(p: ParsedRows, stats: RleStats, ids: tuple, image: np.ndarray) -> None:
+    bad = np.flatnonzero(stats.code > lk.RLE_EMPTY)
+    if bad.size:
+        row = int(bad[0])
+        s, e = p.fields["rle"]
+        why = rle_problem(stats, p.buf, int(s[row]), int(e[row]), row)
+        raise LabelsFileError(f"{_where(p, row)} (id {ids[image[row]]!r}): {why}")
+
+
+def _check_kaggle(p: ParsedRows, stats: RleStats, ids: tuple, image: np.ndarray) -> None:
+    """Absolute starts that go backwards, overlap or start at 0 are not Kaggle text."""
+    ok = stats.code == lk.RLE_OK
+    for flag, why in ((lk.FLAG_ZERO_START, "a start of 0 (Kaggle starts are 1-based)"),
+                      (lk.FLAG_UNSORTED, "starts that go backwards"),
+                      (lk.FLAG_OVERLAP, "runs that overlap")):
+        rows = np.flatnonzero(ok & ((stats.flags & flag) != 0))
+        if rows.size:
+            row = int(rows[0])
+            raise LabelsFileError(
+                f"{_where(p, row)} (id {ids[image[row]]!r}): kaggle RLE with {why}; "
+                f"{rows.size} rows like it (SIIM relative offsets? read with format='siim')"
+            )
+
+
+def _check_fit(p: ParsedRows, end: np.ndarray | None, npix: np.ndarray | None,
+               ids: tuple, image: np.ndarray, heights, widths, shape) -> None:
+    if end is None or npix is None:
+        return
+    past = np.flatnonzero(end > npix)
+    if past.size:
+        row = int(past[0])
+        size = (int(heights[row]), int(widths[row])) if heights is not None else shape
+        raise RLEError(
+            f"{_where(p, row)} (id {ids[image[row]]!r}): the row covers pixels up to "
+            f"{int(end[row]) - 1}, outside the image of shape {size} ({int(npix[row])} pixels); "
+            f"{past.size} rows like it"
+        )
+
+
+def _choose(format: str, stats: RleStats | None, npix: np.ndarray | None) -> tuple:
+    if format == "auto":
+        return decide_format(stats, npix)
+    get_format(format)  # unknown names: ValueError listing the formats
+    return format, "given by the caller (format=...)"
+
+
+def build_labels(p: ParsedRows, *, format: str = "auto", tokens: tuple[str, ...] = (),
+                 shape: tuple[int, int] | None = None, order: str = "F") -> Labels:
+    """Judge the RLE text of split rows and make the :class:`Labels` (strict)."""
+    if p.bad_rows:
+        line, _, count = p.bad_rows[0]
+        what = _marker(p.buf, p.bad_rows[0][1])
+        raise LabelsFileError(
+            f"{p.source}, line {line}: expected {len(p.columns.names)} columns, got {count}"
+            + (f" ({what})" if what else "")
+        )
+    image, ids, cls, classes = _images_and_classes(p)
+    heights, widths = _shape_columns(p)
+    s, e = p.fields["rle"]
+    stats = rle_stats(p.arr, s, e)
+    mark_empty_tokens(stats, p.buf, s, e, tokens)
+    pairs = format == "auto" or format in PAIRS_RELATIVE
+    if pairs:
+        _check_syntax(p, stats, ids, image)
+    npix = (heights * widths if heights is not None
+            else np.full(image.size, shape[0] * shape[1], np.int64) if shape else None)
+    fmt, evidence = _choose(format, stats, npix)
+    if fmt == "kaggle":
+        _check_kaggle(p, stats, ids, image)
+    end = stats.end(fmt) if pairs else None
+    _check_fit(p, end, npix, ids, image, heights, widths, shape)
+    options = {"order": check_order(order)} if fmt == "kaggle" and order != "F" else {}
+    return Labels(LabelRows(
+        source=p.source, where=p.where, layout=p.columns.layout, buf=p.buf,
+        rle_start=s, rle_end=e, image=image, ids=ids, cls=cls, classes=classes, line=p.line,
+        empty=stats.code == lk.RLE_EMPTY, format=fmt, format_evidence=evidence,
+        options=options, end=end, shape=shape, heights=heights, widths=widths,
+    ))
+
+
+def _marker(buf: bytes, at: int) -> str:
+    """Say what a bad row is when it is a git merge-conflict marker."""
+    head = buf[at : at + 7]
+    if head in (b"<<<<<<<", b"=======", b">>>>>>>"):
+        return "a git merge-conflict marker; resolve the conflict first"
+    return ""
+
+
+def read_labels(
+    source: Any,
+    *,
+    layout: str = "auto",
+    format: str = "auto",
+    columns: Mapping[str, Any] | None = None,
+    empty: str | Sequence[str] | None = None,
+    shape: tuple[int, int] | None = None,
+    order: str = "F",
+) -> Labels:
+    """Read an RLE label file of any competition of the field into :class:`rlemask.Labels`.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or pandas.DataFrame
+        A CSV (``.csv`` or gzip ``.csv.gz``) or a DataFrame of its rows.  A
+        UTF-8 byte-order mark, a missing header (the first row is data), CRLF
+        line ends, quoted fields and spaces around values all read.  Header
+        aliases: ``ImageId``/``id``/``fname``/``image_id``/``record_id``/``Id``;
+        ``EncodedPixels``/``mask``/``segmentation``/``predicted``/``encoding``/
+        ``rle_mask``/``encoded_pixels``; ``ClassId``/``class``; ``height``/
+        ``width`` (case, ``_`` and spaces ignored).
+    layout : {"auto", "single", "long", "wide"}
+        ``"single"``: id, rle (one row per image or per object);
+        ``"long"``: id, class, rle; ``"wide"``: ``<id>_<class>``, rle (the
+        class is the part after the last ``_``).  ``"auto"`` decides from the
+        header.
+    format : str
+        A registered format, or ``"auto"``: SIIM relative offsets against
+        Kaggle absolute starts, decided from the rows (``labels.format_evidence``
+        says why).  When the rows cannot decide (all empty, or no row with
+        several runs), ``labels.format`` is None and decoding a non-empty row
+        asks for an explicit ``format=``: never a silent guess.
+    columns : mapping, optional
+        Role (``"id"``, ``"rle"``, ``"class"``, ``"height"``, ``"width"``) ->
+        column name (or 0-based position) for what the aliases miss.
+    empty : str or sequence of str, optional
+        Tokens that mean an empty mask beyond the defaults (blank, NaN,
+        ``-1``, ``-``), e.g. ``empty="1 1"`` for a sample submission's
+        placeholders.
+    shape : (int, int), optional
+        ``(height, width)`` of every image, for a file with no shape columns.
+        Rows are then checked to fit it.
+    order : {"F", "C"}
+        Scan order of Kaggle text (``"C"``: row-major, as Vesuvius).
+
+    Returns
+    -------
+    Labels
+        Every row in file order.
+
+    Raises
+    ------
+    LabelsFileError
+        No id or RLE column, a row of the wrong width (git merge-conflict
+        markers are named), an empty id, malformed RLE text, Kaggle text that
+        goes backwards; the message names the file, the line and the id.
+    RLEError
+        A row whose pixels fall outside the known image size (line and id named).
+    OSError
+        The file cannot be opened.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, rlemask
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "train.csv"
+    >>> _ = p.write_text("id,class,segmentation\\n"
+    ...                  "c1_s1,stomach,1 2 6 3\\nc1_s1,large_bowel,\\nc1_s2,stomach,\\n")
+    >>> labels = rlemask.read_labels(p, shape=(3, 3))
+    >>> labels.layout, labels.classes, labels.format
+    ('long', ('stomach', 'large_bowel'), 'kaggle')
+    >>> labels.mask("c1_s1", "stomach")
+    array([[1, 0, 1],
+           [1, 0, 1],
+           [0, 1, 0]], dtype=uint8)
+    """
+    if shape is not None:
+        shape = check_shape(shape)
+    if not isinstance(format, str) or (format != "auto" and format not in AUTO_CANDIDATES):
+        get_format(format)  # unknown: ValueError naming the available formats
+    tokens = empty_tokens(empty)
+    if is_frame(source):
+        parsed = frame_rows(source, layout, columns)
+    elif isinstance(source, (str, os.PathLike)):
+        parsed = split_file(source, layout, columns)
+    else:
+        raise TypeError(
+            "`source` must be a CSV path or a pandas DataFrame; received source of type "
+            f"{type(source).__name__}"
+        )
+    return build_labels(parsed, format=format, tokens=tokens, shape=shape, order=order)
