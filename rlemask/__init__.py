@@ -44,6 +44,8 @@ _EXPORTS: dict[str, str] = {
     "read_rle_csv": "rlemask.labels",
     "write_rle_csv": "rlemask.labels",
     "labels_from_frame": "rlemask.labels",
+    "read_labels": "rlemask.label_reader",
+    "Labels": "rlemask.label_table",
     # geometry and metrics
     "resize_image": "rlemask.resize",
     "resize_mask": "rlemask.resize",
@@ -129,6 +131,8 @@ if TYPE_CHECKING:
     from rlemask.images import image_shape as image_shape
     from rlemask.images import read_image as read_image
     from rlemask.images import read_region as read_region
+    from rlemask.label_reader import read_labels as read_labels
+    from rlemask.label_table import Labels as Labels
     from rlemask.labels import labels_from_frame as labels_from_frame
     from rlemask.labels import read_rle_csv as read_rle_csv
     from rlemask.labels import write_rle_csv as write_rle_csv
