@@ -10,9 +10,24 @@ On-disk layout of ``out_dir`` (cache format 2)::
 
     index.json     {"version", "format", "img_size", "ids", "paths", "positive",
                     "labels_sha256", "complete", "arrays", "index_sha256"}
+                   and, where they apply: "classes", "positive_classes" (multi-class),
+                   "policy", "pad_multiple", "layouts" (policy "pad"), "skipped"
     images.npy     uint8 (N, H, W), 0..255 -- load_sample's image times 255
-    masks.npy      uint8 (N, H, W), 0/1
+    masks.npy      uint8 (N, H, W), 0/1; (N, H, W, C) for C classes
     progress.npy   bool (N,): which rows are written (only while building)
+
+Any image size and class count: ``img_size`` is ``(H, W)`` (not necessarily
+square); labels with classes (a :class:`rlemask.Labels` with ``classes``, or
+a mapping id -> {class: rows}) give masks of ``C`` channels, positives counted
+per class (:attr:`SampleCache.positive_classes`).  ``policy="pad"`` keeps
+every pixel: each image is zero-padded into one canvas (the largest image,
+rounded up to the multiple), and its offsets are kept
+(:meth:`SampleCache.layout`) so a prediction maps back exactly.
+
+Corrupt files: with ``on_error="skip"`` a sample that cannot be made is left
+out and listed (id, path, error) in the index's ``"skipped"``
+(:attr:`SampleCache.skipped`) and in a warning; never silently.  The arrays
+then hold the other rows only.
 
 Images are stored as 8-bit steps (a quarter of float32's disk: the full SIIM
 set at 512 px is about 3.2 GB instead of 12.6 GB).  This loses nothing:
@@ -52,7 +67,11 @@ costs about a second per worker once per build, and numba's on-disk cache
 (``cache=True``) spares the workers the kernel compilation after the first
 run.  Workers only compute; the parent process alone writes the arrays.
 ``workers <= 1``, or fewer than 64 samples per worker left to make, runs
-in the calling process (no pool).  With ``client=`` (a
+in the calling process (no pool).  Workers die with the process that started
+them (Linux: ``PR_SET_PDEATHSIG``; everywhere: a thread watching the parent),
+so a ``SIGKILL`` or ``SIGTERM`` of the build leaves no orphan behind.
+Array files are created afresh (an existing file or symbolic link is removed,
+never written through), as every other file rlemask writes.  With ``client=`` (a
 ``dask.distributed.Client``) the samples are made on the Dask cluster
 instead: the same tasks, the same bounded window of work in flight, the same
 writes and checkpoints in the calling process, so the result is identical
@@ -93,10 +112,15 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import ctypes
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
+import sys
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -106,17 +130,17 @@ from typing import Any
 import numpy as np
 
 from rlemask._atomic import atomic_write
-from rlemask._validation import check_size
-from rlemask.datasets import is_positive
-from rlemask.labels import as_labels
-from rlemask.progress import progress as progress_line
-from rlemask.sample import sample_u8, to_unit
+from rlemask._validation import check_choice, check_size
+from rlemask.datasets import is_positive, label_rows
+from rlemask.sample import POLICIES, SampleLayout, read_shape, sample_layout, sample_u8, to_unit
 
-__all__ = ["build_cache", "SampleCache", "CacheExistsError", "CACHE_VERSION"]
+__all__ = ["build_cache", "SampleCache", "CacheExistsError", "CACHE_VERSION", "ON_ERROR"]
 
 #: bumped whenever the layout or the meaning of a sample changes
 #: (1: float32 images; 2: uint8 images, checksums)
 CACHE_VERSION = 2
+#: what a sample that cannot be made does to the build
+ON_ERROR = ("raise", "skip")
 
 _INDEX = "index.json"
 _IMAGES = "images.npy"
@@ -126,6 +150,10 @@ _ARRAYS = ((_IMAGES, np.uint8), (_MASKS, np.uint8))
 #: below this many samples per worker the pool is not started: spawning the
 #: workers (about a second each, more on a busy machine) costs more than it saves
 _MIN_ITEMS_PER_WORKER = 64
+#: the errors of one bad file (unreadable image, malformed or misfit RLE):
+#: ``on_error="skip"`` leaves the sample out; anything else is a bug and stops
+_SAMPLE_ERRORS = (ValueError, OSError)
+_PR_SET_PDEATHSIG = 1
 
 
 class CacheExistsError(FileExistsError):
@@ -142,6 +170,12 @@ class CacheExistsError(FileExistsError):
         super().__init__(f"{out}: {reason}; pass overwrite=True to replace it")
 
 
+def _shapes(n: int, size: Sequence[int], n_classes: int) -> tuple[tuple[int, ...], ...]:
+    """Shapes of images.npy and masks.npy: classes add a last axis to the masks."""
+    image = (n, *size)
+    return image, (image if n_classes == 0 else (*image, n_classes))
+
+
 class SampleCache:
     """A complete cache built by :func:`build_cache`, opened read-only.
 
@@ -153,20 +187,28 @@ class SampleCache:
     Attributes
     ----------
     ids : list of str
-        Image ids, row order.
+        Image ids, row order (skipped ids left out).
     paths : list of str
-        The DICOM file of each row (absolute, as it was when the cache was built).
+        The image file of each row (absolute, as it was when the cache was built).
     images : numpy.memmap
         uint8 (N, H, W), 0..255, read-only: the stored 8-bit steps.
         :meth:`get_batch` and indexing return them as float32 0..1, the
         values :func:`rlemask.load_sample` returns.
     masks : numpy.memmap
-        uint8 (N, H, W) of 0/1, read-only.
+        uint8 (N, H, W) of 0/1, read-only; (N, H, W, C) with classes.
+    classes : tuple of str
+        The mask channels' classes; ``()`` for a single-class cache.
     positive : numpy.ndarray
-        bool (N,): the image's labels hold at least one region
-        (:func:`rlemask.datasets.is_positive`).
+        bool (N,): the image's labels hold at least one region (of any class;
+        :func:`rlemask.datasets.is_positive`).
+    positive_classes : numpy.ndarray
+        bool (N, C): per class (``(N, 1)``, equal to ``positive``, without classes).
     img_size : tuple of int
-        (H, W).
+        (H, W) of every sample.
+    policy : str
+        ``"resize"`` or ``"pad"`` (see :func:`rlemask.load_sample`).
+    skipped : list of dict
+        Files left out by ``on_error="skip"``: ``{"id", "path", "error"}``.
 
     Raises
     ------
@@ -209,18 +251,31 @@ class SampleCache:
                 "cache was built?); rebuild the cache"
             )
         self._index = index
-        self.ids: list[str] = list(index["ids"])
-        self.paths: list[str] = list(index["paths"])
+        self.skipped: list[dict[str, str]] = [dict(s) for s in index.get("skipped", [])]
+        gone = {int(s["row"]) for s in self.skipped}
+        kept = [i for i in range(len(index["ids"])) if i not in gone]
+        self._rows = kept  # rows of the requested inputs that are stored
+        self.ids: list[str] = [index["ids"][i] for i in kept]
+        self.paths: list[str] = [index["paths"][i] for i in kept]
         self.img_size: tuple[int, int] = tuple(index["img_size"])  # type: ignore[assignment]
         self.format: str = index["format"]
-        self.positive = np.asarray(index["positive"], dtype=bool)
-        shape = (len(self.ids), *self.img_size)
+        self.classes: tuple[str, ...] = tuple(index.get("classes", ()))
+        self.policy: str = index.get("policy", "resize")
+        self.positive = np.asarray(index["positive"], dtype=bool)[kept]
+        per_class = index.get("positive_classes")
+        self.positive_classes = (
+            np.asarray(per_class, dtype=bool).reshape(-1, len(self.classes))[kept]
+            if per_class is not None else self.positive[:, None].copy()
+        )
+        shapes = _shapes(len(self.ids), self.img_size, len(self.classes))
         try:
             self.images = np.load(self.path / _IMAGES, mmap_mode="r")
             self.masks = np.load(self.path / _MASKS, mmap_mode="r")
         except (OSError, ValueError) as err:
             raise ValueError(f"{self.path}: cannot open the cache arrays ({err})") from err
-        for (name, dtype), arr in zip(_ARRAYS, (self.images, self.masks), strict=True):
+        for (name, dtype), arr, shape in zip(
+            _ARRAYS, (self.images, self.masks), shapes, strict=True
+        ):
             if arr.shape != shape or arr.dtype != dtype:
                 raise ValueError(
                     f"{self.path / name}: {arr.dtype} {arr.shape}, the index says "
@@ -240,7 +295,8 @@ class SampleCache:
         self.__init__(state["path"])
 
     def __repr__(self) -> str:
-        return f"SampleCache({str(self.path)!r}, n={len(self)}, img_size={self.img_size})"
+        extra = f", classes={self.classes}" if self.classes else ""
+        return f"SampleCache({str(self.path)!r}, n={len(self)}, img_size={self.img_size}{extra})"
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """One sample as ``(image float32, mask uint8)`` arrays (copies)."""
@@ -258,10 +314,28 @@ class SampleCache:
         except KeyError:
             raise KeyError(f"image id {image_id!r} is not in the cache {self.path}") from None
 
+    def layout(self, i: int) -> SampleLayout:
+        """Where row ``i``'s image lies in its sample (:class:`rlemask.sample.SampleLayout`).
+
+        ``layout(i).to_image(prediction)`` maps a prediction of the sample's
+        size back to the image's own: a crop for ``"pad"``, a resize for
+        ``"resize"``.
+        """
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} is out of range for a cache of {n}")
+        row = self._rows[i % n]
+        layouts = self._index.get("layouts")
+        if layouts is None:  # resize: the image's shape was not needed to build
+            shape = self._index.get("image_shapes", [None] * (row + 1))[row]
+            return SampleLayout("resize", tuple(shape or self.img_size), self.img_size, 0, 0)
+        top, left, h, w = layouts[row]
+        return SampleLayout(self.policy, (h, w), self.img_size, top, left)
+
     def get_batch(
         self, indices: Sequence[int] | np.ndarray, *, dtype: Any = np.float32
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Rows ``indices`` as ``(images (B, H, W), masks uint8 (B, H, W))``.
+        """Rows ``indices`` as ``(images (B, H, W), masks uint8 (B, H, W[, C]))``.
 
         Parameters
         ----------
@@ -277,7 +351,7 @@ class SampleCache:
         Returns
         -------
         images, masks : numpy.ndarray
-            Fresh copies.
+            Fresh copies; masks carry a class axis when the cache has classes.
 
         Raises
         ------
@@ -303,8 +377,8 @@ class SampleCache:
         # numpy's fancy indexing on a memmap copies the rows; sorted reads are
         # sequential on disk, so read in sorted order and put back the order asked
         order = np.argsort(idx, kind="stable")
-        images = np.empty((idx.size, *self.img_size), dtype=np.uint8)
-        masks = np.empty((idx.size, *self.img_size), dtype=np.uint8)
+        images = np.empty((idx.size, *self.images.shape[1:]), dtype=np.uint8)
+        masks = np.empty((idx.size, *self.masks.shape[1:]), dtype=np.uint8)
         images[order] = self.images[idx[order]]
         masks[order] = self.masks[idx[order]]
         if out_dtype == np.uint8:
@@ -401,33 +475,92 @@ def _load_progress(out_dir: Path, n: int) -> np.ndarray:
     return done
 
 
-def _open_arrays(out_dir: Path, shape: tuple[int, int, int], fresh: bool) -> tuple[Any, Any, bool]:
+def _new_memmap(path: Path, dtype: Any, shape: tuple[int, ...]) -> Any:
+    """A fresh ``.npy`` memmap at ``path``: whatever is there (a file, a link) is removed first.
+
+    ``open_memmap(mode="w+")`` opens an existing path for writing, so a
+    symbolic link would have its target truncated and overwritten (issue 19
+    item 3); unlinking first replaces the link itself, as every other writer does.
+    """
+    from numpy.lib.format import open_memmap
+
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    return open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+
+
+def _open_arrays(
+    out_dir: Path, shapes: tuple[tuple[int, ...], ...], fresh: bool
+) -> tuple[Any, Any, bool]:
     """images, masks memmaps (r+); creates them when missing or wrong. Returns created flag."""
     from numpy.lib.format import open_memmap
 
-    if not fresh:
+    paths = [out_dir / name for name, _ in _ARRAYS]
+    # a link is never written through, even on resume: this build did not make it
+    if not fresh and not any(p.is_symlink() for p in paths):
         try:
-            arrays = [open_memmap(out_dir / name, mode="r+") for name, _ in _ARRAYS]
+            arrays = [open_memmap(p, mode="r+") for p in paths]
             dtypes = [d for _, d in _ARRAYS]
-            if all(a.shape == shape and a.dtype == d for a, d in zip(arrays, dtypes, strict=True)):
+            if all(a.shape == s and a.dtype == d
+                   for a, s, d in zip(arrays, shapes, dtypes, strict=True)):
                 return arrays[0], arrays[1], False
         except (OSError, ValueError):
             pass
-    arrays = [open_memmap(out_dir / name, mode="w+", dtype=d, shape=shape) for name, d in _ARRAYS]
+    arrays = [_new_memmap(p, d, s) for p, (_, d), s in zip(paths, _ARRAYS, shapes, strict=True)]
     return arrays[0], arrays[1], True
 
 
 def _make_item(
-    i: int, path: str, rles: list[str], size: tuple[int, int], fmt: str
-) -> tuple[int, np.ndarray, np.ndarray]:
-    """Worker task: one sample, image as uint8 steps (module level: workers import it)."""
-    image, mask = sample_u8(path, rles, size, fmt)
+    i: int, path: str, rles: Any, size: tuple[int, int] | None, fmt: str,
+    policy: str = "resize", canvas: tuple[int, int] | None = None, skip: bool = False,
+) -> tuple[int, np.ndarray | None, np.ndarray | str]:
+    """Worker task: one sample, image as uint8 steps (module level: workers import it).
+
+    With ``skip``, a bad file gives ``(i, None, message)`` instead of raising.
+    """
+    try:
+        image, mask = sample_u8(path, rles, size, fmt, policy, canvas)
+    except _SAMPLE_ERRORS as err:
+        if not skip:
+            raise
+        return i, None, f"{type(err).__name__}: {err}"
     return i, image, mask
 
 
 def _write_item(images: Any, masks: Any, i: int, image: np.ndarray, mask: np.ndarray) -> None:
     images[i] = image
     masks[i] = mask
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Pool worker initializer: end this worker when the process that started it ends.
+
+    A ``spawn`` worker blocks on a pipe read forever when its parent is
+    killed (SIGKILL, or SIGTERM, whose default action runs no Python clean-up),
+    and it keeps multiprocessing's resource tracker alive with it (issue 19
+    item 5).  On Linux the kernel sends SIGKILL when the parent dies
+    (``PR_SET_PDEATHSIG``); everywhere a daemon thread also waits on the
+    parent's sentinel and exits the worker.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(
+                _PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0
+            )
+    if os.getppid() != parent_pid:  # the parent died before the line above
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True,
+                     name="rlemask-parent-watch").start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    parent = multiprocessing.parent_process()
+    if parent is not None and getattr(parent, "sentinel", None) is not None:
+        multiprocessing.connection.wait([parent.sentinel])
+    else:  # pragma: no cover - every start method gives a sentinel since Python 3.8
+        while os.getppid() == parent_pid:
+            threading.Event().wait(1.0)
+    os._exit(1)
 
 
 def _settings(index: Mapping[str, Any]) -> tuple:
@@ -438,7 +571,72 @@ def _settings(index: Mapping[str, Any]) -> tuple:
         list(index.get("ids", [])),
         list(index.get("paths", [])),
         index.get("labels_sha256"),
+        list(index.get("classes", [])),
+        index.get("policy", "resize"),
+        index.get("pad_multiple"),
     )
+
+
+def _inputs(
+    file_path_list: Sequence[str | os.PathLike], labels: Any, ids: Sequence[str] | None,
+    format: str, classes: Sequence[str] | None,
+) -> tuple[list[Path], list[str], list[Any], tuple[str, ...], str]:
+    """Paths, ids, each image's rows, the classes and the RLE format of a build."""
+    paths = [Path(p) for p in file_path_list]
+    if ids is None:
+        ids = [p.stem for p in paths]
+    else:
+        ids = [str(i) for i in ids]
+        if len(ids) != len(paths):
+            raise ValueError(
+                f"`ids` must have one id per path ({len(paths)}); received {len(ids)} ids"
+            )
+    dupes = sorted(key for key, count in Counter(ids).items() if count > 1)
+    if dupes:
+        raise ValueError(
+            f"`file_path_list` has duplicate image ids: {dupes[:3]!r}"
+            f"{' ...' if len(dupes) > 3 else ''}"
+        )
+    rows: Mapping[str, Any] | None = None
+    found_classes: tuple[str, ...] = tuple(classes or ())
+    if labels is not None:
+        rows, found_classes, format = label_rows(labels, format=format, classes=classes)
+        missing = [i for i in ids if i not in rows]
+        if missing:
+            warnings.warn(
+                f"build_cache: {len(missing)} images have no labels and are left out, "
+                f"e.g. {missing[:3]!r}",
+                UserWarning,
+                stacklevel=3,
+            )
+            keep = [k for k, i in enumerate(ids) if i in rows]
+            paths = [paths[k] for k in keep]
+            ids = [ids[k] for k in keep]
+    if not ids:
+        raise ValueError("build_cache: nothing to cache (no image with labels)")
+    empty: Any = {c: [] for c in found_classes} if found_classes else []
+    rles = [rows[i] if rows is not None else empty for i in ids]
+    return paths, ids, rles, found_classes, format
+
+
+def _pad_layouts(
+    paths: list[Path], shapes: Sequence[Sequence[int]] | None, multiple: tuple[int, int]
+) -> tuple[tuple[int, int], list[list[int]]]:
+    """The common canvas of a ``"pad"`` cache and each row's ``[top, left, h, w]``."""
+    if shapes is None:
+        shapes = [read_shape(p) for p in paths]
+    elif len(shapes) != len(paths):
+        raise ValueError(
+            f"`shapes` must have one (height, width) per path ({len(paths)}); "
+            f"received {len(shapes)}"
+        )
+    own = [sample_layout(s, multiple, policy="pad").sample_shape for s in shapes]
+    canvas = (max(s[0] for s in own), max(s[1] for s in own))
+    layouts = []
+    for shape in shapes:
+        layout = sample_layout(shape, multiple, policy="pad", canvas=canvas)
+        layouts.append([layout.top, layout.left, *layout.image_shape])
+    return canvas, layouts
 
 
 def build_cache(
@@ -453,30 +651,39 @@ def build_cache(
     overwrite: bool = False,
     checkpoint_every: int = 64,
     client: Any = None,
+    ids: Sequence[str] | None = None,
+    classes: Sequence[str] | None = None,
+    policy: str = "resize",
+    shapes: Sequence[Sequence[int]] | None = None,
+    on_error: str = "raise",
 ) -> SampleCache:
     """Preprocess every image once into ``out_dir``; resume an interrupted build.
 
     Parameters
     ----------
     file_path_list : sequence of str or os.PathLike
-        DICOM files; the image id is the file stem and must be unique.
-    labels : mapping, pandas.DataFrame or None
+        Image files (DICOM, PNG, JPEG, TIFF); the image id is the file stem
+        unless ``ids`` is given, and must be unique.
+    labels : mapping, rlemask.Labels, pandas.DataFrame or None
         Image id -> list of RLE strings, or a DataFrame with the columns
-        ``ImageId`` and ``EncodedPixels``.  Images without an entry are left
-        out with a warning (they have no ground truth).  ``None``: no labels
-        at all (e.g. test images); every mask is empty.
+        ``ImageId`` and ``EncodedPixels``; with classes, a
+        :class:`rlemask.Labels` (its ``classes`` and ``format`` are used) or a
+        mapping id -> {class: list of RLE strings}.  Images without an entry
+        are left out with a warning (they have no ground truth).  ``None``:
+        no labels at all (e.g. test images); every mask is empty.
     out_dir : str or os.PathLike
         The cache folder (created).
     img_size : int or (int, int)
-        Sample size, as in :func:`rlemask.load_sample`.
+        Sample size, or with ``policy="pad"`` the multiple, as in
+        :func:`rlemask.load_sample`.
     workers : int
         Worker processes (``spawn`` context); ``<= 1`` runs in this process,
         and so do small jobs (fewer than 64 samples per worker to make).
         Ignored with ``client``.
     progress : bool
-        Report progress: a tqdm bar on a terminal, a plain line every 30 s elsewhere.
+        Show a tqdm progress bar.
     format : str
-        RLE format of the labels.
+        RLE format of the labels (a ``Labels`` object brings its own).
     overwrite : bool
         Replace an existing cache built from other inputs (or by an older
         rlemask); without it such a cache raises :class:`CacheExistsError`.
@@ -484,8 +691,25 @@ def build_cache(
         Samples between two flushes of the arrays and ``progress.npy``.
     client : dask.distributed.Client, optional
         Make the samples on this Dask cluster (its workers need rlemask and
-        read the DICOM files by the same paths); the arrays are written here.
+        read the image files by the same paths); the arrays are written here.
         Needs ``pip install "rlemask[dask]"``.
+    ids : sequence of str, optional
+        The image id of each path (default: the file stems); e.g. Severstal's
+        and Airbus's ids keep their ``.jpg``.
+    classes : sequence of str, optional
+        The mask channels, for labels given as id -> {class: rows} (default:
+        every class seen, in order of appearance).
+    policy : {"resize", "pad"}
+        ``"pad"``: every image at its own resolution, centred on one canvas
+        (the largest image rounded up to a multiple of ``img_size``); the
+        offsets are kept (:meth:`SampleCache.layout`).
+    shapes : sequence of (int, int), optional
+        ``"pad"``: each image's (height, width), when known (labels' shape
+        columns); otherwise read from each file's header.
+    on_error : {"raise", "skip"}
+        ``"skip"``: a file that cannot be made into a sample (unreadable
+        image, RLE that does not fit) is left out, listed in
+        :attr:`SampleCache.skipped` and in a warning.
 
     Returns
     -------
@@ -499,8 +723,8 @@ def build_cache(
         ``out_dir`` holds a cache of other inputs and ``overwrite`` is False
         (a ``FileExistsError``).
     rlemask.DicomError, rlemask.RLEError
-        A sample cannot be made; the progress so far is saved, so fixing the
-        file and running again resumes.
+        A sample cannot be made (``on_error="raise"``); the progress so far is
+        saved, so fixing the file and running again resumes.
     ValueError
         Duplicate image ids, nothing to cache, or a bad parameter.
 
@@ -521,61 +745,80 @@ def build_cache(
             rlemask.build_cache(paths, labels, "cache-512", img_size=512, client=client)
     """
     size = check_size(img_size, "img_size")
+    check_choice(policy, "policy", POLICIES)
+    check_choice(on_error, "on_error", ON_ERROR)
     if checkpoint_every < 1:
         raise ValueError(
             f"`checkpoint_every` must be >= 1; received checkpoint_every={checkpoint_every!r}"
         )
-    if labels is not None:
-        labels = as_labels(labels, "labels", format=format)
+    paths, ids, rles, classes, format = _inputs(file_path_list, labels, ids, format, classes)
+    index = _new_index(paths, ids, rles, classes, format, size)
+    canvas = None
+    if policy == "pad":
+        canvas, index["layouts"] = _pad_layouts(paths, shapes, size)
+        index.update(policy="pad", pad_multiple=list(size), img_size=list(canvas))
     out = Path(out_dir)
-    paths = [Path(p) for p in file_path_list]
-    ids = [p.stem for p in paths]
-    dupes = sorted(key for key, count in Counter(ids).items() if count > 1)
-    if dupes:
-        raise ValueError(
-            f"`file_path_list` has duplicate image ids: {dupes[:3]!r}"
-            f"{' ...' if len(dupes) > 3 else ''}"
+    out.mkdir(parents=True, exist_ok=True)
+    fresh = _fresh_or_resume(out, index, overwrite)
+    if fresh is None:
+        return SampleCache(out)
+
+    n = len(ids)
+    images, masks, created = _open_arrays(out, _shapes(n, index["img_size"], len(classes)), fresh)
+    done = np.zeros(n, dtype=bool) if created else _load_progress(out, n)
+    skip = on_error == "skip"
+    tasks = [(i, str(paths[i]), rles[i], size, format, policy, canvas, skip)
+             for i in np.flatnonzero(~done).tolist()]
+    skipped = _run(tasks, images, masks, done, out, workers, progress, checkpoint_every, client)
+    if skipped:
+        images, masks = _drop_rows(out, images, masks, sorted(skipped), n, len(classes))
+        index["skipped"] = [{"row": i, "id": ids[i], "path": index["paths"][i],
+                             "error": skipped[i]} for i in sorted(skipped)]
+        warnings.warn(
+            f"build_cache: {len(skipped)} of {n} images could not be read and were skipped "
+            "(listed in SampleCache.skipped): "
+            + "; ".join(f"{ids[i]} ({skipped[i]})" for i in sorted(skipped)[:3])
+            + (" ..." if len(skipped) > 3 else ""),
+            UserWarning,
+            stacklevel=2,
         )
-    if labels is not None:
-        missing = [i for i in ids if i not in labels]
-        if missing:
-            warnings.warn(
-                f"build_cache: {len(missing)} images have no labels and are left out, "
-                f"e.g. {missing[:3]!r}",
-                UserWarning,
-                stacklevel=2,
-            )
-            keep = [k for k, i in enumerate(ids) if i in labels]
-            paths = [paths[k] for k in keep]
-            ids = [ids[k] for k in keep]
-    if not ids:
-        raise ValueError("build_cache: nothing to cache (no image with labels)")
-    rles = [list(labels[i]) if labels is not None else [] for i in ids]
+    _finish(out, index, images, masks)
+    return SampleCache(out)
+
+
+def _new_index(
+    paths: list[Path], ids: list[str], rles: list[Any], classes: tuple[str, ...], format: str,
+    size: tuple[int, int],
+) -> dict[str, Any]:
+    per_class = [[is_positive(r[c]) for c in classes] for r in rles] if classes else None
     index: dict[str, Any] = {
         "version": CACHE_VERSION,
         "format": format,
         "img_size": list(size),
         "ids": ids,
         "paths": [os.path.abspath(p) for p in paths],
-        "positive": [is_positive(r) for r in rles],
+        "positive": ([any(p) for p in per_class] if per_class is not None
+                     else [is_positive(r) for r in rles]),
         # the labels are part of what a sample is: a changed CSV is another cache
         "labels_sha256": hashlib.sha256(json.dumps(rles, default=str).encode()).hexdigest(),
         "complete": False,
     }
+    if classes:  # single-class indexes stay as they were (older caches still match)
+        index.update(classes=list(classes), positive_classes=per_class)
+    return index
 
-    out.mkdir(parents=True, exist_ok=True)
+
+def _fresh_or_resume(out: Path, index: dict[str, Any], overwrite: bool) -> bool | None:
+    """True: start afresh; False: resume; None: a complete cache of these inputs is there."""
     index_path = out / _INDEX
-    fresh = True
     if index_path.is_file():
         try:
             old = _read_index(index_path)
         except ValueError:
             old = None
         if old is not None and _settings(old) == _settings(index):
-            if old.get("complete") is True:
-                return SampleCache(out)
-            fresh = False  # resume
-        elif not overwrite:
+            return None if old.get("complete") is True else False
+        if not overwrite:
             old_version = old.get("version") if old is not None else None
             raise CacheExistsError(
                 out,
@@ -584,32 +827,46 @@ def build_cache(
                 if old is not None and old_version != CACHE_VERSION
                 else "holds a cache of other inputs (ids, paths, size, format or labels differ)",
             )
-    if fresh:
-        for name in (_PROGRESS, _INDEX):
-            with contextlib.suppress(FileNotFoundError):
-                (out / name).unlink()
-        _write_index(index_path, index)  # complete: false, written before any row
+    for name in (_PROGRESS, _INDEX):
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+    _write_index(index_path, index)  # complete: false, written before any row
+    return True
 
-    n = len(ids)
-    images, masks, created = _open_arrays(out, (n, *size), fresh)
-    done = np.zeros(n, dtype=bool) if created else _load_progress(out, n)
-    todo = [int(i) for i in np.flatnonzero(~done)]
-    tasks = [(i, str(paths[i]), rles[i], size, format) for i in todo]
-    _run(tasks, images, masks, done, out, workers, progress, checkpoint_every, client)
 
-    # every row written: flush, checksum, then mark complete (last write), then tidy up
-    images.flush()
-    masks.flush()
+def _drop_rows(
+    out: Path, images: Any, masks: Any, skipped: list[int], n: int, n_classes: int
+) -> tuple[Any, Any]:
+    """The arrays without the skipped rows (new files, renamed over the old ones)."""
+    keep = np.setdiff1d(np.arange(n), skipped)
+    if keep.size == 0:
+        raise ValueError(f"build_cache: none of the {n} images could be read (see the warning)")
+    shapes = _shapes(int(keep.size), images.shape[1:3], n_classes)
+    for (name, dtype), old, shape in zip(_ARRAYS, (images, masks), shapes, strict=True):
+        tmp = out / f".{name}.compact"
+        new = _new_memmap(tmp, dtype, shape)
+        for start in range(0, keep.size, 256):
+            new[start:start + 256] = old[keep[start:start + 256]]
+        new.flush()
+        del new
+        os.replace(tmp, out / name)
+    return tuple(np.load(out / name, mmap_mode="r") for name, _ in _ARRAYS)  # type: ignore
+
+
+def _finish(out: Path, index: dict[str, Any], images: Any, masks: Any) -> None:
+    """Every row written: flush, checksum, then mark complete (last write), then tidy up."""
+    if hasattr(images, "flush"):
+        images.flush()
+        masks.flush()
     del images, masks
     index["arrays"] = {
         name: {"sha256": _file_digest(out / name), "dtype": np.dtype(dtype).name}
         for name, dtype in _ARRAYS
     }
     index["complete"] = True
-    _write_index(index_path, index)
+    _write_index(out / _INDEX, index)
     with contextlib.suppress(FileNotFoundError):
         (out / _PROGRESS).unlink()
-    return SampleCache(out)
 
 
 def _run(
@@ -622,17 +879,29 @@ def _run(
     progress: bool,
     checkpoint_every: int,
     client: Any,
-) -> None:
-    bar = progress_line(
-        total=len(done), initial=int(done.sum()), disable=not progress, unit="img", desc="cache"
+) -> dict[int, str]:
+    """Make and store every task's sample; returns the rows skipped, with their errors."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=len(done),
+        initial=int(done.sum()),
+        disable=not progress,
+        unit="img",
+        desc="cache",
+        dynamic_ncols=True,
     )
     since = 0
+    skipped: dict[int, str] = {}
 
-    def store(i: int, image: np.ndarray, mask: np.ndarray) -> None:
+    def store(i: int, image: np.ndarray | None, mask: Any) -> None:
         nonlocal since
-        _write_item(images, masks, i, image, mask)
-        done[i] = True
-        since += 1
+        if image is None:  # on_error="skip": the row stays unwritten, and is listed
+            skipped[i] = mask
+        else:
+            _write_item(images, masks, i, image, mask)
+            done[i] = True
+            since += 1
         bar.update(1)
         if since >= checkpoint_every:
             _save_progress(out, done, (images, masks))
@@ -648,25 +917,33 @@ def _run(
             for task in tasks:
                 store(*_make_item(*task))
         else:
-            context = multiprocessing.get_context("spawn")
-            with (
-                cf.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool,
-                contextlib.closing(
-                    _windowed(
-                        tasks,
-                        submit=lambda task: pool.submit(_make_item, *task),
-                        wait_first=lambda pending: cf.wait(pending, return_when=cf.FIRST_COMPLETED),
-                        cancel=lambda pending: pool.shutdown(wait=True, cancel_futures=True),
-                        window=4 * workers,
-                    )
-                ) as results,
-            ):
-                for item in results:
-                    store(*item)
+            _pool_results(tasks, workers, store)
     finally:
         # whatever stopped us (done, an error, Ctrl-C), keep what was written
         _save_progress(out, done, (images, masks))
         bar.close()
+    return skipped
+
+
+def _pool_results(tasks: list[tuple], workers: int, store: Callable[..., None]) -> None:
+    context = multiprocessing.get_context("spawn")
+    with (
+        cf.ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool,
+        contextlib.closing(
+            _windowed(
+                tasks,
+                submit=lambda task: pool.submit(_make_item, *task),
+                wait_first=lambda pending: cf.wait(pending, return_when=cf.FIRST_COMPLETED),
+                cancel=lambda pending: pool.shutdown(wait=True, cancel_futures=True),
+                window=4 * workers,
+            )
+        ) as results,
+    ):
+        for item in results:
+            store(*item)
 
 
 def _windowed(

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["load_siim", "split_dataset", "find_labels_csv", "find_dicoms", "is_positive",
-           "n_rle_rows"]
+           "n_rle_rows", "label_rows"]
 
 #: labels file names, in order of preference at the same depth
 CSV_NAMES = ("train-rle.csv", "stage_2_train.csv")
@@ -92,6 +92,84 @@ def n_rle_rows(rles: Sequence | None) -> int:
             continue
         count += 1
     return count
+
+
+def _is_labels_object(labels: Any) -> bool:
+    """A :class:`rlemask.Labels` (or anything with its ``ids``, ``classes``, ``rles``)."""
+    return all(hasattr(labels, name) for name in ("ids", "classes", "rles", "format"))
+
+
+def label_rows(
+    labels: Any, *, format: str = "siim", classes: Sequence[str] | None = None
+) -> tuple[dict[str, Any], tuple[str, ...], str]:
+    """Labels of any accepted kind as ``(id -> rows, classes, RLE format)``.
+
+    The rows of an image are a list of RLE strings without classes, or a
+    ``{class: list}`` with classes (every class present, in ``classes``'
+    order): what :func:`rlemask.load_sample` and :func:`rlemask.build_cache`
+    take.
+
+    Parameters
+    ----------
+    labels : rlemask.Labels, mapping, pandas.DataFrame, str or os.PathLike
+        A ``Labels`` brings its classes and format; a mapping id -> list of
+        rows is one class; a mapping id -> {class: rows} has classes (those
+        seen, in order of appearance, unless ``classes`` names them); a frame
+        or CSV path goes through :func:`rlemask.labels.as_labels`.
+    format : str
+        The RLE format, where ``labels`` does not carry one.
+    classes : sequence of str, optional
+        The classes, in channel order.
+
+    Examples
+    --------
+    >>> rows, classes, fmt = label_rows({"a": {"1": ["3 2"]}, "b": {"2": []}}, format="kaggle")
+    >>> rows["a"], classes, fmt
+    ({'1': ['3 2'], '2': []}, ('1', '2'), 'kaggle')
+    >>> label_rows({"a": ["3 2"]})[0]
+    {'a': ['3 2']}
+    """
+    from rlemask.labels import as_labels
+
+    if _is_labels_object(labels):
+        found = tuple(str(c) for c in labels.classes)
+        fmt = labels.format if isinstance(labels.format, str) and labels.format else format
+        use = tuple(classes) if classes else found
+        if use:
+            rows = {i: {c: list(labels.rles(i, c)) for c in use} for i in labels.ids}
+        else:
+            rows = {i: list(labels.rles(i)) for i in labels.ids}
+        return rows, use, fmt
+    plain = as_labels(labels, "labels", format=format)
+    nested = [v for v in plain.values() if isinstance(v, Mapping)]
+    if not nested and not classes:
+        return plain, (), format
+    if classes:
+        use = tuple(str(c) for c in classes)
+    else:
+        use = tuple(dict.fromkeys(str(c) for v in nested for c in v))
+    rows = {}
+    for image_id, value in plain.items():
+        if not isinstance(value, Mapping):
+            raise ValueError(
+                f"`labels` mixes images with and without classes: {image_id!r} has "
+                f"{type(value).__name__} rows, not a mapping class -> rows"
+            )
+        unknown = [c for c in value if str(c) not in use]
+        if unknown:
+            raise ValueError(
+                f"`labels` of {image_id!r} has classes {unknown!r} not in classes={use!r}"
+            )
+        rows[image_id] = {c: list(_as_rows(value.get(c))) for c in use}
+    return rows, use, format
+
+
+def _as_rows(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)):
+        return [value]
+    return list(value)
 
 
 def _as_dir(root: str | os.PathLike, name: str = "root") -> Path:
@@ -290,6 +368,7 @@ def split_dataset(
     seed: int = 0,
     n_folds: int | None = None,
     fold: int | None = None,
+    groups: Mapping[str, Any] | Sequence[Any] | None = None,
 ) -> tuple[list, list]:
     """Split image paths into train and validation, stratified by positive / negative.
 
@@ -311,6 +390,15 @@ def split_dataset(
       ``k``, train the other ``K - 1``.  The folds depend on ``seed`` only,
       not on ``fold``: ``fold=0 .. K-1`` with one seed is a cross-validation.
       ``val_fraction`` is not used.
+    - **groups** (``groups=``): the images of one group (a patient, a
+      case-day's slices) always land on the same side, so nothing of a
+      patient leaks from train into validation.  Groups are dealt whole:
+      in k folds, groups holding positives first (most positives first), each
+      to the fold with the fewest positives so far, then the others, each to
+      the fold with the fewest images; in a hold-out, each class's groups (with
+      or without positives) are taken in a seeded order until the class's
+      share of validation is reached.  Counts are then balanced as far as the
+      group sizes allow.
 
     Parameters
     ----------
@@ -327,6 +415,9 @@ def split_dataset(
         Number of folds ``K >= 2`` (at most the number of labelled images).
     fold : int, optional
         The validation fold, ``0 <= fold < n_folds``; required with ``n_folds``.
+    groups : mapping or sequence, optional
+        The group of each image: a mapping id -> group, or one entry per path
+        of ``file_path_list``.  Groups are any hashable values.
 
     Returns
     -------
@@ -336,7 +427,8 @@ def split_dataset(
     Raises
     ------
     ValueError
-        A bad ``val_fraction``, ``n_folds`` or ``fold``.
+        A bad ``val_fraction``, ``n_folds`` or ``fold``; ``groups`` of
+        another length, without an image's id, or fewer groups than folds.
 
     Examples
     --------
@@ -350,6 +442,13 @@ def split_dataset(
     >>> folds = [split_dataset(paths, labels, n_folds=3, fold=k)[1] for k in range(3)]
     >>> [len(f) for f in folds], sorted(sum(folds, [])) == sorted(paths)
     ([4, 3, 3], True)
+
+    Two images per patient: a patient is never in two folds.
+
+    >>> patient = {str(i): i // 2 for i in range(10)}
+    >>> val = split_dataset(paths, labels, n_folds=5, fold=0, groups=patient)[1]
+    >>> len({patient[Path(p).stem] for p in val}), len(val)
+    (1, 2)
     """
     from rlemask.labels import as_labels
 
@@ -372,7 +471,13 @@ def split_dataset(
             stacklevel=2,
         )
     rng = np.random.default_rng(seed)
-    if folds is not None:
+    if groups is not None:
+        members = _group_members(file_path_list, groups, positives, negatives)
+        if folds is not None:
+            val = _group_folds(members, positives, *folds, rng)
+        else:
+            val = _group_holdout(members, positives, val_fraction, rng)
+    elif folds is not None:
         val = _fold_members(positives, negatives, *folds, rng)
     else:
         val = _holdout(positives, negatives, val_fraction, rng)
@@ -450,4 +555,80 @@ def _fold_members(
         order = rng.permutation(len(group))
         val.update(group[j] for pos, j in enumerate(order) if (dealt + pos) % n_folds == fold)
         dealt += len(group)
+    return val
+
+
+def _group_members(
+    file_path_list: Sequence[str | os.PathLike], groups: Any, positives: list[int],
+    negatives: list[int],
+) -> list[list[int]]:
+    """The labelled images' indices, one list per group (in order of first appearance)."""
+    labelled = sorted(positives + negatives)
+    if isinstance(groups, Mapping):
+        keys = {}
+        for i in labelled:
+            image_id = Path(file_path_list[i]).stem
+            if image_id not in groups:
+                raise ValueError(f"`groups` has no group for image id {image_id!r}")
+            keys[i] = groups[image_id]
+    else:
+        if isinstance(groups, (str, bytes)) or len(groups) != len(file_path_list):
+            raise ValueError(
+                f"`groups` must be a mapping id -> group or have one entry per path "
+                f"({len(file_path_list)}); received {type(groups).__name__}"
+                + ("" if isinstance(groups, (str, bytes)) else f" of length {len(groups)}")
+            )
+        keys = {i: groups[i] for i in labelled}
+    members: dict[Any, list[int]] = {}
+    for i in labelled:
+        members.setdefault(keys[i], []).append(i)
+    return list(members.values())
+
+
+def _group_folds(
+    members: list[list[int]], positives: list[int], n_folds: int, fold: int,
+    rng: np.random.Generator,
+) -> set[int]:
+    if n_folds > len(members):
+        raise ValueError(
+            f"`n_folds` must be at most the number of groups ({len(members)}); "
+            f"received n_folds={n_folds}"
+        )
+    pos = set(positives)
+    n_pos = [sum(i in pos for i in g) for g in members]
+    order = rng.permutation(len(members))  # the seed breaks ties between equal groups
+    order = sorted(order, key=lambda g: (-n_pos[g], -len(members[g])))
+    fold_pos = [0] * n_folds
+    fold_n = [0] * n_folds
+    val: set[int] = set()
+    for g in order:
+        if n_pos[g]:
+            target = min(range(n_folds), key=lambda k: (fold_pos[k], fold_n[k], k))
+        else:
+            target = min(range(n_folds), key=lambda k: (fold_n[k], fold_pos[k], k))
+        fold_pos[target] += n_pos[g]
+        fold_n[target] += len(members[g])
+        if target == fold:
+            val.update(members[g])
+    return val
+
+
+def _group_holdout(
+    members: list[list[int]], positives: list[int], val_fraction: float,
+    rng: np.random.Generator,
+) -> set[int]:
+    pos = set(positives)
+    val: set[int] = set()
+    for has_positive in (True, False):
+        kind = [g for g in members if any(i in pos for i in g) == has_positive]
+        total = sum(len(g) for g in kind)
+        want = round(val_fraction * total)
+        taken = 0
+        for k in rng.permutation(len(kind)):
+            if taken >= want or len(kind) < 2:
+                break
+            if taken + len(kind[k]) >= total:  # never every group of a class
+                continue
+            val.update(kind[k])
+            taken += len(kind[k])
     return val

@@ -203,13 +203,13 @@ def test_completion_marker_is_the_last_write(tmp_path, dataset, monkeypatch):
         SampleCache(tmp_path / "c")
 
 
-def _make_item_in_a_worker(i, path, rles, size, fmt):
+def _make_item_in_a_worker(i, path, rles, size, fmt, *rest):
     """rlemask.cache._make_item, failing unless it runs in a worker process."""
     import multiprocessing
 
     if multiprocessing.parent_process() is None:
         raise AssertionError("the sample was made in the parent, not in a worker")
-    return (i, *cache_module.sample_u8(path, rles, size, fmt))
+    return cache_module._make_item(i, path, rles, size, fmt, *rest)
 
 
 def test_pool_build_interrupt_and_resume(tmp_path, dataset, monkeypatch):
@@ -370,13 +370,12 @@ def test_verify_finds_flipped_bytes(tmp_path, dataset, name):
         cache.verify()
 
 
-def test_checksums_recorded_after_a_resumed_build(tmp_path, dataset, monkeypatch):
-    paths, labels = dataset
-    out = tmp_path / "c"
+def _build_interrupted_at_row(row, paths, labels, out, monkeypatch):
+    """A build stopped by Ctrl-C while writing ``row`` (the rows before it are written)."""
     real_write = cache_module._write_item
 
     def interrupted_write(images, masks, i, image, mask):
-        if i == 4:
+        if i == row:
             raise KeyboardInterrupt
         real_write(images, masks, i, image, mask)
 
@@ -384,6 +383,12 @@ def test_checksums_recorded_after_a_resumed_build(tmp_path, dataset, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
     monkeypatch.undo()
+
+
+def test_checksums_recorded_after_a_resumed_build(tmp_path, dataset, monkeypatch):
+    paths, labels = dataset
+    out = tmp_path / "c"
+    _build_interrupted_at_row(4, paths, labels, out, monkeypatch)
     cache = build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
     cache.verify()
     index = json.loads((out / "index.json").read_text())
@@ -509,3 +514,138 @@ def test_checksums_need_no_python_311(tmp_path, dataset, monkeypatch):
     out = tmp_path / "c"
     build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
     SampleCache(out).verify()
+
+
+# --- issue 19: symlinks (item 3), orphan workers (item 5), corrupt files (item 19) ----------
+
+
+@pytest.mark.parametrize("name", ["images.npy", "masks.npy"])
+def test_a_symlinked_array_is_replaced_not_written_through(tmp_path, dataset, name):
+    # before: open_memmap("w+") truncated and overwrote the link's target
+    paths, labels = dataset
+    victim = tmp_path / "someone_elses_data.bin"
+    victim.write_bytes(b"PRECIOUS " * 1000)
+    out = tmp_path / "c"
+    out.mkdir()
+    (out / name).symlink_to(victim)
+    cache = build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
+    assert victim.read_bytes() == b"PRECIOUS " * 1000
+    assert not (out / name).is_symlink()
+    _assert_matches_load_sample(cache, paths, labels)
+
+
+def test_a_symlinked_array_is_not_written_through_on_resume(tmp_path, dataset, monkeypatch):
+    paths, labels = dataset
+    out = tmp_path / "c"
+    _build_interrupted_at_row(3, paths, labels, out, monkeypatch)
+    victim = tmp_path / "victim.npy"
+    (out / "masks.npy").rename(victim)
+    (out / "masks.npy").symlink_to(victim)
+    before = victim.read_bytes()
+    cache = build_cache(paths, labels, out, img_size=SIZE, workers=1, progress=False)
+    assert victim.read_bytes() == before
+    _assert_matches_load_sample(cache, paths, labels)
+
+
+_KILLED_BUILD = """
+import json, sys, time
+import rlemask
+from rlemask import cache as cache_module
+
+if __name__ == "__main__":
+    paths, labels, out = json.loads(sys.argv[1])
+    cache_module._MIN_ITEMS_PER_WORKER = 1  # a pool for ten samples
+    real_write = cache_module._write_item
+
+    def slow_write(*args):  # the parent stays busy while its workers wait for work
+        print("wrote a row", flush=True)
+        time.sleep(0.5)
+        real_write(*args)
+
+    cache_module._write_item = slow_write
+    rlemask.build_cache(paths, labels, out, img_size=4, workers=2, progress=False)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    import os
+
+    kids = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[
+                1
+            ] == str(pid):
+                kids.append(int(entry))
+        except OSError:
+            pass
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:  # a zombie has exited; only its entry waits to be reaped
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="needs /proc (Linux)")
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_workers_die_with_a_killed_parent(tmp_path, dataset, sig):
+    """A real build in a subprocess, killed: its pool workers and resource tracker end too."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    paths, labels = dataset
+    args = json.dumps([[str(p) for p in paths], labels, str(tmp_path / "c")])
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_BUILD, args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # a row came back from a worker: the pool runs (two workers, the resource tracker)
+        assert proc.stdout.readline() == b"wrote a row\n", proc.stderr.read().decode()
+        time.sleep(0.3)
+        kids = _children(proc.pid)
+        assert len(kids) == 3, kids
+        proc.send_signal(getattr(signal, sig))
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while any(_alive(k) for k in kids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [k for k in kids if _alive(k)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    for pid in left:  # leave nothing behind, even when the test fails
+        __import__("os").kill(pid, signal.SIGKILL)
+    assert left == [], f"processes left alive after {sig} of their parent: {left}"
+
+
+def test_on_error_skip_lists_corrupt_files(tmp_path, dataset):
+    paths, labels = dataset
+    bad = tmp_path / "images" / "img03_bad.dcm"
+    bad.write_bytes(b"DICM but not really")
+    worse = tmp_path / "images" / "zz_bad.dcm"
+    worse.write_text("not dicom")
+    files = [*paths[:3], bad, *paths[3:], worse]
+    more = {**labels, "img03_bad": [], "zz_bad": ["1 2"]}
+    with pytest.warns(UserWarning, match=r"2 of 12 images could not be read.*img03_bad"):
+        cache = build_cache(files, more, tmp_path / "c", img_size=SIZE, workers=1,
+                            progress=False, on_error="skip")
+    assert [s["id"] for s in cache.skipped] == ["img03_bad", "zz_bad"]
+    assert cache.skipped[0]["path"] == str(bad.resolve())
+    assert "DicomError" in cache.skipped[0]["error"]
+    assert cache.ids == [p.stem for p in paths]
+    assert cache.images.shape == (N, SIZE, SIZE)
+    _assert_matches_load_sample(cache, paths, labels)
+    cache.verify()
+    again = SampleCache(tmp_path / "c")  # recorded in the index, not only in this object
+    assert again.skipped == cache.skipped and again.ids == cache.ids
+    # the same inputs again: the complete cache is opened as it is
+    assert build_cache(files, more, tmp_path / "c", img_size=SIZE, workers=1, progress=False,
+                       on_error="skip").skipped == cache.skipped
+    with pytest.raises(rlemask.DicomError, match=r"img03_bad\.dcm"):  # the default: raise
+        build_cache(files, more, tmp_path / "d", img_size=SIZE, workers=1, progress=False)
+    with pytest.raises(ValueError, match="`on_error`"):
+        build_cache(files, more, tmp_path / "e", img_size=SIZE, on_error="ignore")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import rlemask
@@ -314,3 +314,70 @@ def test_split_takes_a_data_frame():
     assert split_dataset(paths, frame, n_folds=3, fold=1, seed=2) == split_dataset(
         paths, labels, n_folds=3, fold=1, seed=2
     )
+
+
+# --- split_dataset(groups=): a patient never in two folds (issue 19 item 21) ----------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 5), min_size=2, max_size=12),
+    positive_share=st.sampled_from([0.0, 0.3, 1.0]),
+    n_folds=st.integers(2, 4),
+    seed=st.integers(0, 50),
+)
+def test_group_folds_keep_each_group_whole_and_cover_every_image(sizes, positive_share,
+                                                                 n_folds, seed):
+    assume(n_folds <= len(sizes))
+    paths, labels, group = [], {}, {}
+    rng = np.random.default_rng(seed)
+    for g, size in enumerate(sizes):
+        for k in range(size):
+            image_id = f"p{g}_{k}"
+            paths.append(f"{image_id}.png")
+            labels[image_id] = ["1 2"] if rng.random() < positive_share else []
+            group[image_id] = f"patient{g}"
+    folds = [split_dataset(paths, labels, n_folds=n_folds, fold=k, seed=seed, groups=group)
+             for k in range(n_folds)]
+    vals = [set(val) for _, val in folds]
+    # slow and obvious: every path in exactly one validation fold, train the rest
+    assert sorted(p for v in vals for p in v) == sorted(paths)
+    for (train, val), v in zip(folds, vals, strict=True):
+        assert set(train) == set(paths) - v and val
+    owner = {}
+    for k, v in enumerate(vals):
+        for p in v:
+            owner.setdefault(group[Path(p).stem], set()).add(k)
+    assert all(len(ks) == 1 for ks in owner.values())  # no patient in two folds
+
+
+def test_group_folds_balance_positives_and_sizes():
+    # 8 patients of 3 images, 4 of them with positives: 2 folds get 2 positive patients each
+    paths = [f"p{g}_{k}.dcm" for g in range(8) for k in range(3)]
+    labels = {Path(p).stem: (["1 2"] if int(p[1]) < 4 else []) for p in paths}
+    groups = [Path(p).stem.split("_")[0] for p in paths]  # a sequence, one per path
+    for seed in range(5):
+        for fold in range(2):
+            _, val = split_dataset(paths, labels, n_folds=2, fold=fold, seed=seed,
+                                   groups=groups)
+            assert len(val) == 12 and sum(bool(labels[Path(p).stem]) for p in val) == 6
+
+
+def test_group_holdout_keeps_groups_whole():
+    paths = [f"p{g}_{k}.dcm" for g in range(10) for k in range(2)]
+    labels = {Path(p).stem: (["1 2"] if int(p[1]) < 4 else []) for p in paths}
+    groups = {Path(p).stem: Path(p).stem.split("_")[0] for p in paths}
+    train, val = split_dataset(paths, labels, val_fraction=0.2, seed=3, groups=groups)
+    assert {groups[Path(p).stem] for p in train}.isdisjoint(groups[Path(p).stem] for p in val)
+    assert len(val) == 4 and sorted(train + val) == sorted(paths)
+
+
+def test_group_errors():
+    paths = ["a.dcm", "b.dcm", "c.dcm"]
+    labels = {"a": [], "b": [], "c": []}
+    with pytest.raises(ValueError, match="no group for image id 'c'"):
+        split_dataset(paths, labels, n_folds=2, fold=0, groups={"a": 1, "b": 2})
+    with pytest.raises(ValueError, match="one entry per path"):
+        split_dataset(paths, labels, n_folds=2, fold=0, groups=[1, 2])
+    with pytest.raises(ValueError, match=r"number of groups \(1\)"):
+        split_dataset(paths, labels, n_folds=2, fold=0, groups=[7, 7, 7])
