@@ -69,6 +69,8 @@ _EXPORTS: dict[str, str] = {
     "read_image": "rlemask.images",
     "image_shape": "rlemask.images",
     "read_region": "rlemask.images",
+    "tiles": "rlemask.tiles",
+    "TileWriter": "rlemask.tiles",
     "load_siim": "rlemask.datasets",
     "split_dataset": "rlemask.datasets",
     "load_sample": "rlemask.sample",
@@ -155,3 +157,5 @@ if TYPE_CHECKING:
     from rlemask.resize import resize_mask as resize_mask
     from rlemask.runs import Runs as Runs
     from rlemask.sample import load_sample as load_sample
+    from rlemask.tiles import TileWriter as TileWriter
+    from rlemask.tiles import tiles as tiles
