@@ -238,10 +238,10 @@ def _check_batch(images: Any, masks: Any) -> tuple[np.ndarray, np.ndarray]:
             f"The parameter `images` must be a 3-dimensional (B, H, W) array; "
             f"received shape {images.shape}"
         )
-    if masks.shape != images.shape:
+    if masks.shape != images.shape and masks.shape[:3] != images.shape or masks.ndim > 4:
         raise ValueError(
-            f"The parameter `masks` must have the shape of `images` {images.shape}; "
-            f"received shape {masks.shape}"
+            f"The parameter `masks` must have the shape of `images` {images.shape}, or that "
+            f"and a class axis (B, H, W, C); received shape {masks.shape}"
         )
     if images.dtype.kind not in "fiub":
         raise ValueError(f"The parameter `images` must be numeric; received dtype {images.dtype}")
@@ -251,9 +251,31 @@ def _check_batch(images: Any, masks: Any) -> tuple[np.ndarray, np.ndarray]:
         )
     dtype = np.uint8 if images.dtype == np.uint8 else np.float32
     images = np.ascontiguousarray(images, dtype=dtype)
-    if masks.dtype != np.uint8:
+    if masks.dtype != np.uint8 or (masks.ndim == 4 and masks.max(initial=0) > 1):
         masks = (masks != 0).view(np.uint8)
     return images, np.ascontiguousarray(masks)
+
+
+def _pack_classes(masks: np.ndarray) -> np.ndarray:
+    """0/1 (B, H, W, C) masks, C <= 64, as one (B, H, W) word per pixel: bit ``c`` is class ``c``.
+
+    The kernel picks each output pixel's mask from one source pixel, so a
+    packed word carries every class there at once, exactly.
+    """
+    n_classes = masks.shape[-1]
+    dtype = next(d for d in (np.uint8, np.uint16, np.uint32, np.uint64)
+                 if np.iinfo(d).bits >= n_classes)
+    packed = np.zeros(masks.shape[:3], dtype)
+    for c in range(n_classes):
+        packed |= masks[..., c].astype(dtype) << dtype(c)
+    return packed
+
+
+def _unpack_classes(packed: np.ndarray, n_classes: int) -> np.ndarray:
+    out = np.empty((*packed.shape, n_classes), np.uint8)
+    for c in range(n_classes):
+        out[..., c] = (packed >> packed.dtype.type(c)) & 1
+    return out
 
 
 def warp_batch(
@@ -270,7 +292,9 @@ def warp_batch(
         batch is warped straight from the stored bytes.
     masks : np.ndarray
         (B, H, W) bool or integer; values are carried over as they are
-        (uint8; bool masks become 0/1).
+        (uint8; bool masks become 0/1).  Or (B, H, W, C), one 0/1 channel per
+        class (non-zero = 1): every class moves with the image, exactly as a
+        single mask does.
     params : AugmentParams
         One entry per sample.
 
@@ -278,7 +302,7 @@ def warp_batch(
     -------
     (images, masks) : tuple of np.ndarray
         New C-contiguous arrays: float32 (B, H, W) clipped to 0..1 and uint8
-        (B, H, W).  The inputs are not modified.
+        masks of the input's shape.  The inputs are not modified.
 
     Raises
     ------
@@ -323,12 +347,28 @@ def warp_batch(
             )
         arrays[name] = arr
     out_images = np.empty(images.shape, np.float32)
+    if masks.ndim == 3:
+        out_masks = np.empty_like(masks)
+        if n and images.size:
+            _warp(images, masks, arrays, out_images, out_masks)
+        return out_images, out_masks
+    # classes: 64 at a time packed into the bits of one word per pixel
     out_masks = np.empty_like(masks)
-    if n and images.size:
-        from rlemask._augment_kernels import _warp_batch
-
-        _warp_batch(images, _UNIT, masks, *arrays.values(), out_images, out_masks)
+    for start in range(0, max(masks.shape[-1], 1), 64):
+        part = masks[..., start:start + 64]
+        if not (n and images.size and part.shape[-1]):
+            break
+        packed = _pack_classes(part)
+        out_packed = np.empty_like(packed)
+        _warp(images, packed, arrays, out_images, out_packed)
+        out_masks[..., start:start + 64] = _unpack_classes(out_packed, part.shape[-1])
     return out_images, out_masks
+
+
+def _warp(images, masks, arrays, out_images, out_masks) -> None:
+    from rlemask._augment_kernels import _warp_batch
+
+    _warp_batch(images, _UNIT, masks, *arrays.values(), out_images, out_masks)
 
 
 def check_augment(augment: Any) -> Callable[..., Mapping[str, Any]] | None:
@@ -378,12 +418,13 @@ def apply_per_sample(
         float32 (B, H, W), 0..1 (uint8: 8-bit steps, given to ``fn`` as
         float32 ``k / 255``).
     masks : np.ndarray
-        uint8 (B, H, W) of 0/1.
+        uint8 (B, H, W) of 0/1, or (B, H, W, C) with classes (each sample's
+        mask given to ``fn`` as (H, W, C), as albumentations takes it).
 
     Returns
     -------
     (images, masks) : tuple of np.ndarray
-        New float32 (B, H, W) and uint8 (B, H, W) arrays.
+        New float32 (B, H, W) and uint8 masks of the input's shape.
 
     Raises
     ------
@@ -417,12 +458,13 @@ def apply_per_sample(
             )
         for key, out in (("image", out_images), ("mask", out_masks)):
             value = np.asarray(result[key])
-            if value.ndim == 3 and value.shape[-1] == 1:
+            want = out.shape[1:]
+            if value.ndim == 3 and value.shape[-1] == 1 and len(want) == 2:
                 value = value[..., 0]
-            if value.shape != images.shape[1:]:
+            if value.shape != want:
                 raise ValueError(
                     f"augment callable {name} returned {key} of shape {value.shape}; "
-                    f"the batch needs {images.shape[1:]} (crop or pad back to the input size)"
+                    f"the batch needs {want} (crop or pad back to the input size)"
                 )
             out[k] = value != 0 if key == "mask" else value
     return out_images, out_masks
@@ -434,7 +476,9 @@ class PositiveFractionSampler:
     Parameters
     ----------
     positive : array_like of bool
-        Per sample: has at least one region (:func:`rlemask.datasets.is_positive`).
+        Per sample: has at least one region (:func:`rlemask.datasets.is_positive`);
+        or (N, C), per sample and class (:attr:`rlemask.SampleCache.positive_classes`),
+        where a sample is positive when any class is.
     positive_fraction : float or (float, float), optional
         Share of positive samples in each epoch.  A float holds for every
         epoch; ``(start, end)`` goes linearly from ``start`` at epoch 0 to
@@ -450,6 +494,18 @@ class PositiveFractionSampler:
     seed : int
         The order of epoch ``e`` depends only on ``(seed, e)`` and what is
         excluded.
+    class_balance : bool
+        With (N, C) ``positive`` and a share: the positive draws are split
+        evenly over the classes that have positives (each class's draws from
+        the samples positive for it), so a rare class is seen as often as a
+        common one.  Without it positives are drawn regardless of class.
+
+    Attributes
+    ----------
+    positive : numpy.ndarray
+        bool (N,): positive for any class.
+    positive_classes : numpy.ndarray
+        bool (N, C): per class (``(N, 1)`` for a 1-D ``positive``).
 
     Raises
     ------
@@ -466,6 +522,13 @@ class PositiveFractionSampler:
     >>> s = PositiveFractionSampler([True, False], positive_fraction=(0.8, 0.2), epochs=4)
     >>> [round(s.fraction_at(e), 2) for e in range(5)]
     [0.8, 0.6, 0.4, 0.2, 0.2]
+
+    Per class: class 1 is rare, yet half of the positive draws are its sample.
+
+    >>> per_class = [[1, 0], [1, 0], [1, 0], [0, 1], [0, 0], [0, 0], [0, 0], [0, 0]]
+    >>> s = PositiveFractionSampler(per_class, positive_fraction=0.5, class_balance=True)
+    >>> s.positive_classes.sum(axis=0).tolist(), int((s.order(0) == 3).sum())
+    ([3, 1], 2)
     """
 
     def __init__(
@@ -476,13 +539,19 @@ class PositiveFractionSampler:
         epochs: int | None = None,
         shuffle: bool = True,
         seed: int = 0,
+        class_balance: bool = False,
     ) -> None:
-        self.positive = np.asarray(positive, dtype=bool)
-        if self.positive.ndim != 1:
+        per_class = np.asarray(positive, dtype=bool)
+        if per_class.ndim == 1:
+            per_class = per_class[:, None]
+        if per_class.ndim != 2:
             raise ValueError(
-                f"The parameter `positive` must be 1-dimensional; received shape "
-                f"{self.positive.shape}"
+                f"The parameter `positive` must be (N,) or (N, C); received shape "
+                f"{per_class.shape}"
             )
+        self.positive_classes = per_class
+        self.positive = per_class.any(axis=1)
+        self.class_balance = bool(class_balance)
         if epochs is not None and (
             isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1
         ):
@@ -574,9 +643,22 @@ class PositiveFractionSampler:
             k = 0
         elif len(neg) == 0:
             k = n
-        order = np.concatenate([_draw(pos, k, rng), _draw(neg, n - k, rng)])
+        if self.class_balance and len(pos):
+            positives = self._draw_per_class(pos, k, rng)
+        else:
+            positives = _draw(pos, k, rng)
+        order = np.concatenate([positives, _draw(neg, n - k, rng)])
         # a sampled epoch is random by nature; shuffle=False keeps positives first
         return rng.permutation(order) if self.shuffle else order
+
+
+    def _draw_per_class(self, pos: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+        """``k`` positives, split evenly over the classes present among ``pos``."""
+        by_class = self.positive_classes[pos]
+        members = [pos[by_class[:, c]] for c in range(by_class.shape[1]) if by_class[:, c].any()]
+        share = np.full(len(members), k // len(members))
+        share[rng.permutation(len(members))[: k % len(members)]] += 1
+        return np.concatenate([_draw(m, int(q), rng) for m, q in zip(members, share, strict=True)])
 
 
 def _draw(group: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

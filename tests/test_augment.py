@@ -364,3 +364,92 @@ def test_sampler_schedule_goes_linearly_to_the_natural_share():
 def test_sampler_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PositiveFractionSampler([True, False], **kwargs)
+
+
+# --- any shape, C classes (issue 22) -------------------------------------------------------
+
+
+@st.composite
+def class_batches(draw):
+    images, masks, params = draw(batches())
+    n_classes = draw(st.sampled_from([1, 2, 4, 9, 70]))  # 70: more than one 64-bit word
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    classes = (rng.random((*images.shape, n_classes)) < 0.4).astype(np.uint8)
+    return images, classes, params
+
+
+@pytest.mark.kernels
+@settings(max_examples=40, deadline=None)
+@given(class_batches())
+def test_every_class_moves_as_the_slow_reference_moves_a_mask(batch):
+    images, classes, params = batch
+    out_images, out_classes = warp_batch(images, classes, params)
+    assert out_classes.shape == classes.shape and out_classes.dtype == np.uint8
+    assert out_classes.flags.c_contiguous
+    for k in range(len(images)):
+        for c in range(classes.shape[-1]):
+            ref_image, ref_mask = reference_warp(
+                images[k], classes[k, ..., c], *(value[k] for value in params)
+            )
+            np.testing.assert_array_equal(out_classes[k, ..., c], ref_mask)
+        np.testing.assert_allclose(out_images[k], ref_image, atol=2e-5)
+
+
+@pytest.mark.kernels
+def test_non_square_odd_multi_class_batch_in_the_basic_set():
+    rng = np.random.default_rng(3)
+    images = rng.random((3, 25, 161), dtype=np.float32)  # odd, non-square: 256 x 1600 in small
+    classes = np.zeros((3, 25, 161, 4), np.uint8)
+    classes[:, 3:9, 10:50, 0] = 1
+    classes[:, 12:20, 100:150, 3] = 1
+    classes[:, 5:15, 30:40, 1] = 7  # any non-zero value is the class
+    before = classes.copy()
+    params = BasicAugmentation().draw(3, (25, 161), np.random.default_rng(0))
+    out_images, out_classes = warp_batch(images, classes, params)
+    np.testing.assert_array_equal(classes, before)
+    for k in range(3):
+        for c in range(4):
+            _, ref = reference_warp(images[k], before[k, ..., c] != 0,
+                                    *(value[k] for value in params))
+            np.testing.assert_array_equal(out_classes[k, ..., c], ref)
+    out = BasicAugmentation()(image=images[0], mask=classes[0], rng=np.random.default_rng(1))
+    assert out["mask"].shape == (25, 161, 4) and set(np.unique(out["mask"])) <= {0, 1}
+
+
+def test_apply_per_sample_gives_each_sample_its_classes():
+    def flip(image, mask):
+        assert mask.shape == (5, 7, 3)
+        return {"image": image[:, ::-1], "mask": mask[:, ::-1]}
+
+    images = np.random.default_rng(0).random((2, 5, 7), dtype=np.float32)
+    classes = (np.random.default_rng(1).random((2, 5, 7, 3)) < 0.5).astype(np.uint8)
+    out_images, out_classes = apply_per_sample(flip, images, classes)
+    np.testing.assert_array_equal(out_classes, classes[:, :, ::-1])
+    with pytest.raises(ValueError, match=r"the batch needs \(5, 7, 3\)"):
+        apply_per_sample(lambda image, mask: {"image": image, "mask": mask[..., :1]}, images,
+                         classes)
+    with pytest.raises(ValueError, match=r"`masks` must have the shape"):
+        warp_batch(images, classes[:, :4], AugmentParams.identity(2))
+
+
+def test_sampler_counts_positives_per_class():
+    # class 0 on 30 samples, class 1 on 2, class 2 on none; 68 negatives
+    per_class = np.zeros((100, 3), bool)
+    per_class[:30, 0] = True
+    per_class[30:32, 1] = True
+    plain = PositiveFractionSampler(per_class, positive_fraction=0.4, seed=1)
+    assert plain.positive.sum() == 32 and plain.positive_classes.shape == (100, 3)
+    balanced = PositiveFractionSampler(per_class, positive_fraction=0.4, seed=1,
+                                       class_balance=True)
+    for epoch in range(3):
+        order = balanced.order(epoch)
+        assert len(order) == 100
+        drawn = per_class[order]
+        # 40 positive draws, split evenly over the two classes that have positives
+        assert drawn[:, 0].sum() == 20 and drawn[:, 1].sum() == 20 and drawn.any(1).sum() == 40
+        plain_drawn = per_class[plain.order(epoch)]
+        assert plain_drawn.any(1).sum() == 40 and plain_drawn[:, 1].sum() <= 4
+    one_d = PositiveFractionSampler(per_class.any(1), positive_fraction=0.4, seed=1)
+    np.testing.assert_array_equal(one_d.order(0), plain.order(0))
+    with pytest.raises(ValueError, match=r"must be \(N,\) or \(N, C\)"):
+        PositiveFractionSampler(np.zeros((2, 2, 2), bool))
