@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "formats": "rlemask._formats",
     "register_format": "rlemask._formats",
     "get_format": "rlemask._formats",
+    "PairsCodec": "rlemask._formats.pairs",
     "decode": "rlemask.codec",
     "encode": "rlemask.codec",
     "merge": "rlemask.codec",
@@ -100,7 +101,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # the public names and the module's dunders, not the helpers this file imports
+    return sorted(set(__all__) | {n for n in globals() if n.startswith("__")})
 
 
 # Static tools (type checkers, IDEs) do not run __getattr__: they see the lazy
@@ -116,6 +118,7 @@ if TYPE_CHECKING:
     from rlemask._formats import formats as formats
     from rlemask._formats import get_format as get_format
     from rlemask._formats import register_format as register_format
+    from rlemask._formats.pairs import PairsCodec as PairsCodec
     from rlemask.boxes import bbox as bbox
     from rlemask.boxes import bboxes as bboxes
     from rlemask.cache import SampleCache as SampleCache

@@ -1,4 +1,4 @@
-"""numba kernels behind the codecs: text parsing, run decoding and encoding, run algebra.
+"""numba kernels behind the codecs: text parsing, run decoding and encoding.
 
 Every kernel here trusts its input: numba does not check bounds, so the public
 wrappers (:mod:`rlemask.runs`, :mod:`rlemask._formats`, :mod:`rlemask.codec`)
@@ -7,9 +7,11 @@ Kernels that validate text report an error *code* and a token index instead of
 raising; the wrapper then builds the message (with the token's text) in Python,
 before anything is written into a mask.
 
-All kernels live in this one module because numba's on-disk cache only sees
-edits to the file that holds a kernel: a kernel calling a kernel in another
-file could load a stale compiled version.
+Kernels that call each other live in one file because numba's on-disk cache
+only sees edits to the file that holds a kernel: a kernel calling a kernel in
+another file could load a stale compiled version.  The set operations on runs
+(union, intersection, the merge loop) are in :mod:`rlemask._runs_kernels`;
+no kernel here calls one there.
 
 How compile cost is paid
 ------------------------
@@ -119,15 +121,15 @@ def _pairs_to_runs(tok, npairs, npix, relative, base):
     """Token pairs -> canonical runs: ``(starts, lengths, nruns, err, err_token)``.
 
     ``relative``: SIIM pairs ``offset length``, each offset counted from the
-    previous run's end (0 after the first run: touching, merged).  Else
-    Kaggle pairs ``start length`` with ``base``-based absolute starts, which
-    must not go backwards.  No sum overflows: tokens have at most 18 digits
-    and ``npix <= 2**40``.
+    previous run's end (0 after the first run: touching, merged), the first
+    from pixel ``-base``.  Else Kaggle pairs ``start length`` with
+    ``base``-based absolute starts, which must not go backwards.  No sum
+    overflows: tokens have at most 18 digits and ``npix <= 2**40``.
     """
     starts = np.empty(npairs, np.int64)
     lengths = np.empty(npairs, np.int64)
     m = 0
-    end = 0
+    end = -base if relative else 0  # relative: the first offset is the base-based start
     for i in range(npairs):
         first = tok[2 * i]
         ln = tok[2 * i + 1]
@@ -135,6 +137,8 @@ def _pairs_to_runs(tok, npairs, npix, relative, base):
             if first < 0:
                 return starts, lengths, m, ERR_NEG_OFFSET, 2 * i
             s = end + first
+            if s < 0:  # a first offset below a base of 1
+                return starts, lengths, m, ERR_BAD_START, 2 * i
         else:
             s = first - base
             if s < 0:
@@ -203,88 +207,6 @@ def _check_runs(starts, lengths, npix):
             return ERR_PAST_END, i
         end = s + ln
     return OK, -1
-
-
-@njit(cache=True)
-def _merge_sorted(starts, lengths):
-    """Merge overlapping or touching runs of runs sorted by start."""
-    n = starts.size
-    out_s = np.empty(n, np.int64)
-    out_l = np.empty(n, np.int64)
-    m = 0
-    if n == 0:
-        return out_s, out_l
-    cs = starts[0]
-    ce = cs + lengths[0]
-    for i in range(1, n):
-        s = starts[i]
-        e = s + lengths[i]
-        if s <= ce:
-            if e > ce:
-                ce = e
-        else:
-            out_s[m] = cs
-            out_l[m] = ce - cs
-            m += 1
-            cs = s
-            ce = e
-    out_s[m] = cs
-    out_l[m] = ce - cs
-    m += 1
-    return out_s[:m], out_l[:m]
-
-
-# ---------------------------------------------------------------------------
-# run algebra on canonical runs
-
-
-@njit(cache=True)
-def _union(s1, l1, s2, l2):
-    """Union of two canonical run lists: merge them by start, then fuse overlaps."""
-    n1 = s1.size
-    n2 = s2.size
-    starts = np.empty(n1 + n2, np.int64)
-    lengths = np.empty(n1 + n2, np.int64)
-    i = 0
-    j = 0
-    for k in range(n1 + n2):
-        if j >= n2 or (i < n1 and s1[i] <= s2[j]):
-            starts[k] = s1[i]
-            lengths[k] = l1[i]
-            i += 1
-        else:
-            starts[k] = s2[j]
-            lengths[k] = l2[j]
-            j += 1
-    return _merge_sorted(starts, lengths)
-
-
-@njit(cache=True)
-def _intersection(s1, l1, s2, l2):
-    n1 = s1.size
-    n2 = s2.size
-    out_s = np.empty(n1 + n2, np.int64)
-    out_l = np.empty(n1 + n2, np.int64)
-    m = 0
-    i = 0
-    j = 0
-    while i < n1 and j < n2:
-        e1 = s1[i] + l1[i]
-        e2 = s2[j] + l2[j]
-        lo = max(s1[i], s2[j])
-        hi = min(e1, e2)
-        if lo < hi:
-            if m > 0 and out_s[m - 1] + out_l[m - 1] == lo:
-                out_l[m - 1] += hi - lo
-            else:
-                out_s[m] = lo
-                out_l[m] = hi - lo
-                m += 1
-        if e1 <= e2:
-            i += 1
-        else:
-            j += 1
-    return out_s[:m], out_l[:m]
 
 
 # ---------------------------------------------------------------------------
@@ -830,11 +752,12 @@ def _write_uint(out, p, v):
 @njit(cache=True)
 def _format_runs(starts, lengths, relative, base):
     """ASCII ``"a0 l0 a1 l1 ..."``: ``a`` is the offset from the previous run's
-    end (``relative``, SIIM) or the absolute start plus ``base`` (Kaggle)."""
+    end (``relative``, SIIM; the first from pixel ``-base``) or the absolute
+    start plus ``base`` (Kaggle)."""
     n = starts.size
     out = np.empty(n * 40 + 1, np.uint8)
     p = 0
-    end = 0
+    end = -base  # relative: the first offset is the base-based start
     for i in range(n):
         if i > 0:
             out[p] = 32

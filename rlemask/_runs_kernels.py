@@ -1,4 +1,4 @@
-"""numba kernels of the mask algebra on runs: geometry, set operations, components.
+"""numba kernels of the mask algebra on runs: set operations, geometry, components.
 
 Every kernel works on canonical runs (sorted, positive, non-overlapping,
 non-touching int64 ``starts`` and ``lengths``) and trusts them: the public
@@ -176,6 +176,87 @@ def _area(lengths):
 # set operations
 
 
+def truth_table(op) -> int:
+    """The ``table`` argument of :func:`_boolean` for the pixel-wise ``op(a, b)``.
+
+    Bit ``2 * a + b`` of the table is ``op(a, b)`` for input pixels ``a`` and
+    ``b``; an operation must give 0 where both are 0 (it cannot create pixels
+    outside both masks: that is a complement, :func:`_complement`).
+
+    Examples
+    --------
+    >>> bin(truth_table(lambda a, b: a != b))
+    '0b110'
+    """
+    table = sum(1 << (2 * a + b) for a in (0, 1) for b in (0, 1) if op(a, b))
+    if table & 1:
+        raise ValueError("the operation sets pixels outside both masks; use the complement")
+    return table
+
+
+XOR = truth_table(lambda a, b: a != b)  # 0b0110
+DIFFERENCE = truth_table(lambda a, b: a and not b)  # 0b0100: in the first, not the second
+
+
+@njit(cache=True)
+def _merged(starts, lengths):
+    """Runs sorted by start with overlapping or touching ones merged, in new arrays."""
+    out_s = starts.copy()
+    out_l = lengths.copy()
+    n = _fuse(out_s, out_l, starts.size)
+    return out_s[:n], out_l[:n]
+
+
+@njit(cache=True)
+def _union(s1, l1, s2, l2):
+    """Union of two canonical run lists: merge them by start, then fuse overlaps."""
+    n1 = s1.size
+    n2 = s2.size
+    starts = np.empty(n1 + n2, np.int64)
+    lengths = np.empty(n1 + n2, np.int64)
+    i = 0
+    j = 0
+    for k in range(n1 + n2):
+        if j >= n2 or (i < n1 and s1[i] <= s2[j]):
+            starts[k] = s1[i]
+            lengths[k] = l1[i]
+            i += 1
+        else:
+            starts[k] = s2[j]
+            lengths[k] = l2[j]
+            j += 1
+    n = _fuse(starts, lengths, n1 + n2)
+    return starts[:n], lengths[:n]
+
+
+@njit(cache=True)
+def _intersection(s1, l1, s2, l2):
+    """Intersection of two canonical run lists, by a two-pointer sweep."""
+    n1 = s1.size
+    n2 = s2.size
+    out_s = np.empty(n1 + n2, np.int64)
+    out_l = np.empty(n1 + n2, np.int64)
+    m = 0
+    i = 0
+    j = 0
+    while i < n1 and j < n2:
+        e1 = s1[i] + l1[i]
+        e2 = s2[j] + l2[j]
+        lo = max(s1[i], s2[j])
+        hi = min(e1, e2)
+        if lo < hi:
+            out_s[m] = lo
+            out_l[m] = hi - lo
+            m += 1
+        if e1 <= e2:
+            i += 1
+        else:
+            j += 1
+    # canonical inputs never give touching pieces: a piece ends where a run of one
+    # list ends, and the next run of that list starts at least one pixel later
+    return out_s[:m], out_l[:m]
+
+
 @njit(cache=True)
 def _complement(starts, lengths, npix):
     """The gaps between the runs, in ``0 .. npix``."""
@@ -201,8 +282,8 @@ def _complement(starts, lengths, npix):
 def _boolean(s1, l1, s2, l2, table):
     """Any pixel-wise boolean operation of two run lists, by a sweep over run ends.
 
-    ``table`` bit ``2 * a + b`` is the output for inputs ``a`` and ``b``
-    (``0b0110`` is xor, ``0b0100`` is ``a and not b``); ``table & 1`` must be 0.
+    ``table`` bit ``2 * a + b`` is the output for inputs ``a`` and ``b``: see
+    :func:`truth_table` and the named tables :data:`XOR`, :data:`DIFFERENCE`.
     """
     n1 = s1.size
     n2 = s2.size

@@ -13,25 +13,18 @@ from typing import Any
 
 import numpy as np
 
-from rlemask._formats import get_format, scan_order
+from rlemask import _kernels as k
+from rlemask import _runs_kernels as rk
+from rlemask._errors import RLEError
+from rlemask._formats import formats, get_format, is_empty, scan_order
 from rlemask._validation import check_choice, check_shape, is_empty_rle
 from rlemask.runs import Runs
 
 _MODES = ("union", "label", "stack")
 
 
-def _parse(rle: Any, shape: tuple[int, int], fmt: str, options: dict) -> Runs:
-    codec = get_format(fmt)
-    if is_empty_rle(rle):
-        order = scan_order(codec, options)
-        return Runs.from_canonical(np.empty(0, np.int64), np.empty(0, np.int64), shape, order)
-    return codec.parse(rle, shape, **options)
-
-
 def _union(parts: list[Runs], shape: tuple[int, int], order: str) -> Runs:
     """Union of many runs in one sort + merge (cheaper than folding ``|``)."""
-    from rlemask import _kernels as k
-
     parts = [r for r in parts if len(r)]
     if len(parts) == 1:
         return parts[0]
@@ -41,17 +34,14 @@ def _union(parts: list[Runs], shape: tuple[int, int], order: str) -> Runs:
     s = np.concatenate([r.starts for r in parts])
     ln = np.concatenate([r.lengths for r in parts])
     idx = np.argsort(s, kind="stable")
-    s, ln = k._merge_sorted(s[idx], ln[idx])  # canonical runs of canonical inputs
+    s, ln = rk._merged(s[idx], ln[idx])  # canonical runs of canonical inputs
     return Runs.from_canonical(s, ln, shape, order, check=False)
 
 
 def runs_from_text(
     rle: Any, shape: tuple[int, int], *, format: str = "siim", **options: Any
 ) -> Runs:
-    """Parse one encoded mask into :class:`rlemask.Runs` (``Runs.from_text`` calls this).
-
-    The format registry is looked up here, so that :mod:`rlemask.runs` stays
-    a leaf that knows nothing of formats.
+    """The function form of :meth:`rlemask.Runs.from_text` (empties give empty runs).
 
     Examples
     --------
@@ -59,20 +49,12 @@ def runs_from_text(
     >>> runs_from_text("1 2 7 1", (6, 5)).starts
     array([ 1, 10])
     """
-    return _parse(rle, check_shape(shape), format, options)
+    return Runs.from_text(rle, shape, format, **options)
 
 
 def runs_to_text(runs: Runs, *, format: str = "siim", **options: Any) -> Any:
-    """Print :class:`rlemask.Runs` in the named format (``Runs.to_text`` calls this).
-
-    Examples
-    --------
-    >>> from rlemask import Runs
-    >>> from rlemask.codec import runs_to_text
-    >>> runs_to_text(Runs([0, 5], [2, 1], (3, 3)), format="kaggle")
-    '1 2 6 1'
-    """
-    return get_format(format).format(runs, **options)
+    """The function form of :meth:`rlemask.Runs.to_text`."""
+    return runs.to_text(format, **options)
 
 
 def decode(
@@ -84,9 +66,11 @@ def decode(
     ----------
     rle : str, bytes, dict or None
         The encoded mask.  ``None``, NaN, ``""``, ``"-1"`` and ``" -1"`` give an
-        empty mask.  For ``format="coco"`` a pycocotools dict
-        ``{"size": [h, w], "counts": ...}`` (its ``size`` is used; an explicit
-        ``shape`` other than the default must agree with it).
+        empty mask in every format, and so do the format's own markers
+        (``"-"`` for ``kaggle``: see the codec's ``empty_tokens``).  For
+        ``format="coco"`` a pycocotools dict ``{"size": [h, w], "counts": ...}``
+        (its ``size`` is used; an explicit ``shape`` other than the default
+        must agree with it).
     shape : (int, int)
         Mask shape ``(H, W)``; two positive ints.
     format : str
@@ -122,7 +106,7 @@ def decode(
     """
     shape = check_shape(shape)
     codec = get_format(format)
-    if is_empty_rle(rle):
+    if is_empty(codec, rle):
         scan_order(codec, options)  # still reject unknown options
         return np.zeros(shape, np.uint8)
     fast = getattr(codec, "decode_mask", None)
@@ -226,8 +210,6 @@ def merge(
     >>> rlemask.merge(rles, shape=(2, 2), mode="stack").shape
     (3, 2, 2)
     """
-    from rlemask._errors import RLEError
-
     shape = check_shape(shape)
     check_choice(mode, "mode", _MODES)
     if isinstance(rles, (str, bytes, Mapping)) or is_empty_rle(rles):
@@ -235,7 +217,7 @@ def merge(
     parsed = []
     for i, rle in enumerate(rles):
         try:
-            parsed.append(_parse(rle, shape, format, options))
+            parsed.append(Runs.from_text(rle, shape, format, **options))
         except RLEError as err:
             raise RLEError(f"item {i} of `rles`: {err}") from None
     # coco dicts carry their own size; the result has the runs' (common) shape
@@ -254,8 +236,6 @@ def merge(
         for i, r in enumerate(parsed):
             out[i] = r.to_mask()
         return out
-    from rlemask import _kernels as k
-
     out = np.zeros(shape, np.int32)
     for i, r in enumerate(parsed):
         box = r.bbox()
@@ -266,6 +246,19 @@ def merge(
     return out
 
 
+def _warmed_formats() -> list[tuple[str, dict]]:
+    """``(format, options)`` of every registered codec that asks to be warmed.
+
+    A codec lists its option sets in ``warmup_options`` (the built-ins do;
+    see the plugin contract in :mod:`rlemask._formats`).
+    """
+    out = []
+    for name in formats():
+        for options in getattr(get_format(name), "warmup_options", ()):
+            out.append((name, dict(options)))
+    return out
+
+
 def warmup() -> None:
     """Compile (or load from numba's on-disk cache) every codec kernel now.
 
@@ -273,13 +266,15 @@ def warmup() -> None:
     environment costs seconds, later processes load them in milliseconds.
     Call this in a parent process before starting worker processes, or at
     start-up of a service, to pay that cost at a known moment.  Covers bool,
-    uint8, int32 and int64 masks in C, Fortran and strided layouts.
+    uint8, int32 and int64 masks in C, Fortran and strided layouts, in every
+    format whose codec lists ``warmup_options`` (the built-ins do).
 
     Examples
     --------
     >>> import rlemask
     >>> rlemask.warmup()
     """
+    warmed = _warmed_formats()
     base = np.zeros((4, 3), np.uint8)
     base[1:3, 1] = 1
     base[3, 2] = 1
@@ -290,16 +285,13 @@ def warmup() -> None:
             for arr in (m, np.asfortranarray(m), m[::-1, ::2]):  # C, F, strided
                 for order in ("F", "C"):
                     Runs.from_mask(arr, order=order)
-                # the text formats' fast paths print straight from the kernels
-                encode(arr)
-                encode(arr, format="kaggle", order="C")
-    for fmt, opts in (("siim", {}), ("kaggle", {}), ("kaggle", {"order": "C"}), ("coco", {})):
-        text = encode(base, format=fmt, **opts)
-        decode(text, base.shape, format=fmt, **opts)
-    for fmt in ("siim", "coco"):
-        rles = [encode(base, format=fmt), encode(base[::-1].copy(), format=fmt)]
+                for fmt, options in warmed:  # the fast paths print straight from kernels
+                    encode(arr, format=fmt, **options)
+    for fmt, options in warmed:
+        rles = [encode(m, format=fmt, **options) for m in (base, base[::-1].copy())]
+        decode(rles[0], base.shape, format=fmt, **options)
         for mode in _MODES:
-            merge(rles, base.shape, format=fmt, mode=mode)
+            merge(rles, base.shape, format=fmt, mode=mode, **options)
     a = Runs.from_mask(base)
     b = Runs.from_mask(base[::-1])
-    _ = (a | b, a & b, a.bbox())
+    _ = (a | b, a & b, a - b, a ^ b, ~a, a.bbox(), a.area)

@@ -19,7 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from rlemask import _kernels as k
+from rlemask import _runs_kernels as rk
+from rlemask._axis_maps import footprint_ranges
 from rlemask._errors import RLEError
+from rlemask._formats import get_format, is_empty, scan_order
 from rlemask._validation import (
     check_area,
     check_choice,
@@ -31,29 +35,12 @@ from rlemask._validation import (
 )
 
 _ORDERS = ("F", "C")
-
-
-_RK = None
-
-
-def _rk():
-    """The kernels module, imported on first use (keeps numba out of ``import rlemask``).
-
-    A global is cheaper than an ``import`` statement in the hot queries
-    (``area``, ``bbox``): about 0.1 us instead of 1 us per call.
-    """
-    global _RK
-    if _RK is None:
-        from rlemask import _runs_kernels
-
-        _RK = _runs_kernels
-    return _RK
+_NO_RUNS = np.empty(0, np.int64)
+_NO_RUNS.setflags(write=False)
 
 
 def _check_sorted_runs(s: np.ndarray, ln: np.ndarray, shape: tuple[int, int]) -> None:
     """RLEError naming the first run that is not sorted, positive and inside ``H * W``."""
-    from rlemask import _kernels as k
-
     npix = shape[0] * shape[1]
     err, i = k._check_runs(s, ln, npix)
     if err:
@@ -82,8 +69,6 @@ def _check_canonical(s: np.ndarray, ln: np.ndarray, shape: tuple[int, int]) -> N
 
 def _colmajor(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column-major runs of a C-contiguous 2-D array (word kernel for uint8 when it fits)."""
-    from rlemask import _kernels as k
-
     # the word kernel sums bytes in 8-bit lanes: at most 255 words (2040 pixels) per row
     if arr.dtype == np.uint8 and arr.shape[1] % 8 == 0 and arr.shape[1] <= 2040:
         return k._runs_colmajor_words(arr, arr.view(np.uint64))
@@ -131,8 +116,6 @@ class Runs:
     __hash__ = None  # mutable-looking container of arrays; compare with ==
 
     def __init__(self, starts: Any, lengths: Any, shape: tuple[int, int], order: str = "F"):
-        from rlemask import _kernels as k
-
         shape = check_shape(shape)
         order = check_order(order)
         for name, values in (("starts", starts), ("lengths", lengths)):
@@ -150,7 +133,7 @@ class Runs:
             )
         _check_sorted_runs(s, ln, shape)
         if s.size > 1 and np.any(s[1:] == s[:-1] + ln[:-1]):
-            s, ln = k._merge_sorted(s, ln)
+            s, ln = rk._merged(s, ln)
         self._set(s, ln, shape, order)
 
     def _set(self, starts, lengths, shape, order):
@@ -259,8 +242,6 @@ class Runs:
         >>> Runs.from_mask(np.eye(3, dtype=bool)).starts
         array([0, 4, 8])
         """
-        from rlemask import _kernels as k
-
         order = check_order(order)
         arr = check_mask(mask)
         shape = (int(arr.shape[0]), int(arr.shape[1]))
@@ -285,31 +266,31 @@ class Runs:
     def from_text(cls, text: Any, shape: tuple[int, int], format: str = "siim", **options) -> Runs:
         """Parse ``text`` in the named format (see :func:`rlemask.formats`).
 
-        A thin alias of :func:`rlemask.codec.runs_from_text`, where the format
-        registry is consulted (this module does not know about formats).
+        ``None``, NaN and the format's empty markers give empty runs.
 
         Examples
         --------
         >>> Runs.from_text("1 2 7 1", (6, 5)).starts
         array([ 1, 10])
+        >>> Runs.from_text("-", (6, 5), format="kaggle").area
+        0
         """
-        from rlemask.codec import runs_from_text
-
-        return runs_from_text(text, shape, format=format, **options)
+        shape = check_shape(shape)
+        codec = get_format(format)
+        if is_empty(codec, text):
+            order = scan_order(codec, options)  # still rejects unknown options
+            return cls._trusted(_NO_RUNS, _NO_RUNS, shape, order)
+        return codec.parse(text, shape, **options)
 
     def to_text(self, format: str = "siim", **options) -> Any:
         """Print the runs in the named format (a ``str``; a ``dict`` for ``coco``).
-
-        A thin alias of :func:`rlemask.codec.runs_to_text`.
 
         Examples
         --------
         >>> Runs([0, 5], [2, 1], (3, 3)).to_text(format="kaggle")
         '1 2 6 1'
         """
-        from rlemask.codec import runs_to_text
-
-        return runs_to_text(self, format=format, **options)
+        return get_format(format).format(self, **options)
 
     def as_order(self, order: str) -> Runs:
         """The same mask scanned in ``order`` (``self`` if it already is), without decoding.
@@ -335,7 +316,6 @@ class Runs:
 
     def _reordered(self) -> tuple[np.ndarray, np.ndarray]:
         """The runs of the other scan order (kernel output, canonical)."""
-        rk = _rk()
         if self.starts.size == 0:
             return self.starts, self.lengths
         return rk._reorder(self.starts, self.lengths, *self._lines())
@@ -353,8 +333,6 @@ class Runs:
         array([[0, 1],
                [1, 0]], dtype=uint8)
         """
-        from rlemask import _kernels as k
-
         if self.order == "C":  # one write pass, as rlemask.decode fills row-major text
             out = np.empty(self.shape, np.uint8)
             k._fill_all_linear(out.reshape(-1), self.starts, self.lengths)
@@ -377,7 +355,7 @@ class Runs:
         """
         area = self._area
         if area is None:
-            area = _rk()._area(self.lengths)
+            area = rk._area(self.lengths)
             object.__setattr__(self, "_area", area)
         return area
 
@@ -401,7 +379,7 @@ class Runs:
         if self.starts.size == 0:
             return None
         m = self.shape[0] if self.order == "F" else self.shape[1]
-        c0, c1, p0, p1 = _rk()._bbox(self.starts, self.lengths, m)
+        c0, c1, p0, p1 = rk._bbox(self.starts, self.lengths, m)
         # lines are columns (F) or rows (C); positions the other axis
         if self.order == "F":
             return (int(c0), int(p0), int(c1 - c0 + 1), int(p1 - p0 + 1))
@@ -436,7 +414,6 @@ class Runs:
         array([[0, 0, 1],
                [1, 1, 0]], dtype=uint8)
         """
-        rk = _rk()
         if isinstance(axis, (bool, np.bool_)) or axis not in (0, 1, -1, -2):
             raise ValueError(
                 f"`axis` must be 0 (up-down) or 1 (left-right); received axis={axis!r}"
@@ -569,7 +546,6 @@ class Runs:
 
     def _window(self, y: int, x: int, h: int, w: int) -> Runs:
         """``mask[y:y+h, x:x+w]`` where out-of-mask pixels are background (validated args)."""
-        rk = _rk()
         m, n_lines = self._lines()
         if self.order == "F":
             args = (x, w, y, h)
@@ -615,9 +591,6 @@ class Runs:
         array([[0, 0],
                [0, 0]], dtype=uint8)
         """
-        from rlemask._axis_maps import footprint_ranges
-
-        rk = _rk()
         oh, ow = check_size(shape, "shape")
         check_choice(method, "method", ("nearest", "any"))
         H, W = self.shape
@@ -675,7 +648,6 @@ class Runs:
         >>> [c.bbox() for c in Runs.from_mask(m).components(4)]
         [(0, 0, 1, 1), (1, 1, 1, 1), (0, 3, 2, 1)]
         """
-        rk = _rk()
         conn8 = check_connectivity(connectivity)
         if self.starts.size == 0:
             return []
@@ -697,22 +669,17 @@ class Runs:
 
     def __or__(self, other: Runs) -> Runs:
         """Union, computed on the runs (no decoding)."""
-        from rlemask import _kernels as k
-
         self._check_other(other, "|")
-        s, ln = k._union(self.starts, self.lengths, other.starts, other.lengths)
+        s, ln = rk._union(self.starts, self.lengths, other.starts, other.lengths)
         return Runs._trusted(s, ln, self.shape, self.order)
 
     def __and__(self, other: Runs) -> Runs:
         """Intersection, computed on the runs (no decoding)."""
-        from rlemask import _kernels as k
-
         self._check_other(other, "&")
-        s, ln = k._intersection(self.starts, self.lengths, other.starts, other.lengths)
+        s, ln = rk._intersection(self.starts, self.lengths, other.starts, other.lengths)
         return Runs._trusted(s, ln, self.shape, self.order)
 
     def _boolean(self, other: Any, op: str, table: int) -> Runs:
-        rk = _rk()
         self._check_other(other, op)
         s, ln = rk._boolean(self.starts, self.lengths, other.starts, other.lengths, table)
         return self._new(s, ln)
@@ -725,7 +692,7 @@ class Runs:
         >>> (Runs([0], [4], (2, 3)) - Runs([1], [2], (2, 3))).starts.tolist()
         [0, 3]
         """
-        return self._boolean(other, "-", 0b0100)  # bit 2*a+b: a and not b
+        return self._boolean(other, "-", rk.DIFFERENCE)
 
     def __xor__(self, other: Runs) -> Runs:
         """Symmetric difference, computed on the runs.
@@ -736,7 +703,7 @@ class Runs:
         >>> r.starts.tolist(), r.lengths.tolist()
         ([0, 4], [2, 1])
         """
-        return self._boolean(other, "^", 0b0110)
+        return self._boolean(other, "^", rk.XOR)
 
     def __invert__(self) -> Runs:
         """Complement: every pixel not in a run.
@@ -747,7 +714,6 @@ class Runs:
         array([[1, 0],
                [0, 1]], dtype=uint8)
         """
-        rk = _rk()
         s, ln = rk._complement(self.starts, self.lengths, self.shape[0] * self.shape[1])
         return self._new(s, ln)
 

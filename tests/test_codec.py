@@ -304,7 +304,7 @@ def test_warmup_leaves_nothing_to_compile_for_the_public_codecs():
     """After ``warmup()`` the public codecs on a 1024 x 1024 mask compile nothing new."""
     import os
 
-    from rlemask import _kernels
+    from rlemask import _kernels, _runs_kernels
 
     rlemask.warmup()
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":
@@ -312,8 +312,9 @@ def test_warmup_leaves_nothing_to_compile_for_the_public_codecs():
 
     def compiled():
         return {
-            (name, sig)
-            for name, obj in vars(_kernels).items()
+            (module.__name__, name, sig)
+            for module in (_kernels, _runs_kernels)
+            for name, obj in vars(module).items()
             for sig in getattr(obj, "signatures", ())
         }
 
@@ -332,13 +333,20 @@ def test_warmup_leaves_nothing_to_compile_for_the_public_codecs():
 
 
 def test_import_compiles_nothing():
+    """``import rlemask`` and the registry import no numba; ``Runs`` imports its kernels
+    (at the top of runs.py, the import rule) but compiles none of them."""
     import subprocess
     import sys
 
     code = (
         "import sys, rlemask\n"
-        "rlemask.Runs, rlemask.RLEError, rlemask.formats()\n"
+        "rlemask.RLEError, rlemask.formats()\n"
         "assert 'numba' not in sys.modules, 'import rlemask imported numba'\n"
+        "rlemask.Runs\n"
+        "from rlemask import _kernels, _runs_kernels\n"
+        "compiled = [name for m in (_kernels, _runs_kernels) for name, obj in vars(m).items()\n"
+        "            if getattr(obj, 'signatures', None)]\n"
+        "assert compiled == [], compiled\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -77,3 +77,13 @@ def test_mypy_sees_the_lazy_names(tmp_path):
     assert len(revealed) == len(rlemask.__all__), result.stdout
     untyped = [name for name, kind in zip(rlemask.__all__, revealed, strict=True) if kind == "Any"]
     assert not untyped, result.stdout
+
+
+def test_dir_lists_the_public_names_not_the_facades_own_imports():
+    """``dir(rlemask)`` is what a user can use: the public names and dunders (issue 19, 21)."""
+    listed = dir(rlemask)
+    for helper in ("Any", "TYPE_CHECKING", "annotations", "importlib", "_EXPORTS"):
+        assert helper not in listed
+    assert set(rlemask.__all__) <= set(listed)
+    assert "__version__" in listed and listed == sorted(listed)
+    assert {n for n in listed if not n.startswith("__")} == set(rlemask.__all__)

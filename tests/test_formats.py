@@ -195,3 +195,132 @@ def test_coco_counts_of_wrong_type():
 def test_coco_bad_counts_option():
     with pytest.raises(ValueError, match=r"`counts` must be one of bytes, str, list"):
         rlemask.encode(np.zeros((2, 2), bool), format="coco", counts="json")
+
+
+# ----------------------------------------------------------------- pairs-text codecs
+def _pairs_reference(mask: np.ndarray, relative: bool, base: int, order: str) -> str:
+    """The obvious encoder of any pairs format: runs of the flat scan, then the offsets."""
+    tokens, end = [], 0
+    for s, n in ref.runs_of(ref.flat(mask, order)):
+        tokens += [s - end if relative and tokens else s + base, n]
+        end = s + n
+    return " ".join(map(str, tokens))
+
+
+@pytest.mark.parametrize("relative", [False, True])
+@pytest.mark.parametrize("base", [0, 1])
+@given(case=ref.masks(), order=st.sampled_from("FC"))
+def test_pairs_codec_constants_against_reference(relative, base, order, case):
+    """Every combination of the constants encodes and decodes as the reference says."""
+    arr, expected = case
+    codec = rlemask.PairsCodec("p", relative=relative, base=base, empty="none", order_option=True)
+    want = _pairs_reference(expected, relative, base, order) or "none"
+    assert codec.encode_mask(arr, order=order) == want
+    np.testing.assert_array_equal(codec.decode_mask(want, expected.shape, order=order), expected)
+    runs = codec.parse(want, expected.shape, order=order)
+    assert runs == rlemask.Runs.from_mask(expected, order=order)
+    assert codec.format(runs, order=order) == want
+
+
+def test_a_registered_pairs_codec_is_a_format(clean_registry):
+    codec = rlemask.PairsCodec("abs0", relative=False, base=0, empty="", also_empty=["none"])
+    rlemask.register_format("abs0", codec)
+    mask = rlemask.decode("1 2 7 1 7 2 9 1", (6, 5))
+    assert rlemask.encode(mask, format="abs0") == "1 2 10 1 18 2 29 1"
+    np.testing.assert_array_equal(rlemask.decode("1 2 10 1 18 2 29 1", (6, 5), format="abs0"), mask)
+    assert rlemask.decode(" none ", (6, 5), format="abs0").sum() == 0
+    with pytest.raises(RLEError, match=r"abs0 RLE: token 2 \(30\): run goes past the last pixel"):
+        rlemask.decode("1 2 30 1", (6, 5), format="abs0")
+
+
+def test_builtin_pairs_formats_are_pairs_codecs():
+    siim, kaggle = rlemask.get_format("siim"), rlemask.get_format("kaggle")
+    assert isinstance(siim, rlemask.PairsCodec) and isinstance(kaggle, rlemask.PairsCodec)
+    assert (siim.relative, siim.base, siim.empty, siim.empty_tokens) == (True, 0, "-1", ("", "-1"))
+    assert (kaggle.relative, kaggle.base, kaggle.empty) == (False, 1, "")
+    assert kaggle.empty_tokens == ("", "-1", "-")
+    assert siim.warmup_options == ({},) and kaggle.warmup_options == ({}, {"order": "C"})
+
+
+@pytest.mark.parametrize("marker", ["-", " - ", "-1", " -1", "", "  ", b"-", b" -1 ", None])
+def test_kaggle_empty_markers(marker):
+    """contrails marks empty masks with ``-``: the Kaggle codec reads it (and ``-1``)."""
+    np.testing.assert_array_equal(
+        rlemask.decode(marker, (3, 4), format="kaggle"), np.zeros((3, 4), np.uint8)
+    )
+    assert rlemask.Runs.from_text(marker, (3, 4), format="kaggle").area == 0
+    assert rlemask.merge([marker, "2 1"], (3, 4), format="kaggle").sum() == 1
+    rlemask.get_format("kaggle").check_syntax(marker)
+    assert rlemask.encode(np.zeros((3, 4), bool), format="kaggle") == ""  # written: ""
+
+
+def test_empty_markers_are_the_formats_own():
+    """``-`` is Kaggle's marker only: SIIM text ``-`` is malformed, as before."""
+    with pytest.raises(RLEError, match=r"siim RLE: token 0 \('-'\) is not an integer"):
+        rlemask.decode("-", (3, 4))
+    with pytest.raises(RLEError, match="siim RLE: token 0"):
+        rlemask.get_format("siim").check_syntax("-")
+    with pytest.raises(RLEError, match=r"kaggle RLE: token 1 \('-'\) is not an integer"):
+        rlemask.decode("1 -", (3, 4), format="kaggle")
+
+
+def test_check_syntax_needs_no_shape():
+    kaggle = rlemask.get_format("kaggle")
+    kaggle.check_syntax("1 2 99999 3")  # past any small image: only decoding knows the shape
+    with pytest.raises(RLEError, match=r"odd number of tokens \(3\)"):
+        kaggle.check_syntax("1 2 3")
+    with pytest.raises(RLEError, match=r"token 1 \('x'\) is not an integer"):
+        kaggle.check_syntax("1 x")
+
+
+def test_pairs_codec_rejects_bad_constants():
+    with pytest.raises(ValueError, match="`base` must be 0 or 1; received base=2"):
+        rlemask.PairsCodec("x", relative=False, base=2, empty="")
+    with pytest.raises(ValueError, match="empty marker must be a str that is not pairs text"):
+        rlemask.PairsCodec("x", relative=False, base=1, empty="1 1")
+    with pytest.raises(TypeError, match=r"the 'siim' format takes no option order"):
+        rlemask.decode("1 2", (3, 4), order="F")
+
+
+def test_warmup_compiles_a_registered_pairs_codec(clean_registry):
+    """``warmup`` asks each codec which options to warm, so a new format needs no edit there."""
+    seen = []
+
+    class Spy(rlemask.PairsCodec):
+        def encode_mask(self, mask, **options):
+            seen.append(options)
+            return super().encode_mask(mask, **options)
+
+    rlemask.register_format("spy", Spy("spy", relative=False, base=0, empty="", order_option=True))
+    rlemask.warmup()
+    assert {} in seen and {"order": "C"} in seen
+
+
+# ----------------------------------------------------------------- text that is not text
+SURROGATE_TEXTS = ["\udc80", "1 2\udc80", "1 \udc80 2", "\ud800 1 2", "1 2 3 4\udfff"]
+
+
+@pytest.mark.parametrize("fmt", sorted(formats_mod._BUILTIN) + ["pairs-plugin"])
+@pytest.mark.parametrize("text", SURROGATE_TEXTS)
+def test_lone_surrogate_is_an_rle_error_in_every_format(clean_registry, fmt, text):
+    """A lone surrogate (text decoded with ``surrogateescape``) is an RLEError, not a
+    UnicodeEncodeError, in every registered format, through every entry point."""
+    rlemask.register_format("pairs-plugin", rlemask.PairsCodec("pairs-plugin", relative=False,
+                                                               base=0, empty=""), replace=True)
+    assert set(formats_mod._BUILTIN) <= set(rlemask.formats())
+    inputs = [text]
+    if fmt == "coco":
+        inputs += [{"size": [4, 4], "counts": text}, text.encode("utf-8", "surrogatepass")]
+    for rle in inputs:
+        with pytest.raises(RLEError, match="surrogate|bad character") as err:
+            rlemask.decode(rle, (4, 4), format=fmt)
+        if isinstance(rle, str):
+            assert "lone surrogate" in str(err.value) and "token" in str(err.value)
+        with pytest.raises(RLEError):
+            rlemask.Runs.from_text(rle, (4, 4), format=fmt)
+        with pytest.raises(RLEError, match="item 1 of `rles`"):
+            rlemask.merge([None, rle], (4, 4), format=fmt)
+        check = getattr(rlemask.get_format(fmt), "check_syntax", None)
+        if check is not None:
+            with pytest.raises(RLEError):
+                check(rle)

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rlemask
-from rlemask import Runs
+from rlemask import RLEError, Runs
 
 pytestmark = pytest.mark.kernels
 
@@ -251,13 +251,22 @@ def test_from_canonical():
     assert Runs.from_canonical(s, ln, (6, 5), check=False) == r
 
 
-def test_text_methods_delegate_to_codec():
-    from rlemask.codec import runs_from_text, runs_to_text
+def test_text_methods_use_the_format_registry():
+    """``Runs.from_text`` / ``to_text`` agree with the codec of the format, empties included."""
+    codec = rlemask.get_format("kaggle")
+    r = Runs.from_text("2 2 11 1 19 2 30 1", (6, 5), format="kaggle")
+    assert r == codec.parse("2 2 11 1 19 2 30 1", (6, 5))
+    assert r.to_text(format="kaggle") == codec.format(r) == "2 2 11 1 19 2 30 1"
+    for empty in (None, float("nan"), "", " -1", "-", b" - "):
+        assert Runs.from_text(empty, (6, 5), format="kaggle").area == 0
+    with pytest.raises(RLEError, match="token 0"):
+        Runs.from_text("-", (6, 5))  # `-` is kaggle's marker, not siim's
+    with pytest.raises(TypeError, match="order"):
+        Runs.from_text(None, (6, 5), order="C")  # options are checked for empties too
+    from rlemask.codec import runs_from_text, runs_to_text  # the function forms
 
-    r = runs_from_text("1 2 7 1 7 2 9 1", (6, 5))
-    assert r == Runs.from_text("1 2 7 1 7 2 9 1", (6, 5))
-    assert runs_to_text(r, format="kaggle") == r.to_text(format="kaggle") == "2 2 11 1 19 2 30 1"
-    assert runs_from_text(None, (6, 5)).area == 0
+    assert runs_from_text("-", (6, 5), format="kaggle") == Runs([], [], (6, 5))
+    assert runs_to_text(r, format="kaggle") == "2 2 11 1 19 2 30 1"
 
 
 def test_plot_takes_runs(synthetic_siim_small):

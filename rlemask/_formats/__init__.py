@@ -15,7 +15,10 @@ is not registered yet, or when :func:`formats` lists the names.
 
 Plugin contract
 ---------------
-A codec is any object with:
+A pairs-text format (``start length`` pairs, relative or absolute, 0- or
+1-based) needs no code: ``rlemask.PairsCodec(name, relative=, base=, empty=)``
+is a complete codec (:mod:`rlemask._formats.pairs`).  Any other codec is any
+object with:
 
 ``name`` : str
     The format name.
@@ -23,8 +26,9 @@ A codec is any object with:
     Parse one encoded mask.  ``rle`` is what the format stores (``str`` or
     ``bytes`` for text formats; ``coco`` also takes a dict).  ``shape`` is a
     validated ``(H, W)`` tuple of positive ints.  Empty markers of the format
-    (``""``, ``"-1"``) give empty runs; ``None`` and NaN are handled by
-    :func:`rlemask.decode` before the codec is called.  Malformed input raises
+    (``""``, ``"-1"``, what ``is_empty`` accepts) give empty runs;
+    :func:`rlemask.decode` already handles them, and ``None`` and NaN, before
+    the codec is called.  Malformed input raises
     :class:`rlemask.RLEError` naming the token position and value.  Never
     write a mask here: return :class:`rlemask.Runs`, built with its
     constructor (validates, merges touching runs) or with
@@ -35,6 +39,19 @@ A codec is any object with:
     Print canonical :class:`rlemask.Runs`; an empty mask prints the format's
     empty marker.  If ``runs.order`` is not the order the format needs, call
     ``runs.as_order(...)``.
+``is_empty(rle) -> bool`` (optional)
+    Whether ``rle`` is an empty mask in this format.  Without it the markers
+    of every format are used (``None``, NaN, ``""``, ``"-1"``); a codec that
+    has it must still accept those (:class:`rlemask.PairsCodec` does).
+``empty`` : str (optional, text formats)
+    The text written for an empty mask (labels-file writers use it).
+``check_syntax(rle) -> None`` (optional, text formats)
+    Raise :class:`rlemask.RLEError` unless ``rle`` is well-formed without
+    knowing the mask shape (ints, an even count); labels-file readers call it
+    on every row.  Formats without it are checked when decoded.
+``warmup_options`` : sequence of dict (optional)
+    Option sets for which :func:`rlemask.warmup` compiles the codec's
+    kernels (``({},)`` for one set); codecs without it are not warmed.
 ``scan_order(**options) -> "F" | "C"`` (optional, default ``"F"``)
     The scan order ``format`` wants, so that :func:`rlemask.encode` builds the
     runs directly in that order.
@@ -66,6 +83,8 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 from typing import Any
+
+from rlemask._validation import is_empty_rle
 
 ENTRY_POINT_GROUP = "rlemask.formats"
 
@@ -187,3 +206,17 @@ def scan_order(codec: Any, options: dict) -> str:
     """The scan order ``codec`` wants for ``options`` (``"F"`` when it does not say)."""
     fn = getattr(codec, "scan_order", None)
     return fn(**options) if fn is not None else "F"
+
+
+def is_empty(codec: Any, rle: Any) -> bool:
+    """Whether ``rle`` means an empty mask for ``codec``: its ``is_empty``, when it has one,
+    else the markers of every format (``None``, NaN, ``""``, ``"-1"``).
+
+    Examples
+    --------
+    >>> import rlemask
+    >>> is_empty(rlemask.get_format("kaggle"), " - "), is_empty(rlemask.get_format("siim"), "-")
+    (True, False)
+    """
+    fn = getattr(codec, "is_empty", None)
+    return fn(rle) if fn is not None else is_empty_rle(rle)

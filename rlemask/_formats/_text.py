@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
 from rlemask import _kernels as k
 from rlemask._errors import RLEError
-from rlemask._validation import check_mask
 
 
 def to_buffer(rle: Any, fmt: str) -> tuple[np.ndarray, bytes]:
     """``(uint8 array, raw bytes)`` of a ``str``/``bytes`` RLE; TypeError otherwise."""
     if isinstance(rle, str):
-        raw = rle.encode("utf-8")
+        try:
+            raw = rle.encode("utf-8")
+        except UnicodeEncodeError as err:  # a lone surrogate (text read with surrogateescape)
+            raise RLEError(_not_text(rle, err.start, fmt)) from None
     elif isinstance(rle, (bytes, bytearray, memoryview)):
         raw = bytes(rle)
     else:
@@ -23,6 +24,20 @@ def to_buffer(rle: Any, fmt: str) -> tuple[np.ndarray, bytes]:
             f"a {fmt!r} RLE must be str or bytes; received {type(rle).__name__} {rle!r:.80}"
         )
     return np.frombuffer(raw, np.uint8), raw
+
+
+def _not_text(rle: str, at: int, fmt: str) -> str:
+    """The message for character ``at`` of ``rle``, which has no UTF-8 form (a lone surrogate)."""
+    start = at
+    while start > 0 and not rle[start - 1].isspace():
+        start -= 1
+    end = at
+    while end < len(rle) and not rle[end].isspace():
+        end += 1
+    return (
+        f"{fmt} RLE: token {len(rle[:start].split())} ({rle[start:end]!r}): character {at} "
+        f"({rle[at]!r}) is a lone surrogate, not text"
+    )
 
 
 def token_text(raw: bytes, start: int) -> str:
@@ -74,45 +89,3 @@ def raise_run_error(
     else:  # pragma: no cover - every kernel code is handled above
         msg = f"{where}: invalid (code {err})"
     raise RLEError(msg)
-
-
-def decode_text(
-    rle: Any,
-    shape: tuple[int, int],
-    fmt: str,
-    relative: bool,
-    base: int,
-    row_major: bool,
-    on_error: Callable[[Any, tuple[int, int]], NoReturn],
-) -> np.ndarray:
-    """The ``uint8`` 0/1 mask of pairs text in one kernel call (parse, validate, fill).
-
-    The kernel validates every pair before it writes a pixel and only
-    reports that the text is malformed; ``on_error(rle, shape)`` then
-    re-parses step by step to raise the RLEError naming the token.
-    """
-    buf = to_buffer(rle, fmt)[0]
-    out = np.empty(shape, np.uint8)  # the kernel writes every pixel
-    if k._decode_pairs(buf, out.view(np.int8), relative, base, row_major):
-        on_error(rle, shape)
-    return out
-
-
-def encode_text(mask: Any, order: str, relative: bool, base: int) -> bytes | None:
-    """The text of ``mask``'s runs straight from a kernel, or ``None`` if no fast path fits.
-
-    Skips building :class:`rlemask.Runs` for the layouts a kernel reads in
-    memory order: a C-contiguous ``uint8``/``bool`` mask whose width is a
-    multiple of 8 (up to 2040) for column-major runs, and the contiguous
-    scan of either order.  ``b""`` is an empty mask.
-    """
-    arr = check_mask(mask)
-    if order == "F":
-        h, w = arr.shape
-        if arr.dtype == np.uint8 and arr.flags.c_contiguous and w % 8 == 0 and w <= 2040:
-            return k._encode_words_text(arr, arr.view(np.uint64), relative, base).tobytes()
-        if arr.flags.f_contiguous:
-            return k._encode_linear_text(arr.ravel(order="F"), relative, base).tobytes()
-    elif arr.flags.c_contiguous:
-        return k._encode_linear_text(arr.ravel(), relative, base).tobytes()
-    return None
