@@ -20,6 +20,8 @@ Examples
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -59,6 +61,14 @@ _EXPORTS: dict[str, str] = {
     "dice_matrix": "rlemask.pairwise",
     "evaluate": "rlemask.evaluation",
     "EvalReport": "rlemask.evaluation",
+    "score": "rlemask.scoring",
+    "ScoreReport": "rlemask.score_report",
+    "metrics": "rlemask.metric_registry",
+    "register_metric": "rlemask.metric_registry",
+    "competitions": "rlemask.competition_table",
+    "competition": "rlemask.competition_table",
+    "Competition": "rlemask.competition_table",
+    "check_submission": "rlemask.submission",
     "remove_small_regions": "rlemask.postprocess",
     "triplet_threshold": "rlemask.postprocess",
     "TripletSearch": "rlemask.postprocess",
@@ -100,6 +110,25 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'rlemask' has no attribute {name!r}")
 
 
+class _Package(types.ModuleType):
+    """The package object: importing a submodule must not hide a public name it shares.
+
+    ``rlemask.metrics`` is both the function that lists the scoring metrics
+    and the module of ``dice``/``iou``; the import system sets the package
+    attribute of a freshly imported submodule, which would replace the
+    function with the module (``from rlemask.metrics import dice`` still
+    works: it reads ``sys.modules``).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 def __dir__() -> list[str]:
     # the public names and the module's dunders, not the helpers this file imports
     return sorted(set(__all__) | {n for n in globals() if n.startswith("__")})
@@ -133,6 +162,14 @@ if TYPE_CHECKING:
     from rlemask.dicom import read_dicom_meta as read_dicom_meta
     from rlemask.evaluation import EvalReport as EvalReport
     from rlemask.evaluation import evaluate as evaluate
+    from rlemask.scoring import score as score
+    from rlemask.score_report import ScoreReport as ScoreReport
+    from rlemask.metric_registry import metrics as metrics
+    from rlemask.metric_registry import register_metric as register_metric
+    from rlemask.competition_table import competitions as competitions
+    from rlemask.competition_table import competition as competition
+    from rlemask.competition_table import Competition as Competition
+    from rlemask.submission import check_submission as check_submission
     from rlemask.images import image_shape as image_shape
     from rlemask.images import read_image as read_image
     from rlemask.images import read_region as read_region
