@@ -31,6 +31,7 @@ _COMMANDS = [
     "plot",
     "cache",
     "score",
+    "check",
     "convert",
 ]
 
