@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rlemask import _runs_kernels as rk
 from rlemask._metric_kernels import _bbox_scan
 from rlemask._validation import check_connectivity, check_probability_map
 from rlemask.runs import Runs
@@ -23,8 +24,6 @@ Box = tuple[int, int, int, int]
 
 def _region_boxes(runs: Runs, conn8: bool) -> list[Box]:
     """The boxes of the connected regions of ``runs``, in :meth:`Runs.components` order."""
-    from rlemask import _runs_kernels as rk
-
     if runs.starts.size == 0:
         return []
     columns = runs.order == "F"  # scan lines are columns (F) or rows (C)

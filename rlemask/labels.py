@@ -23,6 +23,7 @@ import numpy as np
 
 from rlemask._atomic import atomic_write
 from rlemask._errors import LabelsFileError, RLEError
+from rlemask._formats import get_format
 from rlemask._optional import install_hint
 from rlemask._validation import check_shape, is_empty_rle
 
@@ -37,8 +38,6 @@ __all__ = [
 
 _ID = "ImageId"
 _RLE = "EncodedPixels"
-# formats whose text can be syntax-checked without knowing the mask shape
-_TEXT_FORMATS = ("siim", "kaggle")
 _PANDAS_HINT = f"install pandas ({install_hint('pandas')})"
 
 
@@ -79,15 +78,8 @@ def large_fields() -> Iterator[None]:
 
 
 def _syntax_check(fmt: str, validate: bool):
-    """A cheap syntax check of one RLE text (tokens are ints, an even count), or None."""
-    if not validate or fmt not in _TEXT_FORMATS:
-        return None
-    from rlemask._formats import _text
-
-    def check(value: str) -> None:
-        _text.check_pairs(_text.tokens(value, fmt), fmt)
-
-    return check
+    """The format's cheap syntax check of one RLE text (``codec.check_syntax``), or None."""
+    return getattr(get_format(fmt), "check_syntax", None) if validate else None
 
 
 def _add_row(labels: dict, image_id: str, value: Any, check, where: str, error: type) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from rlemask import _runs_kernels as rk
 from rlemask.runs import Runs
 
 __all__ = ["dice_matrix", "iou_matrix"]
@@ -65,8 +66,6 @@ def _csr(runs: list[Runs]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
 
 def _counts(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(inter (n, m), area_a (n,), area_b (m,))`` after validating both lists."""
-    from rlemask import _runs_kernels as rk
-
     ra = _as_runs_list(a, "a")
     rb = _as_runs_list(b, "b")
     shapes = {r.shape for r in ra} | {r.shape for r in rb}

@@ -324,3 +324,14 @@ def test_lone_surrogate_is_an_rle_error_in_every_format(clean_registry, fmt, tex
         if check is not None:
             with pytest.raises(RLEError):
                 check(rle)
+
+
+def test_labels_reader_checks_a_new_format_with_its_codec(clean_registry, tmp_path):
+    """The CSV reader asks the codec (``check_syntax``): a new format needs no edit there."""
+    rlemask.register_format("abs0", rlemask.PairsCodec("abs0", relative=False, base=0, empty=""))
+    path = tmp_path / "labels.csv"
+    path.write_text("ImageId,EncodedPixels\na,0 2\nb,\n")
+    assert rlemask.read_rle_csv(path, format="abs0") == {"a": ["0 2"], "b": []}
+    path.write_text("ImageId,EncodedPixels\na,0 2\nb,0 x\n")
+    with pytest.raises(rlemask.LabelsFileError, match=r"line 3.*abs0 RLE: token 1 \('x'\)"):
+        rlemask.read_rle_csv(path, format="abs0")
