@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "labels_from_frame": "rlemask.labels",
     "read_labels": "rlemask.label_reader",
     "Labels": "rlemask.label_table",
+    "write_labels": "rlemask.label_writer",
     # geometry and metrics
     "resize_image": "rlemask.resize",
     "resize_mask": "rlemask.resize",
@@ -175,6 +176,7 @@ if TYPE_CHECKING:
     from rlemask.images import read_region as read_region
     from rlemask.label_reader import read_labels as read_labels
     from rlemask.label_table import Labels as Labels
+    from rlemask.label_writer import write_labels as write_labels
     from rlemask.labels import labels_from_frame as labels_from_frame
     from rlemask.labels import read_rle_csv as read_rle_csv
     from rlemask.labels import write_rle_csv as write_rle_csv

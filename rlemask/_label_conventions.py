@@ -29,15 +29,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from rlemask import _labels_kernels as lk
+from rlemask._formats import get_format
 
-# The two conventions "auto" chooses between, and how each reads its pairs:
-# relative offsets (SIIM) or absolute starts (Kaggle).  Any other registered
+# The two conventions "auto" chooses between (FORMATS.md); any other registered
 # format is read only when named (format="coco", a plugin's).
 AUTO_CANDIDATES = ("siim", "kaggle")
-PAIRS_RELATIVE = {"siim": True, "kaggle": False}
 
-# tokens that mean an empty mask besides the kernel's "", "-1" and "-"
-DEFAULT_EXTRA_EMPTY = ("nan", "NaN", "NAN", "None", "<NA>")
+# tokens that mean an empty mask in any label file, besides the codecs' own markers
+DEFAULT_EXTRA_EMPTY = ("-", "nan", "NaN", "NAN", "None", "<NA>")
+
+
+def pairs_rule(fmt: str | None) -> tuple[bool, int] | None:
+    """``(relative, base)`` of a pairs-text format from its codec, or None (not pairs text)."""
+    if fmt is None:
+        return None
+    codec = get_format(fmt)
+    relative, base = getattr(codec, "relative", None), getattr(codec, "base", None)
+    if relative is None or base not in (0, 1):
+        return None
+    return bool(relative), int(base)
+
+
+def empty_markers(fmt: str) -> tuple[str, ...]:
+    """The texts the format's codec reads as an empty mask (its registry entry says)."""
+    tokens = getattr(get_format(fmt), "empty_tokens", None)
+    return tuple(tokens) if tokens is not None else ()
 
 
 @dataclass
@@ -53,10 +69,16 @@ class RleStats:
     rel_end: np.ndarray
 
     def end(self, fmt: str | None) -> np.ndarray | None:
-        """One past the last pixel of each row under ``fmt`` (None: not pairs text)."""
-        if fmt not in PAIRS_RELATIVE:
+        """One past the last pixel of each row under ``fmt`` (None: not pairs text).
+
+        The scanner measures absolute starts as 1-based and relative offsets
+        as 0-based; a format of the other base shifts every end by one.
+        """
+        rule = pairs_rule(fmt)
+        if rule is None:
             return None
-        return self.rel_end if PAIRS_RELATIVE[fmt] else self.abs_end
+        relative, base = rule
+        return self.rel_end - base if relative else self.abs_end + (1 - base)
 
 
 def rle_stats(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> RleStats:
@@ -124,3 +146,45 @@ def decide_format(stats: RleStats, npix: np.ndarray | None) -> tuple[str | None,
                           "non-overlapping starts: absolute (Kaggle) starts")
     return None, (f"too little evidence: {c['rows']} non-empty rows, {c['multi']} with several "
                   "runs (a single run reads the same way in both conventions, shifted by one)")
+
+
+_RLE_WHY = {
+    lk.RLE_BAD_TOKEN: "is not an integer",
+    lk.RLE_TOO_LONG: "has more than 18 digits",
+    lk.RLE_NEGATIVE: "is negative",
+    lk.RLE_BAD_LENGTH: "is a run length; lengths must be positive",
+}
+
+
+def rle_problem(stats: RleStats, buf: bytes, start: int, end: int, row: int) -> str:
+    """The message for a row whose syntax the scanner refused."""
+    code = int(stats.code[row])
+    tok = int(stats.tok[row])
+    if code == lk.RLE_ODD:
+        return f"odd number of tokens ({tok + 1}); the last has no length after it"
+    token = buf[start:end].split()[tok].decode("utf-8", "replace") if tok < len(
+        buf[start:end].split()) else "?"
+    return f"RLE token {tok} ({token!r}) {_RLE_WHY.get(code, 'is invalid')}"
+
+
+def pairs_text_problem(text: str, fmt: str) -> str:
+    """What :func:`rlemask.read_labels` would refuse in one RLE text of ``fmt`` ("" if nothing).
+
+    ``"not pairs"`` when ``fmt`` is not pairs text (nothing can be said
+    without a shape).
+    """
+    rule = pairs_rule(fmt)
+    if rule is None:
+        return "not pairs"
+    raw = text.encode("utf-8")
+    arr = np.frombuffer(raw, np.uint8)
+    stats = rle_stats(arr, np.zeros(1, np.int64), np.full(1, len(raw), np.int64))
+    if stats.code[0] > lk.RLE_EMPTY:
+        return rle_problem(stats, raw, 0, len(raw), 0)
+    relative, base = rule
+    bits = int(stats.flags[0])
+    if not relative and bits & (lk.FLAG_UNSORTED | lk.FLAG_OVERLAP):
+        return "absolute starts that go backwards or overlap"
+    if base == 1 and bits & lk.FLAG_ZERO_START:
+        return "a start of 0 (starts are 1-based)"
+    return ""

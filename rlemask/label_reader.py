@@ -26,10 +26,12 @@ from rlemask._label_columns import Columns, looks_like_header, resolve_columns
 from rlemask._label_conventions import (
     AUTO_CANDIDATES,
     DEFAULT_EXTRA_EMPTY,
-    PAIRS_RELATIVE,
     RleStats,
     decide_format,
+    empty_markers,
     mark_empty_tokens,
+    pairs_rule,
+    rle_problem,
     rle_stats,
 )
 from rlemask._validation import check_order, check_shape
@@ -329,25 +331,6 @@ def empty_tokens(empty: Any) -> tuple[str, ...]:
     return DEFAULT_EXTRA_EMPTY + tuple(items)
 
 
-_RLE_WHY = {
-    lk.RLE_BAD_TOKEN: "is not an integer",
-    lk.RLE_TOO_LONG: "has more than 18 digits",
-    lk.RLE_NEGATIVE: "is negative",
-    lk.RLE_BAD_LENGTH: "is a run length; lengths must be positive",
-}
-
-
-def rle_problem(stats: RleStats, buf: bytes, start: int, end: int, row: int) -> str:
-    """The message for a row whose syntax the scanner refused."""
-    code = int(stats.code[row])
-    tok = int(stats.tok[row])
-    if code == lk.RLE_ODD:
-        return f"odd number of tokens ({tok + 1}); the last has no length after it"
-    token = buf[start:end].split()[tok].decode("utf-8", "replace") if tok < len(
-        buf[start:end].split()) else "?"
-    return f"RLE token {tok} ({token!r}) {_RLE_WHY.get(code, 'is invalid')}"
-
-
 def _check_syntax(p: ParsedRows, stats: RleStats, ids: tuple, image: np.ndarray) -> None:
     bad = np.flatnonzero(stats.code > lk.RLE_EMPTY)
     if bad.size:
@@ -357,17 +340,20 @@ def _check_syntax(p: ParsedRows, stats: RleStats, ids: tuple, image: np.ndarray)
         raise LabelsFileError(f"{_where(p, row)} (id {ids[image[row]]!r}): {why}")
 
 
-def _check_kaggle(p: ParsedRows, stats: RleStats, ids: tuple, image: np.ndarray) -> None:
-    """Absolute starts that go backwards, overlap or start at 0 are not Kaggle text."""
+def _check_absolute(p: ParsedRows, stats: RleStats, ids: tuple, image: np.ndarray,
+                    fmt: str, base: int) -> None:
+    """Absolute starts that go backwards, overlap or fall below the base are not ``fmt``."""
     ok = stats.code == lk.RLE_OK
-    for flag, why in ((lk.FLAG_ZERO_START, "a start of 0 (Kaggle starts are 1-based)"),
-                      (lk.FLAG_UNSORTED, "starts that go backwards"),
-                      (lk.FLAG_OVERLAP, "runs that overlap")):
+    checks = [(lk.FLAG_UNSORTED, "starts that go backwards"),
+              (lk.FLAG_OVERLAP, "runs that overlap")]
+    if base == 1:
+        checks.insert(0, (lk.FLAG_ZERO_START, f"a start of 0 ({fmt} starts are 1-based)"))
+    for flag, why in checks:
         rows = np.flatnonzero(ok & ((stats.flags & flag) != 0))
         if rows.size:
             row = int(rows[0])
             raise LabelsFileError(
-                f"{_where(p, row)} (id {ids[image[row]]!r}): kaggle RLE with {why}; "
+                f"{_where(p, row)} (id {ids[image[row]]!r}): {fmt} RLE with {why}; "
                 f"{rows.size} rows like it (SIIM relative offsets? read with format='siim')"
             )
 
@@ -408,18 +394,23 @@ def build_labels(p: ParsedRows, *, format: str = "auto", tokens: tuple[str, ...]
     heights, widths = _shape_columns(p)
     s, e = p.fields["rle"]
     stats = rle_stats(p.arr, s, e)
-    mark_empty_tokens(stats, p.buf, s, e, tokens)
-    pairs = format == "auto" or format in PAIRS_RELATIVE
+    candidates = AUTO_CANDIDATES if format == "auto" else (format,)
+    markers = tuple(t for c in candidates for t in empty_markers(c))
+    mark_empty_tokens(stats, p.buf, s, e, markers + tokens)
+    pairs = format == "auto" or pairs_rule(format) is not None
     if pairs:
         _check_syntax(p, stats, ids, image)
     npix = (heights * widths if heights is not None
             else np.full(image.size, shape[0] * shape[1], np.int64) if shape else None)
     fmt, evidence = _choose(format, stats, npix)
-    if fmt == "kaggle":
-        _check_kaggle(p, stats, ids, image)
+    rule = pairs_rule(fmt)
+    if rule is not None and not rule[0]:
+        _check_absolute(p, stats, ids, image, fmt, rule[1])
     end = stats.end(fmt) if pairs else None
     _check_fit(p, end, npix, ids, image, heights, widths, shape)
-    options = {"order": check_order(order)} if fmt == "kaggle" and order != "F" else {}
+    options = {"order": check_order(order)} if order != "F" else {}
+    if fmt is not None and options:
+        get_format(fmt).scan_order(**options)  # a format without the option: TypeError
     return Labels(LabelRows(
         source=p.source, where=p.where, layout=p.columns.layout, buf=p.buf,
         rle_start=s, rle_end=e, image=image, ids=ids, cls=cls, classes=classes, line=p.line,
