@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # tensorflow-cpu is the lighter install; GPU users: pip install -e ".[keras-gpu]"
 EXTRAS ?= dev,keras-cpu
 
-.PHONY: install install-torch test test-jax test-torch lint demo bench compare docs docs-figures clean
+.PHONY: install install-torch browser test test-jax test-torch lint demo bench compare docs docs-figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,21 @@ install: $(VENV)/.installed
 lint: install
 	$(BIN)/ruff check .
 
+# The report page's browser tests (tests/test_report_page.py) drive Debian's
+# chromium through Playwright (the dev extra); Playwright's own browser download
+# is not used.  Installed where apt-get runs as root; elsewhere the tests skip.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "browser: installing Debian's chromium for the report page's browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends chromium) >/dev/null 2>&1 \
+		|| echo "browser: apt-get could not install chromium: the browser tests skip"; \
+	else echo "browser: no chromium and no root apt-get: the report page's browser tests skip"; fi
+
 # The kernel tests run twice: compiled, and once as plain Python
 # (NUMBA_DISABLE_JIT=1) so that the kernel source itself is covered.
-test: install lint
+test: install lint browser
 	$(BIN)/python -m pytest tests rlemask rlemask_keras --doctest-modules --durations=25 \
 		--ignore=rlemask/__main__.py --ignore=rlemask_keras/__main__.py
 	NUMBA_DISABLE_JIT=1 $(BIN)/python -m pytest -m kernels -q -p no:cacheprovider

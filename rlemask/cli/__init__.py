@@ -32,6 +32,7 @@ _COMMANDS = [
     "cache",
     "score",
     "check",
+    "report",
     "convert",
 ]
 

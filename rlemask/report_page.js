@@ -1,0 +1,80 @@
+// Sorting and filtering of the error-analysis page (rlemask.report_page).
+// Plain JavaScript, inlined into index.html: no framework, nothing fetched.
+// Without JavaScript the page is the same table in worst-first order.
+(function () {
+  "use strict";
+  const table = document.getElementById("rows");
+  if (!table) return;
+  const tbody = table.tBodies[0];
+  const rows = Array.from(tbody.rows);  // the page's own (worst-first) order
+  const headers = Array.from(table.tHead.rows[0].cells);
+  const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+  const shown = document.getElementById("shown");
+  const form = document.getElementById("filters");
+  let current = { col: -1, dir: 1 };
+
+  // A cell's sort key: data-v where the text is rounded (scores), else the text.
+  function key(row, col, kind) {
+    const cell = row.cells[col];
+    const text = cell.dataset.v !== undefined ? cell.dataset.v : cell.textContent.trim();
+    if (kind === "num") return text === "" ? NaN : Number(text);
+    return text;
+  }
+
+  function compare(a, b, kind, dir) {
+    if (kind === "num") {
+      const an = Number.isNaN(a), bn = Number.isNaN(b);
+      if (an || bn) return an === bn ? 0 : (an ? 1 : -1);  // blanks last, either way
+      return (a - b) * dir;
+    }
+    return collator.compare(a, b) * dir;
+  }
+
+  function sortBy(col, dir) {
+    const kind = headers[col].dataset.kind;
+    const keyed = rows.map((row, i) => [key(row, col, kind), i, row]);
+    keyed.sort((a, b) => compare(a[0], b[0], kind, dir) || a[1] - b[1]);
+    const fragment = document.createDocumentFragment();
+    for (const item of keyed) fragment.appendChild(item[2]);
+    tbody.appendChild(fragment);
+    headers.forEach((h) => h.removeAttribute("aria-sort"));
+    headers[col].setAttribute("aria-sort", dir > 0 ? "ascending" : "descending");
+    current = { col: col, dir: dir };
+  }
+
+  headers.forEach((th, col) => {
+    if (!th.dataset.kind) return;  // the thumbnail column
+    const button = document.createElement("button");
+    button.type = "button";
+    button.title = "sort by " + th.textContent.trim();
+    while (th.firstChild) button.appendChild(th.firstChild);
+    th.appendChild(button);
+    if (th.getAttribute("aria-sort") === "ascending") current = { col: col, dir: 1 };
+    button.addEventListener("click", () => {
+      sortBy(col, current.col === col && current.dir > 0 ? -1 : 1);
+    });
+  });
+
+  function applyFilters() {
+    const outcomes = new Set(
+      Array.from(form.querySelectorAll("input[name=outcome]:checked"), (box) => box.value));
+    const select = form.querySelector("select[name=class]");
+    const cls = select ? select.value : "";
+    let n = 0;
+    for (const row of rows) {
+      const visible = outcomes.has(row.dataset.outcome) &&
+        (cls === "" || row.dataset.class === cls);
+      row.hidden = !visible;
+      if (visible) n += 1;
+    }
+    shown.textContent = "Showing " + n.toLocaleString("en") + " of " +
+      rows.length.toLocaleString("en") + " rows";
+  }
+
+  if (form) {
+    form.hidden = false;
+    form.addEventListener("change", applyFilters);
+    form.addEventListener("submit", (event) => event.preventDefault());
+    applyFilters();
+  }
+})();
