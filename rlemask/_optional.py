@@ -1,6 +1,6 @@
 """Optional dependencies: one place that knows which extra installs what.
 
-The core needs numpy, numba, pydicom, scikit-image and matplotlib; everything
+The core needs numpy, numba, pydicom, Pillow, scipy, tifffile and matplotlib; everything
 else comes with an extra of the ``rlemask`` distribution (see
 ``pyproject.toml``).  When an optional package is missing, the user is told
 which extra to install in one line, instead of a traceback that ends in

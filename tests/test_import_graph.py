@@ -30,7 +30,10 @@ Rules of the graph (the project's import rule, docs/contributing.md):
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("rlemask", "rlemask_keras")
@@ -224,3 +227,32 @@ def test_core_has_no_import_circle():
 def test_adapter_has_no_import_circle():
     cycle = _package_cycle("rlemask_keras")
     assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+# ---------------------------------------------------------------- required dependencies
+
+# distribution name -> the name it is imported by
+_IMPORT_NAME = {"pillow": "PIL", "scikit-image": "skimage", "pyyaml": "yaml"}
+
+
+def _third_party_imports() -> set[str]:
+    """Top-level names of every non-project module the two packages import, anywhere."""
+    names: set[str] = set()
+    for path in project_modules().values():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names - set(PACKAGES)
+
+
+def test_every_required_dependency_is_imported():
+    """A required dependency no module imports belongs in an extra (issue 18: scikit-image)."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    required = {re.split(r"[<>=\[; ]", d, maxsplit=1)[0].lower() for d in project["dependencies"]}
+    imported = _third_party_imports()
+    unused = sorted(d for d in required if _IMPORT_NAME.get(d, d.replace("-", "_")) not in imported)
+    assert unused == [], f"required but never imported: {unused}"
+    assert "scikit-image>=0.22" in project["optional-dependencies"]["dev"]
