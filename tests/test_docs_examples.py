@@ -10,7 +10,7 @@ import pytest
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
-@pytest.mark.parametrize("page", ["getting-started.md", "scaling.md"])
+@pytest.mark.parametrize("page", ["getting-started.md", "scaling.md", "formats.md", "plugins.md"])
 def test_page_examples_run(page, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the examples write "siim/", "submission.csv", caches
     result = doctest.testfile(

@@ -16,16 +16,16 @@ module is one line that names its constants (:mod:`rlemask._formats.siim`,
 Examples
 --------
 >>> import numpy as np, rlemask
->>> zero_based = rlemask.PairsCodec("abs0", relative=False, base=0, empty="-1")
->>> rlemask.register_format("abs0", zero_based, replace=True)
->>> rlemask.encode(np.eye(2, dtype=bool), format="abs0")
+>>> zero_based = rlemask.PairsCodec("starts0", relative=False, base=0, empty="-1")
+>>> rlemask.register_format("starts0", zero_based, replace=True)
+>>> rlemask.encode(np.eye(2, dtype=bool), format="starts0")
 '0 1 3 1'
 >>> zero_based.is_empty(" -1"), zero_based.is_empty("0 1")
 (True, False)
 >>> zero_based.check_syntax("0 1 3")
 Traceback (most recent call last):
 ...
-rlemask._errors.RLEError: abs0 RLE: odd number of tokens (3); token 2 (3) has no length after it
+rlemask._errors.RLEError: starts0 RLE: odd number of tokens (3); token 2 (3) has no length after it
 """
 
 from __future__ import annotations
