@@ -513,13 +513,14 @@ def _open_arrays(
 def _make_item(
     i: int, path: str, rles: Any, size: tuple[int, int] | None, fmt: str,
     policy: str = "resize", canvas: tuple[int, int] | None = None, skip: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[int, np.ndarray | None, np.ndarray | str]:
     """Worker task: one sample, image as uint8 steps (module level: workers import it).
 
     With ``skip``, a bad file gives ``(i, None, message)`` instead of raising.
     """
     try:
-        image, mask = sample_u8(path, rles, size, fmt, policy, canvas)
+        image, mask = sample_u8(path, rles, size, fmt, policy, canvas, options)
     except _SAMPLE_ERRORS as err:
         if not skip:
             raise
@@ -574,6 +575,7 @@ def _settings(index: Mapping[str, Any]) -> tuple:
         list(index.get("classes", [])),
         index.get("policy", "resize"),
         index.get("pad_multiple"),
+        index.get("format_options", {}),
     )
 
 
@@ -656,6 +658,7 @@ def build_cache(
     policy: str = "resize",
     shapes: Sequence[Sequence[int]] | None = None,
     on_error: str = "raise",
+    options: Mapping[str, Any] | None = None,
 ) -> SampleCache:
     """Preprocess every image once into ``out_dir``; resume an interrupted build.
 
@@ -710,6 +713,8 @@ def build_cache(
         ``"skip"``: a file that cannot be made into a sample (unreadable
         image, RLE that does not fit) is left out, listed in
         :attr:`SampleCache.skipped` and in a warning.
+    options : mapping, optional
+        Options of the RLE format (``{"order": "C"}``: row-major Kaggle).
 
     Returns
     -------
@@ -752,7 +757,12 @@ def build_cache(
             f"`checkpoint_every` must be >= 1; received checkpoint_every={checkpoint_every!r}"
         )
     paths, ids, rles, classes, format = _inputs(file_path_list, labels, ids, format, classes)
+    if options is None and labels is not None:
+        options = getattr(labels, "format_options", None)
+    options = dict(options or {})
     index = _new_index(paths, ids, rles, classes, format, size)
+    if options:
+        index["format_options"] = options
     canvas = None
     if policy == "pad":
         canvas, index["layouts"] = _pad_layouts(paths, shapes, size)
@@ -767,7 +777,7 @@ def build_cache(
     images, masks, created = _open_arrays(out, _shapes(n, index["img_size"], len(classes)), fresh)
     done = np.zeros(n, dtype=bool) if created else _load_progress(out, n)
     skip = on_error == "skip"
-    tasks = [(i, str(paths[i]), rles[i], size, format, policy, canvas, skip)
+    tasks = [(i, str(paths[i]), rles[i], size, format, policy, canvas, skip, options)
              for i in np.flatnonzero(~done).tolist()]
     skipped = _run(tasks, images, masks, done, out, workers, progress, checkpoint_every, client)
     if skipped:

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["load_siim", "split_dataset", "find_labels_csv", "find_dicoms", "is_positive",
-           "n_rle_rows", "label_rows"]
+           "n_rle_rows", "label_rows", "warn_duplicates"]
 
 #: labels file names, in order of preference at the same depth
 CSV_NAMES = ("train-rle.csv", "stage_2_train.csv")
@@ -260,6 +260,24 @@ def _few(ids: Sequence[str], n: int = 3) -> str:
     return shown + (", ..." if len(ids) > n else "")
 
 
+def warn_duplicates(root: Path, duplicates: Mapping[str, list[Path]], *, stacklevel: int) -> None:
+    """The one warning for ids found in several folders (the shallowest copy is kept).
+
+    ``duplicates`` maps an id to the copies dropped; nothing is said when it
+    is empty.  :func:`load_siim`, :func:`rlemask.load_dataset` and the
+    commands use it, so the rule and the message are the same everywhere.
+    """
+    if not duplicates:
+        return
+    n_copies = sum(len(v) for v in duplicates.values())
+    warnings.warn(
+        f"{root}: {len(duplicates)} image ids have {n_copies} duplicate copies "
+        f"(kept the shallowest path), e.g. {_few(sorted(duplicates))}",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
 def load_siim(
     root: str | os.PathLike,
     *,
@@ -325,14 +343,7 @@ def load_siim(
     paths, duplicates = find_dicoms(root_dir, exclude=exclude)
     all_labels = read_rle_csv(csv_path, format=format)
 
-    if duplicates:
-        n_copies = sum(len(v) for v in duplicates.values())
-        warnings.warn(
-            f"{root_dir}: {len(duplicates)} image ids have {n_copies} duplicate copies "
-            f"(kept the shallowest path), e.g. {_few(sorted(duplicates))}",
-            UserWarning,
-            stacklevel=2,
-        )
+    warn_duplicates(root_dir, duplicates, stacklevel=3)
     if not paths:
         warnings.warn(
             f"{root_dir}: no .dcm files found (folders skipped: {sorted(set(exclude))})",

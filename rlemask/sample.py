@@ -63,7 +63,6 @@ POLICIES = ("resize", "pad")
 #: it is done (here and in :class:`rlemask.SampleCache`), and 255 maps to
 #: exactly 1.0.  (A 256-entry look-up table gives the same bits, 10x slower.)
 _STEPS = np.float32(255)
-_DICOM_SUFFIXES = (".dcm", ".dicom")
 
 
 def to_unit(image_u8: np.ndarray) -> np.ndarray:
@@ -193,24 +192,15 @@ def sample_layout(
     return SampleLayout("pad", shape, (int(out[0]), int(out[1])), int(top), int(left))
 
 
-def _is_dicom(path: Path) -> bool:
-    if path.suffix.lower() in _DICOM_SUFFIXES:
-        return True
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(132)[128:132] == b"DICM"
-    except OSError:
-        return False
-
-
-def read_pixels(path: str | os.PathLike) -> tuple[np.ndarray, float]:
+def read_pixels(path: str | os.PathLike, *, reduce: int = 1) -> tuple[np.ndarray, float]:
     """An image file as ``(array, scale)`` with ``array * scale`` in 0..1 (grey).
 
     DICOM through :func:`rlemask.dicom.read_dicom_scaled`; PNG, JPEG and TIFF
-    through :func:`rlemask.read_image` as 8-bit grey (16-bit data scaled
-    by its stored range, never a per-image stretch).  8-bit data comes back as
-    its uint8 array with ``scale = 1/255``, anything else as float32 0..1 with
-    ``scale = 1.0``.
+    through :func:`rlemask.read_image` (16-bit data scaled by its stored
+    range, never a per-image stretch).  8-bit data comes back as its uint8
+    array with ``scale = 1/255``, anything else as float32 0..1 with
+    ``scale = 1.0``.  ``reduce=k`` (dividing both sides): the image reduced
+    ``k`` times by :func:`rlemask.read_image`, float32.
 
     Raises
     ------
@@ -225,47 +215,22 @@ def read_pixels(path: str | os.PathLike) -> tuple[np.ndarray, float]:
     ((128, 128), 1.0)
     """
     from rlemask.dicom import read_dicom_scaled
+    from rlemask.images import read_image, source_of
 
-    path = Path(path)
-    if _is_dicom(path):
+    if reduce > 1:
+        return read_image(path, dtype=np.float32, reduce=reduce), 1.0
+    if _named_dicom(path) or source_of(path) == "dicom":
         return read_dicom_scaled(path)
-    try:
-        from rlemask.images import read_image
-    except ImportError:  # rlemask.images not there yet: Pillow / tifffile directly
-        return _read_with_pillow(path)
     return read_image(path, dtype=np.uint8), 1.0 / 255
 
 
-def _read_with_pillow(path: Path) -> tuple[np.ndarray, float]:
-    """PNG / JPEG (Pillow) or TIFF (tifffile) as grey; 16-bit by its stored range."""
-    from PIL import Image, UnidentifiedImageError
-
-    if path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
-
-        arr = np.asarray(tifffile.imread(path))
-    else:
-        try:
-            with Image.open(path) as img:
-                if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-                    arr = np.asarray(img).astype(np.uint16)
-                else:
-                    arr = np.asarray(img.convert("L"))
-        except (OSError, UnidentifiedImageError) as err:
-            raise ValueError(f"{path}: cannot read the image ({err})") from err
-    if arr.ndim == 3:
-        arr = arr[..., :3].mean(axis=-1)
-    if arr.dtype == np.uint8:
-        return np.ascontiguousarray(arr), 1.0 / 255
-    top = float(np.iinfo(arr.dtype).max) if arr.dtype.kind in "ui" else 1.0
-    return np.ascontiguousarray(arr, dtype=np.float32) / np.float32(top), 1.0
+def _named_dicom(path: str | os.PathLike) -> bool:
+    # a file named .dcm is read as DICOM whatever it holds: its errors are DicomErrors
+    return Path(path).suffix.lower() in (".dcm", ".dicom")
 
 
 def read_shape(path: str | os.PathLike) -> tuple[int, int]:
-    """An image file's ``(height, width)`` from its header, without decoding the pixels.
-
-    DICOM through :func:`rlemask.read_dicom_meta`; other files through
-    :func:`rlemask.image_shape`.
+    """An image file's ``(height, width)`` from its header (:func:`rlemask.image_shape`).
 
     Examples
     --------
@@ -273,32 +238,35 @@ def read_shape(path: str | os.PathLike) -> tuple[int, int]:
     >>> read_shape(get_testdata_file("CT_small.dcm"))
     (128, 128)
     """
-    path = Path(path)
-    if _is_dicom(path):
+    from rlemask.images import image_shape
+
+    if _named_dicom(path):
         from rlemask.dicom import read_dicom_meta
 
         meta = read_dicom_meta(path)
-        return int(meta["rows"]), int(meta["columns"])
-    try:
-        from rlemask.images import image_shape
-    except ImportError:  # rlemask.images not there yet
-        from PIL import Image, UnidentifiedImageError
+        if meta.get("rows") and meta.get("columns"):
+            return int(meta["rows"]), int(meta["columns"])
+    return image_shape(path)
 
-        if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
 
-            with tifffile.TiffFile(path) as tif:
-                return tuple(int(v) for v in tif.pages[0].shape[:2])  # type: ignore[return-value]
-        try:
-            with Image.open(path) as img:
-                return int(img.height), int(img.width)
-        except (OSError, UnidentifiedImageError) as err:
-            raise ValueError(f"{path}: cannot read the image header ({err})") from err
-    return tuple(int(v) for v in image_shape(path))  # type: ignore[return-value]
+def _reduction(shape: tuple[int, int], target: tuple[int, int]) -> int:
+    """The largest ``k >= 2`` dividing both sides with ``shape / k`` still at least ``target``.
+
+    A reduced read (JPEG decoders scale by 1/2, 1/4, 1/8 while decoding) is
+    several times cheaper than a full-size decode; ``k`` must divide the
+    sides so the reduced image's pixel grid is the full one's, exactly, and
+    the masks (decoded at full size) stay aligned with it.  1: read in full.
+    """
+    k = min(shape[0] // target[0], shape[1] // target[1])
+    while k >= 2:
+        if shape[0] % k == 0 and shape[1] % k == 0:
+            return k
+        k -= 1
+    return 1
 
 
 def _mask_planes(
-    rles: Any, shape: tuple[int, int], format: str
+    rles: Any, shape: tuple[int, int], format: str, options: Mapping[str, Any] | None
 ) -> tuple[list[np.ndarray | None], bool]:
     """Full-size 0/1 planes, one per class (None: empty), and whether there are classes."""
     from rlemask import merge
@@ -312,7 +280,8 @@ def _mask_planes(
         if rows is None or isinstance(rows, (str, bytes)):
             rows = [] if rows is None else [rows]
         rows = list(rows)
-        planes.append(merge(rows, shape=shape, format=format) if rows else None)
+        planes.append(merge(rows, shape=shape, format=format, **(options or {})) if rows
+                      else None)
     return planes, multi
 
 
@@ -323,6 +292,7 @@ def sample_u8(
     format: str,
     policy: str = "resize",
     canvas: tuple[int, int] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`load_sample` before :func:`to_unit`: ``(image uint8 0..255, mask uint8 0/1)``.
 
@@ -339,20 +309,27 @@ def sample_u8(
     """
     from rlemask import resize_image, resize_mask
 
-    pixels, scale = read_pixels(path)
-    shape = pixels.shape
+    k = 1
+    if policy == "resize" and size is not None:
+        shape = read_shape(path)
+        k = _reduction(shape, size)
+    pixels, scale = read_pixels(path, reduce=k)
+    if k == 1:
+        shape = pixels.shape
     layout = sample_layout(shape, size, policy=policy, canvas=canvas)
     out_shape = layout.sample_shape
-    planes, multi = _mask_planes(rles, shape, format)
+    planes, multi = _mask_planes(rles, shape, format, options)
     if layout.policy == "resize" and out_shape != shape:
         # 8-bit files are resized as uint8 and rounded as they are: a full-size
         # float conversion costs more than the resize
-        image = resize_image(pixels, out_shape, method=IMAGE_RESIZE_METHOD)
+        image = pixels
+        if pixels.shape != out_shape:
+            image = resize_image(pixels, out_shape, method=IMAGE_RESIZE_METHOD)
         planes = [None if p is None else resize_mask(p, out_shape, method=MASK_RESIZE_METHOD)
                   for p in planes]
     else:
         image = pixels
-    if scale == 1.0:  # float32 0..1 (more than 8 bits, colour, windowed ...)
+    if scale == 1.0:  # float32 0..1 (more than 8 bits, colour, windowed, reduced ...)
         image = image * np.float32(255.0)
     if image.dtype != np.uint8:
         # round half to even, then clip: the area mean of 0..255 stays in 0..255
@@ -382,6 +359,7 @@ def load_sample(
     format: str = "siim",
     policy: str = "resize",
     canvas: Sequence[int] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read an image and its masks, both brought to the model's size.
 
@@ -408,12 +386,16 @@ def load_sample(
         gives the offsets that map a prediction back.
     canvas : (int, int), optional
         ``policy="pad"``: the exact padded size (see :func:`sample_layout`).
+    options : mapping, optional
+        Options of the RLE format (``{"order": "C"}`` for row-major Kaggle;
+        what :attr:`rlemask.Labels.format_options` gives).
 
     Returns
     -------
     image : numpy.ndarray
         float32 (S_h, S_w) in 0..1, resized with :func:`rlemask.resize_image`
-        (method ``"area"``), then rounded to 8-bit steps: every value is
+        (method ``"area"``; a large reduction starts from a reduced read,
+        :func:`rlemask.read_image`'s ``reduce``), then rounded to 8-bit steps: every value is
         ``k / 255`` for an integer ``k`` (:func:`to_unit`), at most 1/510
         from the unrounded mean.  The rounding is what lets
         :class:`rlemask.SampleCache` store images as uint8 and still return
@@ -450,6 +432,6 @@ def load_sample(
     check_choice(policy, "policy", POLICIES)
     size = check_size(img_size, "img_size")
     image_u8, mask = sample_u8(
-        path, rles, size, format, policy, None if canvas is None else tuple(canvas)
+        path, rles, size, format, policy, None if canvas is None else tuple(canvas), options
     )
     return to_unit(image_u8), mask
