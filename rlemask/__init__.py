@@ -50,6 +50,8 @@ _EXPORTS: dict[str, str] = {
     "read_labels": "rlemask.label_reader",
     "Labels": "rlemask.label_table",
     "write_labels": "rlemask.label_writer",
+    "inspect_labels": "rlemask.label_inspect",
+    "LabelsReport": "rlemask.label_inspect",
     # geometry and metrics
     "resize_image": "rlemask.resize",
     "resize_mask": "rlemask.resize",
@@ -85,6 +87,8 @@ _EXPORTS: dict[str, str] = {
     "TileWriter": "rlemask.tiles",
     "load_siim": "rlemask.datasets",
     "split_dataset": "rlemask.datasets",
+    "load_dataset": "rlemask.image_dataset",
+    "Dataset": "rlemask.image_dataset",
     "load_sample": "rlemask.sample",
     "build_cache": "rlemask.cache",
     "SampleCache": "rlemask.cache",
@@ -171,11 +175,15 @@ if TYPE_CHECKING:
     from rlemask.competition_table import competition as competition
     from rlemask.competition_table import Competition as Competition
     from rlemask.submission import check_submission as check_submission
+    from rlemask.image_dataset import Dataset as Dataset
+    from rlemask.image_dataset import load_dataset as load_dataset
     from rlemask.images import image_shape as image_shape
     from rlemask.images import read_image as read_image
     from rlemask.images import read_region as read_region
     from rlemask.label_reader import read_labels as read_labels
     from rlemask.label_table import Labels as Labels
+    from rlemask.label_inspect import LabelsReport as LabelsReport
+    from rlemask.label_inspect import inspect_labels as inspect_labels
     from rlemask.label_writer import write_labels as write_labels
     from rlemask.labels import labels_from_frame as labels_from_frame
     from rlemask.labels import read_rle_csv as read_rle_csv
