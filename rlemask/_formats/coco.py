@@ -56,62 +56,11 @@ class CocoCodec:
         return "F"
 
     def parse(self, rle: Any, shape: tuple[int, int]) -> Runs:
-        if isinstance(rle, Mapping):
-            if "counts" not in rle:
-                raise RLEError(f"coco RLE: the dict has no 'counts' key; received keys {list(rle)}")
-            if "size" in rle:
-                size = check_shape(rle["size"], "size")
-                if shape not in (size, _DEFAULT_SHAPE):
-                    raise RLEError(
-                        f"coco RLE: `shape` {shape} disagrees with the dict's size {list(size)}"
-                    )
-                shape = size
-            counts = rle["counts"]
-        else:
-            counts = rle
+        counts, shape = _unwrap(rle, shape)
         if isinstance(counts, (str, bytes, bytearray, memoryview)):
-            buf, raw = _text.to_buffer(counts, self.name)
-            values, n, err, at = k._string_to_counts(buf)
-            if err:
-                what = "ends inside a count" if err == k.ERR_TRUNCATED else "bad character"
-                near = raw[int(at) : int(at) + 1].decode("latin-1") or "<end>"
-                raise RLEError(
-                    f"coco RLE: compressed counts, {what} at character {int(at)} ({near!r})"
-                )
-            values = values[:n]
+            values = _compressed_counts(counts)
         else:
-            try:
-                values = np.asarray(counts)
-                ok = values.ndim == 1 and (
-                    values.size == 0 or np.issubdtype(values.dtype, np.integer)
-                )
-            except (TypeError, ValueError):
-                ok = False
-            if not ok:
-                if not isinstance(counts, (list, tuple, np.ndarray)):
-                    raise TypeError(
-                        "coco RLE: counts must be a compressed str/bytes or a list of ints; "
-                        f"received {type(counts).__name__}"
-                    )
-                bad = next(
-                    (
-                        (i, v)
-                        for i, v in enumerate(list(counts))
-                        if not isinstance(v, (int, np.integer)) or isinstance(v, bool)
-                    ),
-                    None,
-                )
-                if bad is None:  # all ints, but numpy kept them as objects: too large
-                    raise RLEError("coco RLE: a count does not fit in 64 bits")
-                where = f"count {bad[0]} ({bad[1]!r}) "
-                raise RLEError(
-                    f"coco RLE: counts must be a compressed str/bytes or a list of ints; "
-                    f"{where}is not an int"
-                )
-            try:
-                values = np.ascontiguousarray(values, dtype=np.int64)
-            except OverflowError:  # e.g. a uint64 array beyond int64
-                raise RLEError("coco RLE: a count does not fit in 64 bits") from None
+            values = _list_counts(counts)
         npix = shape[0] * shape[1]
         s, ln, m, err, i = k._counts_to_runs(values, values.size, npix)
         if err:
@@ -142,6 +91,64 @@ class CocoCodec:
 
     def __repr__(self) -> str:
         return "CocoCodec()"
+
+
+def _unwrap(rle: Any, shape: tuple[int, int]) -> tuple[Any, tuple[int, int]]:
+    """``(counts, shape)`` of a dict (its ``size`` is the shape) or of bare counts."""
+    if not isinstance(rle, Mapping):
+        return rle, shape
+    if "counts" not in rle:
+        raise RLEError(f"coco RLE: the dict has no 'counts' key; received keys {list(rle)}")
+    if "size" in rle:
+        size = check_shape(rle["size"], "size")
+        if shape not in (size, _DEFAULT_SHAPE):
+            raise RLEError(f"coco RLE: `shape` {shape} disagrees with the dict's size {list(size)}")
+        shape = size
+    return rle["counts"], shape
+
+
+def _compressed_counts(counts: str | bytes) -> np.ndarray:
+    """The int64 counts of pycocotools' compressed string."""
+    buf, raw = _text.to_buffer(counts, "coco")
+    values, n, err, at = k._string_to_counts(buf)
+    if err:
+        what = "ends inside a count" if err == k.ERR_TRUNCATED else "bad character"
+        near = raw[int(at) : int(at) + 1].decode("latin-1") or "<end>"
+        raise RLEError(f"coco RLE: compressed counts, {what} at character {int(at)} ({near!r})")
+    return values[:n]
+
+
+def _list_counts(counts: Any) -> np.ndarray:
+    """The int64 counts of a list (or array) of ints; RLEError naming a bad one."""
+    try:
+        values = np.asarray(counts)
+        ok = values.ndim == 1 and (values.size == 0 or np.issubdtype(values.dtype, np.integer))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        if not isinstance(counts, (list, tuple, np.ndarray)):
+            raise TypeError(
+                "coco RLE: counts must be a compressed str/bytes or a list of ints; "
+                f"received {type(counts).__name__}"
+            )
+        bad = next(
+            (
+                (i, v)
+                for i, v in enumerate(list(counts))
+                if not isinstance(v, (int, np.integer)) or isinstance(v, bool)
+            ),
+            None,
+        )
+        if bad is None:  # all ints, but numpy kept them as objects: too large
+            raise RLEError("coco RLE: a count does not fit in 64 bits")
+        raise RLEError(
+            f"coco RLE: counts must be a compressed str/bytes or a list of ints; "
+            f"count {bad[0]} ({bad[1]!r}) is not an int"
+        )
+    try:
+        return np.ascontiguousarray(values, dtype=np.int64)
+    except OverflowError:  # e.g. a uint64 array beyond int64
+        raise RLEError("coco RLE: a count does not fit in 64 bits") from None
 
 
 CODEC = CocoCodec()
