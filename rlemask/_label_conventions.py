@@ -6,8 +6,10 @@ apart by one fact: absolute starts never go backwards within a row, while
 relative offsets after the first are small gaps, which read as absolute
 starts go backwards at once.  A start of 0 is also SIIM-only (Kaggle counts
 from 1), and where the image size is known, rows that would run past it
-when read as SIIM offsets are Kaggle.  Too little evidence (no row with
-several runs) leaves the format undecided, never guessed.
+when read as SIIM offsets are Kaggle.  Each row only one convention reads
+votes for it and the majority decides (the other rows are defects);
+too little evidence (no row with several runs) or a tie leaves the format
+undecided, never guessed.
 
 Examples
 --------
@@ -101,12 +103,17 @@ def mark_empty_tokens(
                 stats.code[row] = lk.RLE_EMPTY
 
 
-def _counts(stats: RleStats) -> dict[str, int]:
+def _votes(stats: RleStats, npix: np.ndarray | None) -> dict[str, int]:
+    """Rows only one convention reads, per convention (and the figures behind them)."""
     ok = stats.code == lk.RLE_OK
     multi = ok & (stats.npairs >= 2)
     backward = multi & ((stats.flags & (lk.FLAG_UNSORTED | lk.FLAG_OVERLAP)) != 0)
     zero = ok & ((stats.flags & lk.FLAG_ZERO_START) != 0)
-    forward = multi & ~backward
+    forward = multi & ~backward & ~zero
+    siim_past = kaggle_past = np.zeros_like(ok)
+    if npix is not None:
+        siim_past = ok & (stats.rel_end > npix)
+        kaggle_past = ok & (stats.abs_end > npix)
     return {
         "rows": int(ok.sum()),
         "multi": int(multi.sum()),
@@ -114,37 +121,52 @@ def _counts(stats: RleStats) -> dict[str, int]:
         "zero": int(zero.sum()),
         "forward": int(forward.sum()),
         "forward3": int((forward & (stats.npairs >= 3)).sum()),
+        "siim_past": int(siim_past.sum()),
+        "kaggle_past": int(kaggle_past.sum()),
+        "siim": int((backward | zero | kaggle_past).sum()),
+        "kaggle": int((forward | siim_past).sum()),
     }
 
 
+def _why(v: dict[str, int]) -> str:
+    parts = []
+    if v["backward"]:
+        parts.append(f"{v['backward']} of {v['multi']} rows with several runs go backwards "
+                     "read as absolute starts")
+    if v["zero"]:
+        parts.append(f"{v['zero']} rows start at pixel 0 (Kaggle starts are 1-based)")
+    if v["forward"]:
+        parts.append(f"{v['forward']} rows with several runs have increasing, non-overlapping "
+                     "starts")
+    if v["siim_past"]:
+        parts.append(f"{v['siim_past']} rows run past the image read as SIIM relative offsets")
+    if v["kaggle_past"]:
+        parts.append(f"{v['kaggle_past']} rows run past the image read as absolute starts")
+    return "; ".join(parts)
+
+
 def decide_format(stats: RleStats, npix: np.ndarray | None) -> tuple[str | None, str]:
-    """``(format or None, evidence)`` from the rows; ``npix``: pixels per row where known."""
-    c = _counts(stats)
-    ok = stats.code == lk.RLE_OK
-    if c["rows"] == 0:
+    """``(format or None, evidence)`` from the rows; ``npix``: pixels per row where known.
+
+    Each row only one convention reads is a vote for it (a row going backwards
+    or starting at 0: SIIM; increasing starts over several runs, or a row
+    running past the image as SIIM offsets: Kaggle).  The majority decides;
+    the minority rows are then defects of the file (``inspect`` lists them).
+    A tie, or too few votes for Kaggle (one two-run row can be SIIM by
+    chance), leaves the format undecided.
+    """
+    v = _votes(stats, npix)
+    if v["rows"] == 0:
         return None, "no non-empty row to decide from (every row is an empty mask)"
-    siim_past = kaggle_past = 0
-    if npix is not None:
-        siim_past = int((ok & (stats.rel_end > npix)).sum())
-        kaggle_past = int((ok & (stats.abs_end > npix)).sum())
-    if c["backward"] or c["zero"]:
-        why = []
-        if c["backward"]:
-            why.append(f"{c['backward']} of {c['multi']} rows with several runs go backwards "
-                       "read as absolute starts")
-        if c["zero"]:
-            why.append(f"{c['zero']} rows start at pixel 0 (Kaggle starts are 1-based)")
-        if siim_past:
-            return None, (f"conflicting: {'; '.join(why)}, but {siim_past} rows run past the "
-                          "image read as SIIM relative offsets")
-        return "siim", f"{'; '.join(why)}: only SIIM relative offsets read them"
-    if siim_past and not kaggle_past:
-        return "kaggle", (f"{siim_past} rows would run past the image read as SIIM relative "
-                          "offsets and all fit as absolute (Kaggle) starts")
-    if c["forward3"] >= 1 or c["forward"] >= 2:
-        return "kaggle", (f"all {c['forward']} rows with several runs have increasing, "
-                          "non-overlapping starts: absolute (Kaggle) starts")
-    return None, (f"too little evidence: {c['rows']} non-empty rows, {c['multi']} with several "
+    why = _why(v)
+    if v["siim"] > v["kaggle"]:
+        return "siim", f"{why}: SIIM relative offsets"
+    strong = v["siim_past"] or v["forward3"] or v["forward"] >= 2
+    if v["kaggle"] > v["siim"] and strong:
+        return "kaggle", f"{why}: absolute (Kaggle) starts"
+    if v["kaggle"] == v["siim"] and v["siim"]:
+        return None, f"conflicting: {why}"
+    return None, (f"too little evidence: {v['rows']} non-empty rows, {v['multi']} with several "
                   "runs (a single run reads the same way in both conventions, shifted by one)")
 
 

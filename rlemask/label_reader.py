@@ -37,7 +37,17 @@ from rlemask._label_conventions import (
 from rlemask._validation import check_order, check_shape
 from rlemask.label_table import LabelRows, Labels
 
-__all__ = ["read_labels", "split_file", "frame_rows", "ParsedRows", "is_frame"]
+__all__ = [
+    "ParsedRows",
+    "build_labels",
+    "conflict_marker",
+    "frame_rows",
+    "images_and_classes",
+    "is_frame",
+    "read_labels",
+    "shape_columns",
+    "split_file",
+]
 
 _BOM = b"\xef\xbb\xbf"
 _SLOTS = ("id", "rle", "class", "height", "width")
@@ -287,7 +297,7 @@ def _split_wide(p: ParsedRows, codes: np.ndarray, uniques: list) -> tuple:
             tail_codes[codes], _texts(p, tail_uniques, tail_codes[codes]))
 
 
-def _images_and_classes(p: ParsedRows) -> tuple:
+def images_and_classes(p: ParsedRows) -> tuple:
     codes, uniques = _factorize(_keys(p, "id"))
     if p.columns.layout == "wide":
         return _split_wide(p, codes, uniques)
@@ -298,7 +308,7 @@ def _images_and_classes(p: ParsedRows) -> tuple:
     return codes, ids, ccodes, _texts(p, cuniques, ccodes)
 
 
-def _shape_columns(p: ParsedRows) -> tuple[np.ndarray | None, np.ndarray | None]:
+def shape_columns(p: ParsedRows) -> tuple[np.ndarray | None, np.ndarray | None]:
     out = []
     for role in ("height", "width"):
         if role in p.values:
@@ -385,13 +395,13 @@ def build_labels(p: ParsedRows, *, format: str = "auto", tokens: tuple[str, ...]
     """Judge the RLE text of split rows and make the :class:`Labels` (strict)."""
     if p.bad_rows:
         line, _, count = p.bad_rows[0]
-        what = _marker(p.buf, p.bad_rows[0][1])
+        what = conflict_marker(p.buf, p.bad_rows[0][1])
         raise LabelsFileError(
             f"{p.source}, line {line}: expected {len(p.columns.names)} columns, got {count}"
             + (f" ({what})" if what else "")
         )
-    image, ids, cls, classes = _images_and_classes(p)
-    heights, widths = _shape_columns(p)
+    image, ids, cls, classes = images_and_classes(p)
+    heights, widths = shape_columns(p)
     s, e = p.fields["rle"]
     stats = rle_stats(p.arr, s, e)
     candidates = AUTO_CANDIDATES if format == "auto" else (format,)
@@ -419,7 +429,7 @@ def build_labels(p: ParsedRows, *, format: str = "auto", tokens: tuple[str, ...]
     ))
 
 
-def _marker(buf: bytes, at: int) -> str:
+def conflict_marker(buf: bytes, at: int) -> str:
     """Say what a bad row is when it is a git merge-conflict marker."""
     head = buf[at : at + 7]
     if head in (b"<<<<<<<", b"=======", b">>>>>>>"):

@@ -32,6 +32,7 @@ _COMMANDS = [
     "cache",
     "score",
     "check",
+    "inspect",
     "report",
     "convert",
 ]
