@@ -52,8 +52,6 @@ _EXPORTS: dict[str, str] = {
     "write_labels": "rlemask.label_writer",
     "inspect_labels": "rlemask.label_inspect",
     "LabelsReport": "rlemask.label_inspect",
-    "inspect_labels": "rlemask.label_inspect",
-    "LabelsReport": "rlemask.label_inspect",
     # geometry and metrics
     "resize_image": "rlemask.resize",
     "resize_mask": "rlemask.resize",
@@ -184,8 +182,6 @@ if TYPE_CHECKING:
     from rlemask.images import read_region as read_region
     from rlemask.label_reader import read_labels as read_labels
     from rlemask.label_table import Labels as Labels
-    from rlemask.label_inspect import LabelsReport as LabelsReport
-    from rlemask.label_inspect import inspect_labels as inspect_labels
     from rlemask.label_inspect import LabelsReport as LabelsReport
     from rlemask.label_inspect import inspect_labels as inspect_labels
     from rlemask.label_writer import write_labels as write_labels
