@@ -27,7 +27,7 @@ Examples
 --------
 >>> from rlemask_keras.encoders import encoders
 >>> encoders()[:3]
-['convnext_small', 'convnext_tiny', 'efficientnetv2b0']
+['convnext_small', 'convnext_tiny', 'efficientnetb0']
 """
 
 from __future__ import annotations
@@ -57,6 +57,20 @@ class _Spec:
     application: str  # constructor in keras.applications
     preprocessing: str  # a mode of EncoderInput
     skips: tuple[str | None, str | None, str | None, str | None]  # strides 2, 4, 8, 16
+    # the decoder's widths are `filters` times this (EfficientNet's width coefficient)
+    width: float = 1.0
+
+
+# EfficientNet B0-B7 (Tan & Le, 2019) share their block names: the last layer
+# at each stride is the expansion of the next stage's first block, as in
+# segmentation_models; the width coefficients are keras.applications' own
+_EFFICIENTNET_SKIPS = (
+    "block2a_expand_activation",
+    "block3a_expand_activation",
+    "block4a_expand_activation",
+    "block6a_expand_activation",
+)
+_EFFICIENTNET_WIDTHS = (1.0, 1.0, 1.1, 1.2, 1.4, 1.6, 1.8, 2.0)
 
 
 _EFFICIENTNETV2_B123 = (
@@ -111,6 +125,11 @@ _SPECS: dict[str, _Spec] = {
             "convnext_small_stage_2_block_26_identity",
         ),
     ),
+    # EfficientNet carries its own rescaling and normalisation and expects 0..255
+    **{
+        f"efficientnetb{k}": _Spec(f"EfficientNetB{k}", "0-255", _EFFICIENTNET_SKIPS, width)
+        for k, width in enumerate(_EFFICIENTNET_WIDTHS)
+    },
     "mobilenetv2": _Spec(
         "MobileNetV2",
         "-1..1",
@@ -135,6 +154,26 @@ def _check_depth(depth: Any, maximum: int, context: str = "") -> None:
             f"`depth` must be an integer between 1 and {maximum}{context}. "
             f"Received: depth={depth!r}"
         )
+
+
+def decoder_filters(name: str | None, filters: int) -> int:
+    """The decoder's first-level width for ``filters`` with encoder ``name``: scaled to it.
+
+    EfficientNet B``k`` widens its stages by a coefficient (1.0 for B0 and
+    B1 up to 2.0 for B7); the decoder is widened by the same factor (rounded,
+    at least 1), so that its widths keep their ratio to the encoder's skip
+    features.  Other encoders and ``None`` keep ``filters``.
+
+    Examples
+    --------
+    >>> decoder_filters("efficientnetb7", 16), decoder_filters("resnet50", 16)
+    (32, 16)
+    >>> decoder_filters(None, 8), decoder_filters("efficientnetb3", 8)
+    (8, 10)
+    """
+    if name is None:
+        return filters
+    return max(1, round(filters * _spec(name).width))
 
 
 def encoders() -> list[str]:

@@ -1,8 +1,10 @@
-"""U-Net and U-Net++ builders for binary segmentation (Keras 3, backend-agnostic).
+"""U-Net and U-Net++ builders for segmentation (Keras 3, backend-agnostic).
 
 Both builders are plain functions returning a ``keras.Model`` whose last layer
 is a 1x1 convolution with a sigmoid, so the output is a probability map of
-shape ``(batch, height, width, 1)`` in float32 (also under mixed precision).
+shape ``(batch, height, width, classes)`` in float32 (also under mixed
+precision): one independent sigmoid per class, as the multi-label
+competitions score them (a pixel may carry several classes).
 Layers are named so that a summary, a checkpoint or a debugger reads like the
 architecture: ``enc1_conv1``, ``enc1_pool``, ``bottleneck_conv2``,
 ``dec2_up``, ``dec2_concat``, ``output``; U-Net++ nodes are ``x{i}_{j}``
@@ -13,6 +15,23 @@ With ``encoder=NAME`` the encoder is a ``keras.applications`` network
 decoder is the same as the reference one; ``encoder=None`` builds the
 reference networks.  ``unet_plus_plus(deep_supervision=True)`` returns a
 :class:`DeepSupervisionModel`, which trains on plain ``(x, y)`` batches.
+
+``classifier=True`` adds a classification head on the bottleneck (global
+average pooling, a dense layer, one sigmoid per class: "this class is
+present in the image"), the empty-image branch of the strong SIIM
+solutions.  The model (a :class:`SegmentationModel`) then has two named
+outputs, ``"mask"`` and ``"presence"``; ``compile(loss=fn)`` trains the
+mask with ``fn`` and the head with binary cross-entropy at weight
+``presence_weight``, and a plain mask target ``y`` is enough: the presence
+target is derived from it unless given (``{"mask": y, "presence": p}``).
+
+Any input size works: when a side is not a multiple of ``2**depth`` (or is
+``None``), the input is zero-padded at the bottom and right to the next
+multiple inside the model (layer ``"input_pad"``, :class:`PadToMultiple`)
+and every mask output is cropped back to the input's size
+(``"{output}_crop"``, :class:`CropToInput`), so a 101 x 101 or a
+256 x 1600 image goes in and comes out as it is.  Inputs whose sides are
+already multiples build exactly the networks of before.
 
 Activation and initialisation go together: ``activation="selu"`` selects the
 ``lecun_normal`` initialiser and ``AlphaDropout`` (so that the self-normalising
@@ -33,8 +52,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import keras
+from keras import ops
 
 # a module, not its names: importing keras may import this module while encoders is half-done
 from rlemask_keras import encoders
@@ -42,16 +63,28 @@ from rlemask_keras import encoders
 __all__ = [
     "unet",
     "unet_plus_plus",
+    "SegmentationModel",
     "DeepSupervisionModel",
+    "PadToMultiple",
+    "CropToInput",
     "deep_supervision_loss_weights",
     "MAX_DEPTH",
     "DEFAULT_DEPTH",
+    "PRESENCE",
+    "PRESENCE_WEIGHT",
 ]
 
 #: deepest supported reference network (2**8 = 256 fold down-sampling)
 MAX_DEPTH = 8
 #: depth of the reference networks when none is given
 DEFAULT_DEPTH = 4
+#: name of the classification head's output (``classifier=True``)
+PRESENCE = "presence"
+#: name of the mask output of a model with a classification head
+MASK = "mask"
+#: default loss weight of the classification head (the mask loss weighs 1); a
+#: starting point, not a value tuned here
+PRESENCE_WEIGHT = 0.5
 
 _UPSAMPLING = ("transpose", "bilinear")
 _HE_ACTIVATIONS = {"relu", "elu", "gelu", "leaky_relu", "relu6", "silu", "swish", "mish"}
@@ -82,15 +115,11 @@ def _check_arguments(
         raise ValueError(
             f"`input_shape` needs a positive channel count. Received: input_shape={input_shape!r}"
         )
-    step = 2**depth
     for side in (height, width):
-        if side is None:
-            continue  # fully convolutional: checked by the caller's data
-        if not isinstance(side, int) or side < step or side % step:
+        if side is not None and (isinstance(side, bool) or not isinstance(side, int) or side < 1):
             raise ValueError(
-                f"`input_shape` height and width must be multiples of 2**depth = {step} "
-                f"(each max-pooling halves them). Received: input_shape={input_shape!r}, "
-                f"depth={depth}"
+                "`input_shape` height and width must be positive integers or None (any size). "
+                f"Received: input_shape={input_shape!r}"
             )
     if not 0.0 <= float(dropout) < 1.0:
         raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
@@ -168,10 +197,80 @@ class _Blocks:
             )(x)
         return keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"{prefix}_up")(x)
 
-    def head(self, x, name: str):
-        """1x1 convolution to one channel + sigmoid, kept in float32 under mixed precision."""
-        x = keras.layers.Conv2D(1, 1, kernel_initializer="glorot_uniform", name=f"{name}_logits")(x)
+    def head(self, x, name: str, classes: int = 1):
+        """1x1 convolution to one channel per class + sigmoid, float32 under mixed precision."""
+        x = keras.layers.Conv2D(
+            classes, 1, kernel_initializer="glorot_uniform", name=f"{name}_logits"
+        )(x)
         return keras.layers.Activation("sigmoid", dtype="float32", name=name)(x)
+
+    def presence_head(self, bottleneck, classes: int):
+        """Global average pooling, a dense layer, a sigmoid per class: "this class is present"."""
+        x = keras.layers.GlobalAveragePooling2D(name=f"{PRESENCE}_pool")(bottleneck)
+        x = keras.layers.Dense(classes, name=f"{PRESENCE}_logits")(x)
+        return keras.layers.Activation("sigmoid", dtype="float32", name=PRESENCE)(x)
+
+
+@keras.saving.register_keras_serializable(package="rlemask")
+class PadToMultiple(keras.layers.Layer):
+    """Zero-pad the bottom and right of ``(batch, H, W, C)`` to multiples of ``multiple``.
+
+    Sides that are already multiples are left alone; works on sides unknown
+    when the model is built (``None``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> keras.ops.convert_to_numpy(PadToMultiple(4)(np.ones((1, 5, 3, 1), "float32"))).shape
+    (1, 8, 4, 1)
+    """
+
+    def __init__(self, multiple: int = 1, **kwargs: Any):
+        super().__init__(**kwargs)
+        if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
+            raise ValueError(
+                f"`multiple` must be a positive integer. Received: multiple={multiple!r}"
+            )
+        self.multiple = multiple
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        pad_h = (-shape[1]) % self.multiple
+        pad_w = (-shape[2]) % self.multiple
+        return ops.pad(inputs, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
+
+    def compute_output_shape(self, input_shape):
+        def up(side):
+            return None if side is None else -(-side // self.multiple) * self.multiple
+
+        return (input_shape[0], up(input_shape[1]), up(input_shape[2]), input_shape[3])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "multiple": self.multiple}
+
+
+@keras.saving.register_keras_serializable(package="rlemask")
+class CropToInput(keras.layers.Layer):
+    """Crop ``x`` (batch, H', W', C) to the top-left ``H x W`` of ``reference`` (the input).
+
+    Called on ``[x, reference]``: undoes :class:`PadToMultiple`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, image = np.ones((1, 8, 4, 2), "float32"), np.ones((1, 5, 3, 1), "float32")
+    >>> keras.ops.convert_to_numpy(CropToInput()([x, image])).shape
+    (1, 5, 3, 2)
+    """
+
+    def call(self, inputs):
+        x, reference = inputs
+        shape = ops.shape(reference)
+        return x[:, : shape[1], : shape[2], :]
+
+    def compute_output_shape(self, input_shape):
+        x, reference = input_shape
+        return (x[0], reference[1], reference[2], x[3])
 
 
 def _resolve(
@@ -221,6 +320,34 @@ def _features(blocks, inputs, filters, depth, encoder, encoder_weights, names) -
     return encoders.encoder_features(inputs, encoder, encoder_weights, depth)
 
 
+def _network_input(input_shape: Sequence[int | None], depth: int):
+    """``(inputs, x)``: the model's input and what the network sees, padded where needed."""
+    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    step = 2**depth
+    if all(side is not None and side % step == 0 for side in tuple(input_shape)[:2]):
+        return inputs, inputs  # the networks of before, layer for layer
+    return inputs, PadToMultiple(step, name="input_pad")(inputs)
+
+
+def _check_head(classes: Any, classifier: Any) -> None:
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise ValueError(f"`classes` must be a positive integer. Received: classes={classes!r}")
+    if not isinstance(classifier, bool):
+        raise ValueError(f"`classifier` must be True or False. Received: classifier={classifier!r}")
+
+
+def _outputs(blocks, inputs, x, masks: dict, bottleneck, classes: int, classifier: bool) -> dict:
+    """The heads: one mask output per entry of ``masks`` (cropped back), and the presence head."""
+    outputs = {}
+    for key, features in masks.items():
+        if x is not inputs:
+            features = CropToInput(name=f"{key}_crop")([features, inputs])
+        outputs[key] = blocks.head(features, key, classes)
+    if classifier:
+        outputs[PRESENCE] = blocks.presence_head(bottleneck, classes)
+    return outputs
+
+
 def unet(
     input_shape: Sequence[int | None] = (256, 256, 1),
     *,
@@ -232,15 +359,18 @@ def unet(
     upsampling: str = "transpose",
     encoder: str | None = None,
     encoder_weights: str | os.PathLike | None = None,
+    classes: int = 1,
+    classifier: bool = False,
     name: str = "unet",
 ) -> keras.Model:
-    """Build a U-Net (Ronneberger et al., 2015) for binary segmentation.
+    """Build a U-Net (Ronneberger et al., 2015) for binary or multi-label segmentation.
 
     Parameters
     ----------
     input_shape : tuple of int
-        ``(height, width, channels)``; height and width must be multiples of
-        ``2**depth`` (``None`` allowed for a fully convolutional model).
+        ``(height, width, channels)``; any height and width (``None``: any
+        size at run time).  Sides that are not multiples of ``2**depth`` are
+        padded inside the model and the output cropped back.
     filters : int
         Filters of the first level; each level down doubles them.  With an
         encoder these are the decoder's widths (16 gives 16, 32, ..., 256 as
@@ -270,6 +400,13 @@ def unet(
         Initial encoder weights: random, ImageNet (downloaded by Keras, see
         :mod:`rlemask_keras.encoders`), or a weights file of the encoder
         without its top.
+    classes : int
+        Sigmoid channels of the mask output, one per class.
+    classifier : bool
+        Add the classification head on the bottleneck: a
+        :class:`SegmentationModel` with outputs ``"mask"`` and
+        ``"presence"`` (``(batch, classes)``, the probability that each class
+        is present).
     name : str
         Name of the model.
 
@@ -277,7 +414,8 @@ def unet(
     -------
     keras.Model
         Input ``(batch, H, W, C)`` in 0..1, output ``"output"``: probabilities
-        ``(batch, H, W, 1)`` in float32.
+        ``(batch, H, W, classes)`` in float32; with ``classifier=True`` a
+        dict ``{"mask": ..., "presence": ...}``.
 
     Raises
     ------
@@ -300,20 +438,25 @@ def unet(
     >>> model = unet((64, 64, 1), encoder="efficientnetv2b0", depth=3)
     >>> model.get_layer("encoder").name, model.output_shape
     ('encoder', (None, 64, 64, 1))
+    >>> model = unet((101, 101, 1), filters=4, depth=2, classes=4, classifier=True)
+    >>> model.output_names, model.output_shape
+    (['mask', 'presence'], [(None, 101, 101, 4), (None, 4)])
     """
     depth = _resolve(input_shape, filters, depth, dropout, upsampling, activation, encoder)
+    _check_head(classes, classifier)
+    filters = encoders.decoder_filters(encoder, filters)
     blocks = _Blocks(activation, batch_norm, dropout, upsampling)
-    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    inputs, x = _network_input(input_shape, depth)
     features = _features(
         blocks,
-        inputs,
+        x,
         filters,
         depth,
         encoder,
         encoder_weights,
         lambda i: "bottleneck" if i == depth else f"enc{i + 1}",
     )
-    x = features[depth]
+    padded, x = x, features[depth]
     for level in range(depth, 0, -1):
         width = filters * 2 ** (level - 1)
         x = blocks.up(x, width, f"dec{level}")
@@ -321,8 +464,11 @@ def unet(
         if skip is not None:
             x = keras.layers.Concatenate(name=f"dec{level}_concat")([x, skip])
         x = blocks.conv_block(x, width, f"dec{level}")
-    outputs = blocks.head(x, "output")
-    return keras.Model(inputs, outputs, name=name)
+    key = MASK if classifier else "output"
+    outputs = _outputs(blocks, inputs, padded, {key: x}, features[depth], classes, classifier)
+    if classifier:
+        return SegmentationModel(inputs, outputs, name=name)
+    return keras.Model(inputs, outputs[key], name=name)
 
 
 def unet_plus_plus(
@@ -337,6 +483,8 @@ def unet_plus_plus(
     deep_supervision: bool = False,
     encoder: str | None = None,
     encoder_weights: str | os.PathLike | None = None,
+    classes: int = 1,
+    classifier: bool = False,
     name: str = "unet_plus_plus",
 ) -> keras.Model:
     """Build a U-Net++ (Zhou et al., 2018): a U-Net with nested dense skip pathways.
@@ -352,8 +500,9 @@ def unet_plus_plus(
     ----------
     input_shape, filters, depth, activation, batch_norm, dropout, upsampling
         As for :func:`unet`.
-    encoder, encoder_weights, name
-        As for :func:`unet`.
+    encoder, encoder_weights, classes, classifier, name
+        As for :func:`unet`.  With ``classifier=True`` and deep supervision
+        the outputs are ``"out1" ... "out{depth}"`` and ``"presence"``.
     deep_supervision : bool
         ``False``: one output named ``"output"`` on top of ``x0_{depth}``.
         ``True``: a :class:`DeepSupervisionModel` with outputs ``"out1" ...
@@ -378,10 +527,12 @@ def unet_plus_plus(
     {'out1': 0.5, 'out2': 0.5}
     """
     depth = _resolve(input_shape, filters, depth, dropout, upsampling, activation, encoder)
+    _check_head(classes, classifier)
+    filters = encoders.decoder_filters(encoder, filters)
     blocks = _Blocks(activation, batch_norm, dropout, upsampling)
-    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    inputs, padded = _network_input(input_shape, depth)
     features = _features(
-        blocks, inputs, filters, depth, encoder, encoder_weights, lambda i: f"x{i}_0"
+        blocks, padded, filters, depth, encoder, encoder_weights, lambda i: f"x{i}_0"
     )
     nodes = {(i, 0): feature for i, feature in enumerate(features)}
     for j in range(1, depth + 1):  # skip pathways, column by column
@@ -399,53 +550,90 @@ def unet_plus_plus(
                 else parts[0]
             )
             nodes[(i, j)] = blocks.conv_block(x, width, f"x{i}_{j}")
-    if not deep_supervision:
-        return keras.Model(inputs, blocks.head(nodes[(0, depth)], "output"), name=name)
-    outputs = {
-        f"out{j}": blocks.head(nodes[(0, j)], f"out{j}")
-        for j in range(1, depth + 1)
-        if nodes[(0, j)] is not None
-    }
-    return DeepSupervisionModel(inputs, outputs, name=name)
+    if deep_supervision:
+        masks = {f"out{j}": nodes[(0, j)] for j in range(1, depth + 1) if nodes[(0, j)] is not None}
+    else:
+        masks = {MASK if classifier else "output": nodes[(0, depth)]}
+    outputs = _outputs(blocks, inputs, padded, masks, features[depth], classes, classifier)
+    if deep_supervision:
+        return DeepSupervisionModel(inputs, outputs, name=name)
+    if classifier:
+        return SegmentationModel(inputs, outputs, name=name)
+    return keras.Model(inputs, outputs["output"], name=name)
 
 
 @keras.saving.register_keras_serializable(package="rlemask")
-class DeepSupervisionModel(keras.Model):
-    """A functional model with several outputs, all trained on one target.
+class SegmentationModel(keras.Model):
+    """A functional model with several outputs trained from one mask target.
 
-    Built by ``unet_plus_plus(deep_supervision=True)``; not meant to be
-    instantiated directly.  Keras alone would need the target as a dict with
-    one entry per output; this model takes the ``(x, y)`` batches of any
-    single-output model (a :class:`rlemask_keras.DataGenerator`, arrays):
+    Its outputs are one or more mask outputs (``"mask"``, or ``"out1" ...
+    "out{depth}"`` under deep supervision) and optionally the classification
+    head ``"presence"``.  Built by the builders with ``classifier=True`` or
+    ``deep_supervision=True``; not meant to be instantiated directly.  Keras
+    alone would need a target and a loss per output; this model takes the
+    ``(x, y)`` batches of any single-output model (a
+    :class:`rlemask_keras.DataGenerator`, arrays):
 
-    - ``y`` is broadcast to every output (a dict of targets is used as given);
-    - ``compile(loss=fn)`` applies ``fn`` to every output with equal weights
-      summing to 1 unless ``loss_weights`` says otherwise (a dict of losses
+    - ``y`` is broadcast to every mask output, and the presence target is
+      derived from it (``y.max()`` over each image's pixels, per class) unless
+      given: ``{"mask": y, "presence": p}`` (a dict keyed by the output names
       is used as given);
-    - metrics given as a list are measured on the last output (the
+    - ``compile(loss=fn)`` applies ``fn`` to every mask output with equal
+      weights summing to 1, and binary cross-entropy to ``"presence"`` at
+      weight ``presence_weight`` (default :data:`PRESENCE_WEIGHT`), unless
+      ``loss_weights`` says otherwise (a dict of losses is used as given);
+    - metrics given as a list are measured on the final mask output (the
       full-depth one, used for prediction), under their plain names
       (``dice``, ``val_dice``), as for a single-output model; a dict of
       metrics per output is used as given.
 
-    ``predict`` returns a dict of every output; ``output_names[-1]`` is the
-    final one.
+    ``predict`` returns a dict of every output; :attr:`mask_output` names the
+    one to segment with.
 
     Examples
     --------
     >>> import numpy as np
-    >>> model = unet_plus_plus((16, 16, 1), filters=2, depth=2, deep_supervision=True)
+    >>> model = unet((16, 16, 1), filters=2, depth=2, classes=2, classifier=True)
     >>> model.compile("adam", loss="binary_crossentropy", metrics=["mae"])
     >>> x = np.zeros((2, 16, 16, 1), "float32")
-    >>> sorted(model.evaluate(x, x, verbose=0, return_dict=True))
-    ['loss', 'mae', 'out1_loss', 'out2_loss']
+    >>> y = np.zeros((2, 16, 16, 2), "float32")
+    >>> sorted(model.evaluate(x, y, verbose=0, return_dict=True))
+    ['loss', 'mae', 'mask_loss', 'presence_loss']
+    >>> model.mask_output, sorted(model.predict(x, verbose=0))
+    ('mask', ['mask', 'presence'])
     """
 
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, **kwargs):
-        names = list(self.output_names)
+    @property
+    def mask_outputs(self) -> list[str]:
+        """Names of the mask outputs, the final (full-depth) one last."""
+        names = [n for n in self.output_names if n != PRESENCE]
+        return sorted(names, key=lambda n: int(n[3:]) if n[3:].isdigit() else 0)
+
+    @property
+    def mask_output(self) -> str:
+        """Name of the output to segment with: the final mask output."""
+        return self.mask_outputs[-1]
+
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        *,
+        presence_weight: float = PRESENCE_WEIGHT,
+        **kwargs,
+    ):
+        masks = self.mask_outputs
+        head = PRESENCE in self.output_names
         if loss is not None and not isinstance(loss, (dict, list, tuple)):
-            loss = {name: loss for name in names}
+            loss = {name: loss for name in masks}
+            if head:
+                loss[PRESENCE] = "binary_crossentropy"
             if loss_weights is None:
-                loss_weights = {name: 1.0 / len(names) for name in names}
+                loss_weights = {name: 1.0 / len(masks) for name in masks}
+                if head:
+                    loss_weights[PRESENCE] = float(presence_weight)
         weighted = kwargs.get("weighted_metrics")
         self._metrics_on_final = not isinstance(metrics, dict) and not isinstance(weighted, dict)
         super().compile(
@@ -458,21 +646,60 @@ class DeepSupervisionModel(keras.Model):
         if self.built and getattr(self, "optimizer", None) is not None:
             self.optimizer.build(self.trainable_variables)  # so its saved state loads
 
-    def _broadcast(self, y):
-        if y is None or keras.tree.is_nested(y):
+    def _targets(self, y):
+        """A target per output from ``y``, ``{"mask": y[, "presence": p]}`` or a full dict."""
+        if y is None or isinstance(y, (list, tuple)):
             return y
-        return {name: y for name in self.output_names}
+        names = list(self.output_names)
+        if isinstance(y, dict):
+            if set(names) <= set(y):
+                return y
+            if MASK not in y:
+                raise ValueError(
+                    f"A target of this model is a mask, or a dict with the keys {names} or "
+                    f"'mask' (and 'presence'). Received: keys {sorted(y)}"
+                )
+            mask, presence = y[MASK], y.get(PRESENCE)
+        else:
+            mask, presence = y, None
+        targets = {name: mask for name in self.mask_outputs}
+        if PRESENCE in names:
+            if presence is None:
+                presence = ops.max(ops.cast(mask, "float32"), axis=(1, 2))
+            targets[PRESENCE] = presence
+        return targets
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return super().compute_loss(x, self._broadcast(y), y_pred, sample_weight, training)
+        return super().compute_loss(x, self._targets(y), y_pred, sample_weight, training)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        targets = self._targets(y)
         if getattr(self, "_metrics_on_final", False):
-            final = self.output_names[-1]
-            if isinstance(y, dict):
-                y = y[final]
-            return super().compute_metrics(x, y, y_pred[final], sample_weight)
-        return super().compute_metrics(x, self._broadcast(y), y_pred, sample_weight)
+            final = self.mask_output
+            if isinstance(targets, dict):
+                targets = targets[final]
+            return super().compute_metrics(x, targets, y_pred[final], sample_weight)
+        return super().compute_metrics(x, targets, y_pred, sample_weight)
+
+
+@keras.saving.register_keras_serializable(package="rlemask")
+class DeepSupervisionModel(SegmentationModel):
+    """The :class:`SegmentationModel` of ``unet_plus_plus(deep_supervision=True)``.
+
+    Outputs ``"out1" ... "out{depth}"`` (and ``"presence"`` with
+    ``classifier=True``); ``mask_output`` is ``"out{depth}"``, the
+    full-depth one.  A separate class so that models saved before the
+    classification head load as they were.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> model = unet_plus_plus((16, 16, 1), filters=2, depth=2, deep_supervision=True)
+    >>> model.compile("adam", loss="binary_crossentropy", metrics=["mae"])
+    >>> x = np.zeros((2, 16, 16, 1), "float32")
+    >>> sorted(model.evaluate(x, x, verbose=0, return_dict=True))
+    ['loss', 'mae', 'out1_loss', 'out2_loss']
+    """
 
 
 def deep_supervision_loss_weights(depth: int) -> dict[str, float]:

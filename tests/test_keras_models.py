@@ -117,7 +117,10 @@ def test_unet_plus_plus_deep_supervision_outputs_train():
         ({"depth": 9}, r"Received: depth=9"),
         ({"depth": 0}, r"Received: depth=0"),
         ({"filters": 0}, r"Received: filters=0"),
-        ({"input_shape": (100, 100, 1), "depth": 3}, r"multiples of 2\*\*depth = 8"),
+        ({"input_shape": (0, 64, 1)}, r"positive integers or None"),
+        ({"input_shape": (64, 64.0, 1)}, r"Received: input_shape=\(64, 64.0, 1\)"),
+        ({"classes": 0}, r"Received: classes=0"),
+        ({"classifier": "yes"}, r"Received: classifier='yes'"),
         ({"input_shape": (64, 64)}, r"Received: input_shape=\(64, 64\)"),
         ({"activation": "nonsense"}, r"Received: activation='nonsense'"),
         ({"upsampling": "nearest"}, r"Received: upsampling='nearest'"),
@@ -208,3 +211,110 @@ def test_default_depth_is_four_without_encoder():
     )
     with pytest.raises(ValueError, match="Received: depth='x'"):
         unet((32, 32, 1), depth="x")
+
+
+# --- classes, the classification head, any input size (issue 23) ------------------------------
+
+#: the layers of a tiny U-Net, as every version since the first named them: a model whose
+#: sides are multiples of 2**depth is built exactly as before (saved models, the demo)
+TINY_UNET_LAYERS = [
+    "input",
+    *[f"enc1_{n}" for n in ("conv1", "act1", "conv2", "act2", "pool")],
+    *[f"bottleneck_{n}" for n in ("conv1", "act1", "conv2", "act2")],
+    *[f"dec1_{n}" for n in ("up", "concat", "conv1", "act1", "conv2", "act2")],
+    "output_logits",
+    "output",
+]
+
+
+def test_default_models_keep_their_layers_and_single_output():
+    model = unet((16, 16, 1), filters=2, depth=1)
+    assert [layer.name for layer in model.layers] == TINY_UNET_LAYERS
+    from rlemask_keras.models import SegmentationModel
+
+    assert model.output_names == ["output"]
+    for plain in (model, unet_plus_plus((16, 16, 1), filters=2, depth=1)):
+        assert not isinstance(plain, SegmentationModel)
+
+
+@pytest.mark.parametrize("builder", [unet, unet_plus_plus])
+def test_any_input_size_is_padded_inside_and_cropped_back(builder):
+    model = builder((101, 101, 1), filters=8, depth=3, classes=2)
+    assert model.get_layer("input_pad").output.shape[1:3] == (104, 104)
+    assert model.get_layer("output_crop").output.shape[1:3] == (101, 101)
+    x = np.random.default_rng(0).random((1, 101, 101, 1), dtype=np.float32)
+    y = model.predict(x, verbose=0)
+    assert y.shape == (1, 101, 101, 2) and y.dtype == np.float32
+    # the competitions' sizes, by shape inference (a forward pass there would be slow)
+    for shape in ((256, 1600, 1), (520, 704, 1)):
+        big = builder(shape, filters=8, depth=3, classes=4, classifier=True)
+        assert big.output_shape == [(None, *shape[:2], 4), (None, 4)]
+
+
+def test_padding_is_zeros_at_the_bottom_and_right():
+    """The padded model's output is the output of a model at the padded size, cropped."""
+    model = unet((None, None, 1), filters=4, depth=2, activation="relu")
+    padded = unet((24, 28, 1), filters=4, depth=2, activation="relu")
+    padded.set_weights(model.get_weights())
+    x = np.random.default_rng(1).random((2, 21, 25, 1), dtype=np.float32)
+    big = np.zeros((2, 24, 28, 1), np.float32)
+    big[:, :21, :25] = x
+    got = keras.ops.convert_to_numpy(model(x))
+    assert got.shape == (2, 21, 25, 1)
+    np.testing.assert_allclose(got, keras.ops.convert_to_numpy(padded(big))[:, :21, :25], atol=1e-5)
+
+
+def test_classifier_head_outputs_and_trains_on_a_plain_mask_target():
+    from rlemask_keras import DiceCoefficient, bce_dice_loss
+    from rlemask_keras.models import PRESENCE_WEIGHT, SegmentationModel
+
+    model = unet((16, 16, 1), filters=8, depth=2, classes=3, classifier=True)
+    assert isinstance(model, SegmentationModel) and model.output_names == ["mask", "presence"]
+    assert model.get_layer("presence_pool").input.shape == model.get_layer(
+        "bottleneck_act2"
+    ).output.shape
+    rng = np.random.default_rng(2)
+    x = rng.random((4, 16, 16, 1), dtype=np.float32)
+    y = np.zeros((4, 16, 16, 3), np.float32)
+    y[0, 4:9, 4:9, 0] = 1
+    y[1, :, :5, 2] = 1
+    model.compile("adam", loss=bce_dice_loss, metrics=[DiceCoefficient()])
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert {"loss", "mask_loss", "presence_loss", "dice"} <= set(logs)
+    # the derived presence target is "the class has a pixel": the BCE of the head against it
+    out = model.predict(x, verbose=0)
+    presence = y.max(axis=(1, 2))
+    p = np.clip(out["presence"], 1e-7, 1 - 1e-7)
+    bce = -(presence * np.log(p) + (1 - presence) * np.log(1 - p)).mean()
+    assert logs["presence_loss"] == pytest.approx(bce, rel=1e-4)
+    assert logs["loss"] == pytest.approx(
+        logs["mask_loss"] + PRESENCE_WEIGHT * logs["presence_loss"], rel=1e-4
+    )
+    metric = DiceCoefficient()
+    metric.update_state(y, out["mask"])
+    assert logs["dice"] == pytest.approx(float(metric.result()), abs=1e-6)
+    # given as a dict, with another weight for the head
+    model.compile("adam", loss=bce_dice_loss, presence_weight=2.0)
+    given = model.evaluate(x, {"mask": y, "presence": presence}, verbose=0, return_dict=True)
+    assert given["presence_loss"] == pytest.approx(logs["presence_loss"], rel=1e-5)
+    assert given["loss"] == pytest.approx(logs["mask_loss"] + 2 * logs["presence_loss"], rel=1e-4)
+    history = model.fit(x, y, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+    with pytest.raises(ValueError, match=r"'mask' \(and 'presence'\). Received: keys \['y'\]"):
+        model.evaluate(x, {"y": y}, verbose=0)
+
+
+def test_deep_supervision_with_a_head():
+    model = unet_plus_plus(
+        (None, None, 1), filters=4, depth=2, classes=2, deep_supervision=True, classifier=True
+    )
+    assert model.output_names == ["out1", "out2", "presence"]
+    assert model.mask_outputs == ["out1", "out2"] and model.mask_output == "out2"
+    model.compile("adam", loss="binary_crossentropy", metrics=["mae"])
+    x = np.zeros((2, 20, 20, 1), np.float32)
+    y = np.zeros((2, 20, 20, 2), np.float32)
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs["loss"] == pytest.approx(
+        0.5 * logs["out1_loss"] + 0.5 * logs["out2_loss"] + 0.5 * logs["presence_loss"], rel=1e-4
+    )
+    assert model.predict(x, verbose=0)["out2"].shape == (2, 20, 20, 2)
