@@ -78,6 +78,24 @@ def test_set_operations(a, b, order):
     assert ~~ra == ra
 
 
+@given(masks(), masks(), ORDERS)
+def test_every_truth_table_of_the_sweep(a, b, order):
+    """``_boolean`` with the table of any operation that keeps 0 op 0 = 0 is that operation."""
+    from rlemask import _runs_kernels as rk
+
+    b = np.resize(b, a.shape)
+    ra, rb = Runs.from_mask(a, order), Runs.from_mask(b, order)
+    for bits in range(0, 16, 2):  # bit 0 (0 op 0) must be 0
+        op = lambda x, y, bits=bits: (bits >> (2 * x + y)) & 1  # noqa: E731
+        assert rk.truth_table(op) == bits
+        s, ln = rk._boolean(ra.starts, ra.lengths, rb.starts, rb.lengths, bits)
+        want = np.vectorize(op)(a.astype(int), b.astype(int)).astype(np.uint8)
+        assert Runs.from_canonical(s, ln, a.shape, order) == Runs.from_mask(want, order)
+    assert (rk.XOR, rk.DIFFERENCE) == (0b0110, 0b0100)
+    with pytest.raises(ValueError, match="outside both masks"):
+        rk.truth_table(lambda x, y: not (x or y))
+
+
 @given(masks(), ORDERS, st.data())
 def test_crop(m, order, data):
     h, w = m.shape
