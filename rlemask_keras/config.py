@@ -3,7 +3,8 @@
 Every field carries its command-line flag and help text in its metadata, so
 a new option is one new field: :mod:`rlemask_keras.cli` builds the parser
 from :func:`dataclasses.fields`.  Settings are checked by
-:meth:`TrainConfig.check`, whose messages name the flags a user typed.
+:meth:`TrainConfig.check`, whose messages name the fields (``img_size``);
+the command translates them into the flags a user typed (``--img-size``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from rlemask_keras.distribute import STRATEGIES
+from rlemask_keras.fit import make_loss
+
+#: what ``on_error`` accepts: stop at an unreadable image, or leave it out (listed)
+ON_ERROR = ("raise", "skip")
 
 __all__ = ["TrainConfig", "ConfigError", "option_flag"]
 
@@ -100,7 +105,7 @@ class TrainConfig:
     ...     TrainConfig(img_size=100, depth=3).check()
     ... except ValueError as err:
     ...     print(err)
-    --img-size must be divisible by 2**depth = 8 (--depth 3); received --img-size 100
+    `img_size` must be divisible by 2**depth = 8 (depth=3); received img_size=100
     """
 
     # data
@@ -130,6 +135,12 @@ class TrainConfig:
         type=Path,
         flag="--cache",
         metavar="DIR",
+    )
+    on_error: str = _option(
+        "raise",
+        "an image that cannot be read: raise (stop) or skip (leave it out; the report and "
+        "the summary list it)",
+        choices=ON_ERROR,
     )
     # model
     model: str = _option("unet", "architecture", choices=("unet", "unet++"))
@@ -212,13 +223,10 @@ class TrainConfig:
     def check(self) -> None:
         """Raise :class:`ConfigError` (a ``ValueError`` naming the flag) for bad settings."""
         from rlemask_keras.encoders import ENCODER_DEPTH
-        from rlemask_keras.models import MAX_DEPTH
+        from rlemask_keras.models import MAX_DEPTH  # (these import Keras)
 
         def fail(name: str, problem: str) -> None:
-            value = getattr(self, name)
-            raise ConfigError(
-                name, f"{option_flag(name)} {problem}; received {option_flag(name)} {value}"
-            )
+            raise ConfigError(name, f"`{name}` {problem}; received {name}={getattr(self, name)}")
 
         for name in ("epochs", "img_size", "batch_size", "filters", "depth", "n_images",
                      "synthetic_size", "workers", "cache_workers"):  # fmt: skip
@@ -230,11 +238,10 @@ class TrainConfig:
         if self.encoder is None and self.depth is not None and self.depth > MAX_DEPTH:
             fail("depth", f"must be at most {MAX_DEPTH}")
         if self.encoder is not None and self.depth is not None and self.depth > ENCODER_DEPTH:
-            fail("depth", f"must be at most {ENCODER_DEPTH} with --encoder")
+            fail("depth", f"must be at most {ENCODER_DEPTH} with `encoder`")
         depth = self.model_depth
         if self.img_size % 2**depth:
-            fail("img_size", f"must be divisible by 2**depth = {2**depth} "
-                             f"(--depth {depth})")  # fmt: skip
+            fail("img_size", f"must be divisible by 2**depth = {2**depth} (depth={depth})")
         if self.model not in ("unet", "unet++"):
             fail("model", "must be 'unet' or 'unet++'")
         if self.encoder is not None:
@@ -243,13 +250,13 @@ class TrainConfig:
             if self.encoder not in encoders():
                 fail("encoder", f"must be one of {', '.join(encoders())}")
         elif self.encoder_weights is not None:
-            fail("encoder_weights", "needs --encoder")
+            fail("encoder_weights", "needs `encoder`")
         if not isinstance(self.freeze_encoder_epochs, int) or self.freeze_encoder_epochs < 0:
             fail("freeze_encoder_epochs", "must be an integer >= 0")
         if self.freeze_encoder_epochs and self.encoder is None:
-            fail("freeze_encoder_epochs", "needs --encoder")
+            fail("freeze_encoder_epochs", "needs `encoder`")
         if self.deep_supervision and self.model != "unet++":
-            fail("deep_supervision", "needs --model unet++")
+            fail("deep_supervision", "needs `model` unet++")
         if self.strategy not in STRATEGIES:
             fail("strategy", f"must be one of {', '.join(STRATEGIES)}")
         if not 0 < self.val_fraction < 1:
@@ -261,18 +268,18 @@ class TrainConfig:
         if self.folds == 1:
             fail("folds", "must be 0 (no folds) or an integer >= 2")
         if self.folds and not 0 <= self.fold < self.folds:
-            fail("fold", f"must be in 0..{self.folds - 1} (--folds {self.folds})")
+            fail("fold", f"must be in 0..{self.folds - 1} (folds={self.folds})")
         if self.resume and self.overwrite:
-            fail("resume", "cannot be combined with --overwrite")
+            fail("resume", "cannot be combined with `overwrite`")
+        if self.on_error not in ON_ERROR:
+            fail("on_error", f"must be one of {', '.join(ON_ERROR)}")
         if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
             fail("tensorboard", "needs the tensorboard package: pip install tensorboard")
-        from rlemask_keras.fit import make_loss
-
         try:
             make_loss(self.loss)
         except (ValueError, TypeError) as err:
             reason = str(err).split(" Received:")[0]
-            raise ConfigError("loss", f"--loss {self.loss}: {reason}") from None
+            raise ConfigError("loss", f"`loss` {self.loss}: {reason}") from None
 
     @property
     def model_depth(self) -> int:
@@ -300,19 +307,53 @@ class TrainConfig:
         return DEFAULT_DEPTH
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready settings (paths as text; ``depth`` as built, never None)."""
+        """JSON-ready settings (paths resolved, as text; ``depth`` as built, never None).
+
+        Paths are stored resolved, so a run's folder means the same files
+        from any working directory (``oof`` run elsewhere, ``resume`` with the
+        folder spelled another way).
+        """
         settings = {
-            k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()
+            k: (_resolved(v) if isinstance(v, Path) else v)
+            for k, v in dataclasses.asdict(self).items()
         }
         settings["depth"] = self.model_depth  # a run saved before None meant "default" reads 4
         return settings
 
     def differences(self, saved: dict[str, Any]) -> list[str]:
-        """Flags whose value differs from ``saved`` (a :meth:`to_dict`) and that ``--resume``
-        cannot change."""
+        """The settings that differ from ``saved`` (a :meth:`to_dict`) and that ``resume``
+        cannot change, as ``"`name` value (the run has value)"``.
+
+        Paths compare resolved (a run saved before paths were stored resolved
+        is read from the current folder).  A setting the saved run lacks
+        (added since) is taken at its default.
+
+        Examples
+        --------
+        >>> saved = TrainConfig(data=Path("data")).to_dict()
+        >>> TrainConfig(data=Path("data").resolve()).differences(saved)
+        []
+        >>> TrainConfig(data=Path("data"), filters=4).differences(saved)
+        ['`filters` 4 (the run has 8)']
+        """
         mine = json.loads(json.dumps(self.to_dict()))  # tuples -> lists, as the saved JSON
-        return [
-            f"{option_flag(f.name)} {mine[f.name]} (the run has {saved.get(f.name)})"
-            for f in dataclasses.fields(self)
-            if not f.metadata.get("resumable") and saved.get(f.name) != mine[f.name]
-        ]
+        found = []
+        for f in dataclasses.fields(self):
+            if f.metadata.get("resumable"):
+                continue
+            theirs = _as_json(saved[f.name] if f.name in saved else f.default)
+            if f.type in ("Path", "Path | None") and theirs is not None:
+                theirs = _resolved(Path(theirs))
+            if theirs != mine[f.name]:
+                found.append(f"`{f.name}` {mine[f.name]} (the run has {theirs})")
+        return found
+
+
+def _as_json(value: Any) -> Any:
+    """A setting as :meth:`TrainConfig.to_dict` and the saved JSON hold it."""
+    return json.loads(json.dumps(_resolved(value) if isinstance(value, Path) else value))
+
+
+def _resolved(path: Path) -> str:
+    """``path`` made absolute, symbolic links resolved, as text."""
+    return str(Path(path).resolve())

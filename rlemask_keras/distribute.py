@@ -142,6 +142,26 @@ class Distribution:
         """
         return list(items)[self.worker_index :: self.num_workers]
 
+    def even_shard(self, items: Sequence[T]) -> list[T]:
+        """This worker's share of ``items``, every worker's share of one length.
+
+        The workers step together, so their shares must be equally long (else
+        a collective op fails): ``items`` is padded to a multiple of
+        ``num_workers`` with its first elements again (as torch's
+        ``DistributedSampler`` pads), then :meth:`shard`-ed.
+
+        Examples
+        --------
+        >>> d = Distribution("multiworker", "tensorflow", 2, 1, 2, 1)
+        >>> d.even_shard(list("abcde")), d.shard(list("abcde"))
+        (['b', 'd', 'a'], ['b', 'd'])
+        """
+        items = list(items)
+        if self.num_workers <= 1 or not items:
+            return items
+        whole = -(-len(items) // self.num_workers) * self.num_workers
+        return self.shard([items[i % len(items)] for i in range(whole)])
+
 
 def worker_from_tf_config(environ: Mapping[str, str] | None = None) -> tuple[int, int]:
     """``(worker_index, num_workers)`` from ``TF_CONFIG``; ``(0, 1)`` when it is not set.
@@ -327,8 +347,8 @@ def replica_batch(batch_size: int, n_samples: int, replicas: int) -> int:
         return batch_size
     if batch_size % replicas:
         raise ValueError(
-            f"--batch-size {batch_size} must be a multiple of the {replicas} replicas of "
-            "the strategy"
+            f"`batch_size` must be a multiple of the {replicas} replicas of the strategy; "
+            f"received batch_size={batch_size}"
         )
     if n_samples < replicas:
         raise ValueError(

@@ -22,6 +22,9 @@ from typing import Any
 
 import numpy as np
 
+import rlemask
+from rlemask_keras.predict import load_images, model_input_size, predict_probabilities
+
 __all__ = ["evaluate_model", "score_probabilities"]
 
 
@@ -38,8 +41,6 @@ def score_probabilities(
     ``plain_threshold_score`` (every map binarised at 0.5), ``predictions``
     (id -> RLE list) and ``seconds``.
     """
-    import rlemask
-
     search = rlemask.TripletSearch()
     tops = sorted({t for t, _, _ in search.grid})
     bottoms = sorted({b for _, _, b in search.grid})
@@ -105,8 +106,6 @@ def evaluate_model(
     ``predict_images_per_second`` and ``overlays`` (images, truths, masks
     and ids at the model's size for the figure).
     """
-    from rlemask_keras.predict import model_input_size, predict_probabilities
-
     probabilities = predict_probabilities(
         model, val_paths, tta=tta, batch_size=batch_size, cache=cache
     )
@@ -139,9 +138,6 @@ def _overlay_picks(val_paths, labels, n: int) -> list[Path]:
 
 def _overlays(paths, predictions, labels, shape, size: int, cache):
     """(images, truths, masks, ids) at the model's size, for the overlay figure."""
-    import rlemask
-    from rlemask_keras.predict import load_images
-
     images, truths, masks, ids = [], [], [], []
     for path in paths:
         image = load_images([path], size, cache)[0]

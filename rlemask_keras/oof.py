@@ -17,22 +17,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rlemask._atomic import atomic_write
+from rlemask_keras.evaluate import score_probabilities
+from rlemask_keras.predict import load_keras_model, predict_probabilities
+from rlemask_keras.report import plural
+from rlemask_keras.run_folder import MODEL, REPORT_JSON, report_matches_model
+from rlemask_keras.training import load_data
+
 __all__ = ["out_of_fold"]
 
 
 def _run_validation(run: Path) -> tuple[Path, list[str]]:
     """The data root and the validation ids recorded in a run's ``report.json``."""
     try:
-        report = json.loads((run / "report.json").read_text(encoding="utf-8"))
+        report = json.loads((run / REPORT_JSON).read_text(encoding="utf-8"))
         root = Path(report["data"]["root"])
         ids = [row["id"] for row in report["evaluation"]["per_image"]]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(
-            f"RUN_DIR: {str(run)!r} holds no finished rlemask-keras train run "
+            f"`runs`: {str(run)!r} holds no finished rlemask-keras train run "
             f"(report.json: {type(err).__name__})"
         ) from None
-    if not (run / "model.keras").is_file():
-        raise FileNotFoundError(f"RUN_DIR: no model.keras in {str(run)!r}")
+    if not (run / MODEL).is_file():
+        raise FileNotFoundError(f"`runs`: no model.keras in {str(run)!r}")
+    if not report_matches_model(report, run / MODEL):
+        raise ValueError(
+            f"`runs`: the report.json in {str(run)!r} describes another model than its "
+            "model.keras (the run was stopped before its report was rewritten); finish it "
+            "with 'rlemask-keras train --resume'"
+        )
     return root, ids
 
 
@@ -56,38 +69,39 @@ def out_of_fold(
         A folder without a finished run, runs on different data sets, or
         validation images shared by two runs (not folds of one split).
     """
-    from rlemask._atomic import atomic_write
-    from rlemask_keras.evaluate import score_probabilities
-    from rlemask_keras.predict import load_keras_model, predict_probabilities
-    from rlemask_keras.report import plural
-    from rlemask_keras.training import load_data
-
     runs = [Path(r) for r in runs]
     if not runs:
-        raise ValueError("RUN_DIR: give at least one training run folder")
+        raise ValueError("`runs`: give at least one training run folder")
     recorded = [_run_validation(run) for run in runs]
     roots = {root for root, _ in recorded}
     if len(roots) != 1:
         raise ValueError(
-            f"RUN_DIR: the runs trained on different data sets: {sorted(map(str, roots))}"
+            f"`runs`: the runs trained on different data sets: {sorted(map(str, roots))}"
         )
     all_ids = [i for _, ids in recorded for i in ids]
     if len(set(all_ids)) != len(all_ids):
         raise ValueError(
-            "RUN_DIR: the runs' validation images overlap; give the runs of the folds of one "
+            "`runs`: the runs' validation images overlap; give the runs of the folds of one "
             "split (--folds K with the same --seed, each --fold once)"
         )
-    paths, labels = load_data(roots.pop())
+    root = roots.pop()
+    try:
+        paths, labels = load_data(root)
+    except (OSError, ValueError) as err:
+        raise type(err)(
+            f"`runs`: the data set the runs trained on ({str(root)!r}): "
+            + str(err).removeprefix("`data`: ")
+        ) from None
     by_id = {p.stem: p for p in paths}
     missing = [i for i in all_ids if i not in by_id]
     if missing:
         raise ValueError(
-            f"RUN_DIR: {plural(len(missing), 'validation image')} no longer in the data set"
+            f"`runs`: {plural(len(missing), 'validation image')} no longer in the data set"
         )
 
     def probabilities():
         for run, (_, ids) in zip(runs, recorded, strict=True):
-            model = load_keras_model(run / "model.keras")
+            model = load_keras_model(run / MODEL)
             yield from predict_probabilities(
                 model, [by_id[i] for i in ids], tta=tta, batch_size=batch_size
             )

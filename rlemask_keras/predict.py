@@ -22,11 +22,18 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+import rlemask
+from rlemask.datasets import find_dicoms
+from rlemask.progress import progress as progress_bar
+from rlemask_keras import run_folder
+from rlemask_keras.report import plural
 
 __all__ = [
     "DEFAULT_TRIPLET",
@@ -51,15 +58,75 @@ def load_keras_model(path: str | os.PathLike):
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"MODEL: no such file: {str(path)!r}")
+        raise FileNotFoundError(f"no such file: {str(path)!r}")
     try:
-        return keras.models.load_model(path)
+        model = keras.models.load_model(path)
     except Exception as err:  # Keras raises ValueError, OSError, zipfile errors, KeyError...
         first = str(err).splitlines()[0] if str(err) else ""
         raise ValueError(
-            f"MODEL: {str(path)!r} is not a Keras model file (.keras) that this version "
+            f"{str(path)!r} is not a Keras model file (.keras) that this version "
             f"can load ({type(err).__name__}: {first})"
         ) from err
+    check_model_output(model, str(path))
+    return model
+
+
+def check_model_output(model, name: str | None = None) -> None:
+    """Refuse a model whose output is not one map of probabilities, (B, S, S, 1).
+
+    What prediction understands is a single-class segmentation model: one
+    output channel of probabilities (a sigmoid).  A softmax over channels,
+    several channels (a multi-class model) or an output that is not a map
+    would be read wrongly (channel 0 of a 2-class softmax is the background:
+    an inverted map), so they are refused, naming the model.
+
+    Raises
+    ------
+    ValueError
+        The model's final output is not ``(batch, S, S, 1)``, or it ends in a
+        softmax.
+
+    Examples
+    --------
+    >>> import keras
+    >>> inp = keras.Input((8, 8, 1))
+    >>> check_model_output(keras.Model(inp, keras.layers.Conv2D(1, 1, activation="sigmoid")(inp)))
+    >>> try:
+    ...     check_model_output(keras.Model(inp, keras.layers.Conv2D(2, 1)(inp)), "two.keras")
+    ... except ValueError as err:
+    ...     print(str(err)[:58])
+    the model 'two.keras' outputs 2 channels; prediction under
+    """
+    shape = _final_output_shape(model)
+    label = f"the model {name!r}" if name else "the model"
+    if len(shape) != 4:
+        raise ValueError(
+            f"{label} outputs shape {tuple(shape)}, not a map (batch, height, width, 1); "
+            "prediction understands single-class segmentation models"
+        )
+    if shape[-1] != 1:
+        raise ValueError(
+            f"{label} outputs {shape[-1]} channels; prediction understands one channel of "
+            "probabilities (a 1-channel sigmoid output): multi-class models are not "
+            "supported by predict yet"
+        )
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    activation = getattr(getattr(last, "activation", None), "__name__", "")
+    if activation == "softmax" or type(last).__name__ == "Softmax":
+        raise ValueError(
+            f"{label} ends in a softmax over its one channel (always 1); prediction "
+            "understands a sigmoid output"
+        )
+
+
+def _final_output_shape(model) -> tuple:
+    """The shape of the output :func:`_final_output` picks (the full-depth one)."""
+    output = model.output
+    if isinstance(output, Mapping):
+        return tuple(_final_output(model, dict(output)).shape)
+    if isinstance(output, (list, tuple)):
+        return tuple(output[-1].shape)
+    return tuple(output.shape)
 
 
 def model_input_size(model) -> int | None:
@@ -94,6 +161,7 @@ def model_probabilities(model, images: np.ndarray, *, tta: str | None = None) ->
     shape = model.input_shape[0] if isinstance(model.input_shape, list) else model.input_shape
     if shape[-1] == 3:
         x = np.repeat(x, 3, axis=-1)
+    check_model_output(model)
     prob = np.asarray(_final_output(model, model.predict_on_batch(x)), np.float32)[..., 0]
     if tta == "flip":
         flipped = model.predict_on_batch(np.ascontiguousarray(x[:, :, ::-1]))
@@ -102,9 +170,16 @@ def model_probabilities(model, images: np.ndarray, *, tta: str | None = None) ->
     return np.clip(prob, 0.0, 1.0)
 
 
+def _check_batch_size(batch_size) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(
+            f"`batch_size` must be a positive integer; received batch_size={batch_size!r}"
+        )
+
+
 def _check_tta(tta: str | None) -> str | None:
     if tta not in (None, "none", "flip"):
-        raise ValueError(f"--tta must be 'none' or 'flip'; received {tta!r}")
+        raise ValueError(f"`tta` must be 'none' or 'flip'; received tta={tta!r}")
     return None if tta == "none" else tta
 
 
@@ -150,8 +225,6 @@ def predict_probabilities(
     ...     (p.stem, (64, 64)) for p in paths]
     True
     """
-    import rlemask
-
     for chunk, probs, shares in _model_size_batches(
         models, paths, tta, batch_size, weights, cache
     ):
@@ -174,11 +247,10 @@ def _model_size_batches(models, paths, tta, batch_size, weights, cache):
     weights = [float(w) for w in weights]
     if len(weights) != len(models) or not all(w >= 0 for w in weights) or sum(weights) <= 0:
         raise ValueError(
-            f"--weights must give one number >= 0 per model ({len(models)}), not all 0; "
-            f"received {weights}"
+            f"`weights` must give one number >= 0 per model ({len(models)}), not all 0; "
+            f"received weights={weights}"
         )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"--batch-size must be a positive integer; received {batch_size!r}")
+    _check_batch_size(batch_size)
     tta = _check_tta(tta)
     sizes = [model_input_size(m) for m in models]
     if any(s is None for s in sizes):
@@ -226,8 +298,6 @@ def predict_runs(
     >>> [runs.shape for _, runs in predict_runs(unet((32, 32, 1), filters=2, depth=1), paths)]
     [(64, 64)]
     """
-    import rlemask
-
     listed = list(models) if isinstance(models, (list, tuple)) else [models]
     sizes = {model_input_size(m) for m in listed}
     if len(sizes) > 1:
@@ -259,8 +329,6 @@ def upscaled_runs(prob: np.ndarray, shape: tuple[int, int], thresholds) -> Any:
     >>> upscaled_runs(prob, (8, 8), (0.75, 0, 0.3)).area
     16
     """
-    import rlemask
-
     top, area, bottom = thresholds
     mask = rlemask.triplet_threshold(prob, top, rlemask.scale_min_area(area, prob.shape), bottom)
     return rlemask.Runs.from_mask(mask).resize(shape)
@@ -271,16 +339,12 @@ def load_images(paths: Sequence[Path], size: int, cache=None) -> np.ndarray:
 
     The cache holds exactly what :func:`rlemask.load_sample` returns.
     """
-    import rlemask
-
     if cache is not None and tuple(cache.img_size) == (size, size):
         return cache.get_batch([cache.index_of(Path(p).stem) for p in paths])[0]
     return np.stack([rlemask.load_sample(p, None, img_size=size)[0] for p in paths])
 
 
 def _to_shape(prob: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    import rlemask
-
     if prob.shape == tuple(shape):
         return prob
     return np.asarray(rlemask.resize_image(prob, shape, method="bilinear"), np.float32)
@@ -302,29 +366,71 @@ def predict_masks(
     >>> [(i, int(m.sum())) for i, m in predict_masks([("a", prob)], (0.75, 0, 0.3))]
     [('a', 16)]
     """
-    import rlemask
-
     top, area, bottom = thresholds
     for image_id, prob in probabilities:
         min_area = rlemask.scale_min_area(area, prob.shape)
         yield image_id, rlemask.triplet_threshold(prob, top, min_area, bottom)
 
 
+def check_triplet(top: float, area: float, bottom: float) -> tuple[float, float, float]:
+    """``(top, min_area at 1024 px, bottom)`` checked: finite, 0..1, 0..1 and >= 0.
+
+    Examples
+    --------
+    >>> check_triplet(0.75, 2000, 0.3)
+    (0.75, 2000.0, 0.3)
+    >>> try:
+    ...     check_triplet(0.5, float("inf"), 0.3)
+    ... except ValueError as err:
+    ...     print(err)
+    `triplet`: TOP and BOTTOM must be in 0..1 and AREA a finite number >= 0; received triplet=(0.5, inf, 0.3)
+    """  # noqa: E501
+    values = (float(top), float(area), float(bottom))
+    top, area, bottom = values
+    if not (0 <= top <= 1 and 0 <= bottom <= 1 and 0 <= area < float("inf")):
+        raise ValueError(
+            "`triplet`: TOP and BOTTOM must be in 0..1 and AREA a finite number >= 0; "
+            f"received triplet={values}"
+        )
+    return values
+
+
 def thresholds_from_file(path: str | os.PathLike) -> tuple[float, float, float]:
     """``(top, min_area at 1024 px, bottom)`` from an ``oof`` JSON or a run's ``report.json``."""
     try:
         thr = json.loads(Path(path).read_text(encoding="utf-8"))["thresholds"]
-        return float(thr["top"]), float(thr["min_area_1024"]), float(thr["bottom"])
+        triplet = float(thr["top"]), float(thr["min_area_1024"]), float(thr["bottom"])
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(
-            f"--thresholds: {str(path)!r} is not an oof or report JSON with thresholds "
+            f"`triplet`: {str(path)!r} is not an oof or report JSON with thresholds "
             f"({type(err).__name__})"
         ) from None
+    return check_triplet(*triplet)
 
 
 def _triplet_from_report(model_path: Path) -> tuple[float, float, float] | None:
+    """The thresholds of the training report beside ``model_path``, if it describes that model.
+
+    A report that describes another model (a run stopped in its final phase
+    after a resumed training replaced ``model.keras``) is refused: its
+    thresholds were chosen for other weights.
+    """
+    path = model_path.parent / run_folder.REPORT_JSON
     try:
-        return thresholds_from_file(model_path.parent / "report.json")
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(report, dict) or "thresholds" not in report:
+        return None
+    if not run_folder.report_matches_model(report, model_path):
+        raise ValueError(
+            f"`models`: the report beside {str(model_path)!r} ({str(path)!r}) describes "
+            "another model, so its thresholds are not this model's (a run stopped before its "
+            "report was rewritten): finish the run with 'rlemask-keras train --resume', or "
+            "pass `triplet`"
+        )
+    try:
+        return thresholds_from_file(path)
     except ValueError:
         return None
 
@@ -337,9 +443,40 @@ def _thresholds_of(model_paths: Sequence[Path]) -> tuple[float, float, float]:
     if len(found) > 1:
         raise ValueError(
             f"the models' training reports chose different thresholds {sorted(found)}; "
-            "pass --thresholds TOP,AREA,BOTTOM"
+            "pass `triplet` (TOP, AREA, BOTTOM)"
         )
     return found.pop() or DEFAULT_TRIPLET
+
+
+def images_to_predict(data: str | os.PathLike) -> list[Path]:
+    """The DICOMs under ``data``, one per image id (file stem), sorted by id.
+
+    Files of one name in several folders are one id: the shallowest is kept
+    and a warning names the others -- :func:`rlemask.load_siim`'s rule and
+    message (:func:`rlemask.datasets.find_dicoms`).
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        ``data`` is not a folder, or holds no DICOM file.
+    """
+    data = Path(data)
+    if not data.is_dir():
+        raise FileNotFoundError(f"`data`: not a folder: {str(data)!r}")
+    paths, duplicates = find_dicoms(data, exclude=())
+    if not paths:
+        raise ValueError(f"`data`: no DICOM files (*.dcm) under {str(data)!r}")
+    if duplicates:
+        n_copies = sum(len(v) for v in duplicates.values())
+        shown = ", ".join(repr(i) for i in sorted(duplicates)[:3])
+        warnings.warn(
+            f"{data}: {len(duplicates)} image ids have {n_copies} duplicate copies "
+            f"(kept the shallowest path), e.g. {shown}{', ...' if len(duplicates) > 3 else ''}"
+            f"; not predicted: {', '.join(str(p) for v in duplicates.values() for p in v[:3])}",
+            UserWarning,
+            stacklevel=2,
+        )
+    return paths
 
 
 def predict(
@@ -370,34 +507,28 @@ def predict(
     model's size and scales the runs up (:func:`predict_runs`): no dense
     full-size array, masks blockier along their edges.
 
+    Two files of one name in different folders are one image id: the
+    shallowest is predicted, with a warning naming the others (the rule and
+    message of :func:`rlemask.load_siim`), never silently.
+
     Returns ``{"n_images", "n_positive", "seconds"}``.
     """
-    import rlemask
-    from rlemask.datasets import find_dicoms
-
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"--batch-size must be a positive integer; received {batch_size!r}")
+    _check_batch_size(batch_size)
     tta = _check_tta(tta)
     if resolution not in ("image", "model"):
-        raise ValueError(f"--resolution must be 'image' or 'model'; received {resolution!r}")
+        raise ValueError(
+            f"`resolution` must be 'image' or 'model'; received resolution={resolution!r}"
+        )
     if isinstance(models, (str, os.PathLike)):
         models = [models]
     model_paths = [Path(m) for m in models]
-    data = Path(data)
     if weights is not None and len(weights) != len(model_paths):
-        raise ValueError(f"--weights gives {len(weights)} numbers for {len(model_paths)} model(s)")
-    if not data.is_dir():
-        raise FileNotFoundError(f"DATA: not a folder: {str(data)!r}")
-    paths, _ = find_dicoms(data, exclude=())
-    if not paths:
-        raise ValueError(f"DATA: no DICOM files (*.dcm) under {str(data)!r}")
+        raise ValueError(
+            f"`weights` gives {len(weights)} numbers for {len(model_paths)} model(s)"
+        )
+    paths = images_to_predict(data)
     loaded = [load_keras_model(p) for p in model_paths]
-    if triplet is None:
-        triplet = _thresholds_of(model_paths)
-
-    from tqdm.auto import tqdm
-
-    from rlemask_keras.report import plural
+    triplet = _thresholds_of(model_paths) if triplet is None else check_triplet(*triplet)
 
     t0 = time.perf_counter()
     rows: dict[str, str] = {}
@@ -410,7 +541,7 @@ def predict(
     else:
         masks = predict_masks(predict_probabilities(loaded, paths, **options), triplet)
         results = ((image_id, rlemask.encode(mask)) for image_id, mask in masks)
-    with tqdm(total=len(paths), unit="img", desc="predict", disable=not progress) as bar:
+    with progress_bar(total=len(paths), unit="img", desc="predict", disable=not progress) as bar:
         for image_id, rle in results:
             rows[image_id] = rle
             bar.update(1)

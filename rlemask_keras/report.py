@@ -1,4 +1,9 @@
-"""The run's report files: ``report.json``, ``report.md``, ``curves.png``, ``overlays.png``."""
+"""The run's report files: ``report.json``, ``report.md``, ``curves.png``, ``overlays.png``.
+
+:func:`build_report` makes the whole content of ``report.json`` in one call;
+:func:`write_reports` writes it (``report.json`` last: with the digest of
+the model it describes, it marks the run's final phase as done).
+"""
 
 from __future__ import annotations
 
@@ -9,43 +14,127 @@ from typing import Any
 
 import numpy as np
 
+from rlemask._atomic import atomic_write
+from rlemask_keras.run_folder import (
+    CHECKPOINT_MONITOR,
+    MODEL,
+    OUTPUT_FILES,
+    REPORT_JSON,
+    REPORT_MD,
+)
+
 __all__ = [
     "build_report",
+    "best_epoch",
+    "images_per_second",
     "add_cluster_figures",
     "write_reports",
     "save_curves",
     "save_overlays",
     "summary",
     "plural",
+    "CHECKPOINT_MONITOR",
 ]
 
-#: the checkpoint keeps the epoch of the best validation Dice on positive
-#: images (docs/training.md, "Choosing the checkpoint", says why)
-CHECKPOINT_MONITOR = "val_dice_positive"
+
+def best_epoch(history: Mapping[str, Sequence[float]], epochs: int) -> tuple[int, float]:
+    """``(epoch, score)`` of the best monitored score (1-based); NaN epochs never win.
+
+    Without any monitored score: ``(epochs, nan)`` (the last model is kept).
+
+    Examples
+    --------
+    >>> best_epoch({CHECKPOINT_MONITOR: [0.2, float("nan"), 0.5, 0.4]}, 4)
+    (3, 0.5)
+    >>> best_epoch({}, 2)
+    (2, nan)
+    """
+    monitored = history.get(CHECKPOINT_MONITOR, [])
+    finite = [v if v == v else -np.inf for v in monitored]
+    if not monitored:
+        return epochs, float("nan")
+    best = int(np.argmax(finite))
+    return best + 1, float(max(finite)) if finite[best] > -np.inf else float("nan")
 
 
-def build_report(config, evaluation, hist, best_epoch, train_ips, fit_seconds, wall):
-    """The content of ``report.json`` (a JSON-ready dict)."""
+def images_per_second(seconds: Sequence[float | None], images: Sequence[int | None]) -> float:
+    """Training speed: the median over epochs of images / seconds, the first epoch left out.
+
+    The first epoch includes compilation and tracing; it counts only when it
+    is the only one.  Epochs without a record (None) are left out; NaN when
+    none is left.
+
+    Examples
+    --------
+    >>> images_per_second([9.0, 2.0, 4.0, 2.0], [100, 100, 100, 100])
+    50.0
+    >>> images_per_second([], [])
+    nan
+    """
+    pairs = [(n, s) for s, n in zip(seconds, images, strict=False) if s and n is not None]
+    pairs = pairs[1:] or pairs
+    return float(np.median([n / s for n, s in pairs])) if pairs else float("nan")
+
+
+def build_report(
+    *, config, evaluation, history, data, training, parameters: int, model_sha256: str,
+    wall_seconds: float,
+) -> dict[str, Any]:  # fmt: skip
+    """The content of ``report.json`` (a JSON-ready dict), in one call.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's settings.
+    evaluation : dict
+        :func:`rlemask_keras.evaluate.evaluate_model`'s result.
+    history : dict
+        ``history.csv`` (:func:`rlemask_keras.run_folder.read_history`).
+    data : rlemask_keras.training.RunData
+        The images, split and cache of the run.
+    training : rlemask_keras.training.Training
+        Speed and time of ``fit`` (and the workers of a multi-worker run).
+    parameters : int
+        Parameters of the model.
+    model_sha256 : str
+        Digest of the ``model.keras`` the report describes.
+    wall_seconds : float
+        The run's time so far.
+    """
     rep = evaluation["report"]
     beats = rep.mean_dice > rep.all_empty_baseline
+    epoch, _ = best_epoch(history, config.epochs)
     report: dict[str, Any] = {
         "evaluation": rep.to_dict(),
         "thresholds": evaluation["thresholds"],
         "plain_threshold_score": evaluation["plain_threshold_score"],
         "beats_all_empty_baseline": bool(beats),
+        "model": {"file": MODEL, "sha256": model_sha256, "epoch": epoch},
         "training": {
             "epochs": config.epochs,
-            "best_epoch": best_epoch,
+            "best_epoch": epoch,
             "checkpoint_monitor": CHECKPOINT_MONITOR,
-            "best_val_dice_positive": _at(hist, CHECKPOINT_MONITOR, best_epoch),
-            "val_dice_at_best": _at(hist, "val_dice", best_epoch),
-            "images_per_second": train_ips,
-            "fit_seconds": fit_seconds,
+            "best_val_dice_positive": _at(history, CHECKPOINT_MONITOR, epoch),
+            "val_dice_at_best": _at(history, "val_dice", epoch),
+            "images_per_second": training.images_per_second,
+            "fit_seconds": training.fit_seconds,
         },
         "predict_images_per_second": evaluation["predict_images_per_second"],
-        "wall_seconds": wall,
+        "wall_seconds": wall_seconds,
         "config": config.to_dict(),
+        "data": {
+            "root": str(data.root),
+            "n_images": len(data.paths),
+            "n_positive": data.n_positive,
+            "n_train": training.n_train or len(data.train_paths),  # the worker's shard
+            "n_validation": len(data.val_paths),
+            "split": data.split,
+            "cache": str(data.cache_dir),
+            "skipped": [dict(s) for s in data.skipped],
+        },
+        "parameters": int(parameters),
     }
+    add_cluster_figures(report, training.workers, len(data.train_paths))
     if config.target is not None:
         report["target"] = {
             "dice_positive_min": config.target,
@@ -130,8 +219,6 @@ def plural(n: int, noun: str) -> str:
 
 def summary(report: Mapping[str, Any], out: Path) -> str:
     """What the command prints at the end of a run: where the files are, and the scores."""
-    from rlemask_keras.training import OUTPUT_FILES
-
     ev, training = report["evaluation"], report["training"]
     lines = ["", f"results in {out}/:", *(f"  {out / name}" for name in OUTPUT_FILES)]
     lines.append(
@@ -146,6 +233,9 @@ def summary(report: Mapping[str, Any], out: Path) -> str:
     )
     if "workers" in report.get("data", {}):
         lines.append(f"training images per epoch: {_train_images(report['data'])}")
+    skipped = report.get("data", {}).get("skipped") or []
+    if skipped:
+        lines.append(f"skipped {plural(len(skipped), 'unreadable image')}: {_skipped(skipped)}")
     if "target" in report:
         target = report["target"]
         verdict = "met" if target["met"] else "NOT met"
@@ -156,18 +246,22 @@ def summary(report: Mapping[str, Any], out: Path) -> str:
     return "\n".join(lines)
 
 
+def _skipped(skipped: Sequence[Mapping[str, str]]) -> str:
+    """The files left out (``on_error="skip"``): ids and errors, the first few."""
+    shown = "; ".join(f"{s['path']} ({s['error']})" for s in skipped[:5])
+    return shown + (f"; ... (all {len(skipped)} in report.json)" if len(skipped) > 5 else "")
+
+
 def _num(value: float | None) -> str:
     """A report number; ``None`` (NaN in the report: nothing to average) shows as n/a."""
     return "n/a" if value is None or value != value else f"{value:.4f}"
 
 
 def write_reports(out: Path, report: dict[str, Any], eval_report) -> None:
-    """``report.json`` and ``report.md``, each written atomically."""
-    from rlemask._atomic import atomic_write
+    """``report.md``, then ``report.json``, each written atomically.
 
-    with atomic_write(out / "report.json", "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2, default=_json_default)
-        handle.write("\n")
+    ``report.json`` comes last: it is the mark of a finished final phase.
+    """
     thr, training, cfg = report["thresholds"], report["training"], report["config"]
     lines = [
         f"# rlemask-keras training report: {cfg['model']} / {cfg['activation']}",
@@ -215,9 +309,14 @@ def write_reports(out: Path, report: dict[str, Any], eval_report) -> None:
     ]
     if "workers" in report["data"]:
         lines.append(f"| training images per epoch | {_train_images(report['data'])} |")
+    if report["data"].get("skipped"):
+        lines.append(f"| skipped (unreadable) | {_skipped(report['data']['skipped'])} |")
     lines.append("")
-    with atomic_write(out / "report.md", "w", encoding="utf-8") as handle:
+    with atomic_write(out / REPORT_MD, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines))
+    with atomic_write(out / REPORT_JSON, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2, default=_json_default)
+        handle.write("\n")
 
 
 def _json_default(value: Any) -> Any:
@@ -239,7 +338,7 @@ def save_curves(history: Mapping[str, Sequence[float]], best_epoch: int, path: P
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    from rlemask.plotting import save_figure
+    from rlemask.plotting import save_figure  # imports matplotlib
 
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
     fig = Figure(figsize=(10, 4), layout="constrained")
@@ -267,7 +366,7 @@ def save_overlays(images, truths, preds, ids, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from rlemask.plotting import plot_prediction_grid, save_figure
+    from rlemask.plotting import plot_prediction_grid, save_figure  # matplotlib
 
     fig = plot_prediction_grid(
         images, truths, preds, ids=ids, ncols=4, title="Validation, shown at the model's size"

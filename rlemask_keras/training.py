@@ -1,28 +1,27 @@
-"""``rlemask-keras train`` as a function: data, model, fit, evaluate, report.
+"""``rlemask-keras train`` as a function: data, generators, fit, report.
 
-:func:`train` reads top to bottom as the run goes: the data (a folder, or
-the synthetic set), a stratified split (or one fold of ``--folds``), the
-sample cache, the model (:mod:`rlemask_keras.fit`), ``model.fit`` with a
-checkpoint on the validation Dice, the evaluation of the best model on the
-validation images at their ORIGINAL resolution with post-processing
-thresholds chosen there (:mod:`rlemask_keras.evaluate`), and the report
-files (:mod:`rlemask_keras.report`).
+:func:`train` reads top to bottom as the run goes, one named stage each:
 
-Outputs (in ``config.out``)::
+1. :func:`prepare_data` -- the data (a folder, or the synthetic set), a
+   stratified split (or one fold of ``folds``) and the sample cache;
+2. :func:`make_generators` -- the training and validation batches, this
+   worker's share of them under a multi-worker strategy;
+3. :func:`fit_model` -- the model (:mod:`rlemask_keras.fit`) and
+   ``model.fit`` with a checkpoint on the validation Dice, committed epoch
+   by epoch into the run folder (:mod:`rlemask_keras.run_folder`);
+4. :func:`finish` -- the evaluation of the best model on the validation
+   images at their ORIGINAL resolution with post-processing thresholds
+   chosen there (:mod:`rlemask_keras.evaluate`), and the report files
+   (:mod:`rlemask_keras.report`).
 
-    model.keras    best model on validation Dice (keras.models.load_model)
-    history.csv    one row per epoch (Keras CSVLogger)
-    report.json    rlemask.evaluate report + thresholds, speed, settings
-    report.md      the same for people
-    curves.png     loss and Dice per epoch, train and validation
-    overlays.png   validation images: truth vs prediction
+A run killed after its last epoch resumes at stage 4 (``resume=True``).
+The files of ``config.out`` are listed in :mod:`rlemask_keras.run_folder`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -31,22 +30,37 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+import rlemask
+from rlemask.cache import CacheExistsError
+from rlemask.datasets import is_positive
+from rlemask.synthetic import GENERATOR_VERSION, make_dataset
+from rlemask_keras import evaluate, fit, report, run_folder
+from rlemask_keras._backend import tensorflow_left_out
 from rlemask_keras.config import TrainConfig
-from rlemask_keras.predict import predict
-from rlemask_keras.report import plural
-
-__all__ = ["TrainConfig", "train", "predict", "synthetic_dataset", "OUTPUT_FILES"]
-
-OUTPUT_FILES = (
-    "model.keras",
-    "history.csv",
-    "report.json",
-    "report.md",
-    "curves.png",
-    "overlays.png",
+from rlemask_keras.distribute import (
+    check_strategy,
+    prepare_model,
+    replica_batch,
+    select_strategy,
+    worker_from_tf_config,
 )
+from rlemask_keras.report import plural
+from rlemask_keras.run_folder import OUTPUT_FILES
+
+__all__ = [
+    "TrainConfig",
+    "train",
+    "synthetic_dataset",
+    "load_data",
+    "split",
+    "sample_cache",
+    "prepare_data",
+    "make_generators",
+    "fit_model",
+    "finish",
+    "RunData",
+    "OUTPUT_FILES",
+]
 
 
 def synthetic_dataset(
@@ -59,8 +73,6 @@ def synthetic_dataset(
     generator's version is part of the name, so a changed generator never
     reuses an old set.
     """
-    from rlemask.synthetic import GENERATOR_VERSION, make_dataset
-
     root = Path(root)
     name = f"synthetic-v{GENERATOR_VERSION}-{seed}-{n_images}" + (
         "" if size == 1024 else f"-{size}"
@@ -82,26 +94,23 @@ def synthetic_dataset(
 
 
 def load_data(root: Path) -> tuple[list[Path], dict[str, list[str]]]:
-    """The labelled DICOMs under ``root`` and their labels (errors name ``--data``)."""
-    import rlemask
-
+    """The labelled DICOMs under ``root`` and their labels (errors name ``data``)."""
+    root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"--data: not a folder: {str(root)!r}")
+        raise FileNotFoundError(f"`data`: not a folder: {str(root)!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # unlabelled images are dropped below
         paths, labels = rlemask.load_siim(root)
     if not paths:
-        raise ValueError(f"--data: no DICOM files (*.dcm) under {str(root)!r}")
+        raise ValueError(f"`data`: no DICOM files (*.dcm) under {str(root)!r}")
     paths = [p for p in paths if p.stem in labels]
     if not paths:
-        raise ValueError(f"--data: none of the DICOM files under {str(root)!r} has a label row")
+        raise ValueError(f"`data`: none of the DICOM files under {str(root)!r} has a label row")
     return paths, labels
 
 
 def split(config: TrainConfig, paths, labels) -> tuple[list[Path], list[Path], str]:
     """Train and validation paths: a stratified split, or fold ``k`` of ``K``."""
-    import rlemask
-
     if config.folds:
         train_paths, val_paths = rlemask.split_dataset(
             paths, labels, n_folds=config.folds, fold=config.fold, seed=config.seed
@@ -126,17 +135,15 @@ def sample_cache(config: TrainConfig, data_root: Path, paths, labels):
     Every image, in ``load_siim``'s order: the cache does not depend on the
     split.  The default folder (beside the synthetic set, or ``OUT/cache``)
     belongs to the command, which replaces a cache of other inputs there;
-    a ``--cache`` folder holding a cache of other inputs is the user's, and
+    a ``cache_dir`` folder holding a cache of other inputs is the user's, and
     is refused (FileExistsError) rather than deleted.
     """
-    import rlemask
-    from rlemask.cache import CacheExistsError
-
     given = config.cache_dir is not None
     cache_dir = Path(config.cache_dir) if given else (
         data_root / f"cache-{config.img_size}" if config.data is None
         else Path(config.out) / "cache"
     )  # fmt: skip
+    options = {"on_error": config.on_error} if config.on_error != "raise" else {}
     try:
         cache = rlemask.build_cache(
             paths,
@@ -146,68 +153,192 @@ def sample_cache(config: TrainConfig, data_root: Path, paths, labels):
             workers=config.cache_workers,
             progress=config.progress,
             overwrite=not given,
+            **options,
         )
     except CacheExistsError as err:
         raise FileExistsError(
-            f"--cache: {str(cache_dir)!r} {err.reason}; choose another --cache folder, or "
-            "remove that one to have it rebuilt"
+            f"`cache_dir`: {str(cache_dir)!r} {err.reason}; choose another `cache_dir` folder, "
+            "or remove that one to have it rebuilt"
         ) from None
     return cache, cache_dir
 
 
-def check_out(config: TrainConfig) -> int:
-    """Check ``--out`` before any work; returns the epoch to start from (``--resume``).
+@dataclasses.dataclass
+class RunData:
+    """Stage 1's result: the images of a run, their split and their cache."""
 
-    An existing non-empty folder is refused unless ``--overwrite`` (which
-    removes only this command's files) or ``--resume`` (which needs the state
-    of an unfinished or shorter run, with the same settings).
-    """
-    from rlemask_keras.fit import resume_state
+    root: Path
+    paths: list[Path]
+    labels: dict[str, list[str]]
+    train_paths: list[Path]
+    val_paths: list[Path]
+    split: str
+    cache: Any
+    cache_dir: Path
+    #: files that could not be read (``on_error="skip"``): ``{"id", "path", "error"}``
+    skipped: list[dict[str, str]] = dataclasses.field(default_factory=list)
 
-    out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"--out: {str(out)!r} exists and is not a folder")
-    if config.resume:
-        state = resume_state(out)
-        if state is None:
-            raise FileNotFoundError(
-                f"--resume: {str(out)!r} holds no run to resume (no .state.json naming a saved "
-                "model)"
-            )
-        saved = json.loads((out / "config.json").read_text(encoding="utf-8"))
-        differences = config.differences(saved)
-        if differences:
-            raise ValueError(f"--resume: settings differ from the run: {'; '.join(differences)}")
-        if state["epoch"] >= config.epochs:
-            raise ValueError(
-                f"--resume: the run in {str(out)!r} already has {plural(state['epoch'], 'epoch')}; "
-                f"ask for more with --epochs"
-            )
-        return int(state["epoch"])
-    if out.is_dir() and any(out.iterdir()) and not config.overwrite:
-        raise FileExistsError(
-            f"--out: {str(out)!r} already exists and is not empty; pass --overwrite "
-            "to replace its results, --resume to continue its training, or choose "
-            "another folder"
+    @property
+    def n_positive(self) -> int:
+        return sum(is_positive(self.labels[p.stem]) for p in self.paths)
+
+
+def prepare_data(config: TrainConfig, log=print) -> RunData:
+    """Stage 1: the data set, its split and its sample cache (nothing in ``out`` yet)."""
+    if config.data is None:
+        log(
+            f"data: synthetic set, {plural(config.n_images, 'image')} of "
+            f"{config.synthetic_size} px (seed {config.seed}) under {config.synthetic_root}"
         )
-    return 0
+        root = synthetic_dataset(
+            config.synthetic_root, config.n_images, size=config.synthetic_size, seed=config.seed
+        )
+    else:
+        root = Path(config.data)
+    root = root.resolve()
+    paths, labels = load_data(root)
+    cache, cache_dir = sample_cache(config, root, paths, labels)
+    skipped = [dict(s) for s in getattr(cache, "skipped", [])]
+    if skipped:  # unreadable files, listed in the report and the summary
+        gone = {s["id"] for s in skipped}
+        paths = [p for p in paths if p.stem not in gone]
+        log(f"skipped {plural(len(skipped), 'unreadable image')}: "
+            + ", ".join(s["id"] for s in skipped[:5]) + (" ..." if len(skipped) > 5 else ""))
+    train_paths, val_paths, how = split(config, paths, labels)
+    data = RunData(root, paths, labels, train_paths, val_paths, how, cache,
+                   cache_dir.resolve(), skipped)  # fmt: skip
+    log(
+        f"split ({how}): {len(train_paths)} train / {len(val_paths)} validation images "
+        f"({data.n_positive} of {len(paths)} positive)"
+    )
+    return data
 
 
-def start_out(config: TrainConfig) -> None:
-    """Make ``--out`` (``--overwrite``: remove this command's files) and record the settings."""
-    from rlemask._atomic import atomic_write
-    from rlemask_keras.fit import state_files
+def make_generators(config: TrainConfig, data: RunData, dist):
+    """Stage 2: the training and validation generators; training: this worker's share."""
+    from rlemask_keras.data import DataGenerator  # imports Keras
+
+    # each worker trains on its own share of the images, all shares of one length
+    train_paths = dist.even_shard(data.train_paths)
+    replicas = dist.local_replicas
+    common = dict(
+        img_size=config.img_size, cache=data.cache, workers=config.workers, replicas=replicas
+    )
+    train_gen = DataGenerator(
+        train_paths,
+        data.labels,
+        batch_size=replica_batch(config.batch_size, len(train_paths), replicas),
+        seed=config.seed,
+        augment=config.augment,
+        positive_fraction=config.positive_fraction,
+        epochs=config.epochs,
+        **common,
+    )
+    val_gen = DataGenerator(
+        data.val_paths,
+        data.labels,
+        batch_size=replica_batch(config.batch_size, len(data.val_paths), replicas),
+        shuffle=False,
+        **common,
+    )
+    return train_gen, val_gen
+
+
+@dataclasses.dataclass
+class Training:
+    """Stage 3's figures: speed and time of this run's ``fit``, and its workers."""
+
+    images_per_second: float
+    fit_seconds: float
+    workers: int = 1
+    n_train: int | None = None  # this worker's shard (padded) under multiworker
+
+
+def fit_model(config: TrainConfig, data: RunData, initial_epoch: int, log=print) -> Training:
+    """Stage 3: build (or resume) the model and train it; ``model.keras`` is the best epoch's."""
+    import keras
 
     out = Path(config.out)
-    if config.resume:
-        return
-    for path in (*(out / name for name in OUTPUT_FILES), *state_files(out)):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-    shutil.rmtree(out / "logs", ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out / "config.json", "w", encoding="utf-8") as handle:
-        json.dump(config.to_dict(), handle, indent=2)
+    previous_policy = fit.configure_precision(config.mixed_precision)
+    try:
+        dist = select_strategy(config.strategy)
+        train_gen, val_gen = make_generators(config, data, dist)
+        keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
+        state = run_folder.resume_state(out) if initial_epoch else None
+        with dist.scope():
+            if initial_epoch:  # resume_point found the state
+                model = keras.models.load_model(out / state["last"])
+                log(f"resuming after epoch {initial_epoch} of {config.epochs}")
+            else:
+                model = fit.build_model(config)
+        model = prepare_model(dist, model)
+        log(
+            f"model: {config.model}, {config.activation}, {config.filters} filters, depth "
+            f"{config.model_depth}, {model.count_params():,} parameters, input "
+            f"{config.img_size} px, {dist.replicas} replica(s)"
+        )
+        t0 = time.perf_counter()
+        times = fit.fit(model, train_gen, val_gen, config, initial_epoch=initial_epoch,
+                        state=state, distribution=dist)  # fmt: skip
+        fit_seconds = time.perf_counter() - t0
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    run_folder.keep_best(out, model)  # the last model when the monitored Dice was never a number
+    training = Training(
+        report.images_per_second(times, [len(train_gen.order)] * len(times)),
+        fit_seconds,
+        dist.num_workers,
+        len(train_gen.order),
+    )
+    history = run_folder.read_history(out)
+    best_epoch, best = report.best_epoch(history, config.epochs)
+    per_worker = " per worker" if dist.num_workers > 1 else ""
+    log(
+        f"trained {plural(config.epochs - initial_epoch, 'epoch')} in {fit_seconds:.0f} s "
+        f"({training.images_per_second:.1f} images/s{per_worker}); best validation Dice on "
+        f"positives {best:.3f} at epoch {best_epoch}"
+    )
+    return training
+
+
+def finish(config: TrainConfig, data: RunData, training: Training | None, started: float,
+           log=print) -> dict[str, Any]:  # fmt: skip
+    """Stage 4: evaluate ``model.keras`` on the validation images; write the report files.
+
+    ``training`` is None when a resumed run only finishes this stage: its
+    speed is then the one the run folder's state recorded.
+    """
+    import keras
+
+    out = Path(config.out)
+    if training is None:
+        state = run_folder.resume_state(out) or {}
+        run_folder.keep_best(out)  # a run killed before it moved its best checkpoint
+        seconds = state.get("train_seconds", [])
+        training = Training(
+            report.images_per_second(seconds, state.get("train_images", [])),
+            float(sum(s for s in seconds if s is not None)),
+        )
+    best = keras.models.load_model(out / run_folder.MODEL)
+    evaluation = evaluate.evaluate_model(
+        best, data.val_paths, data.labels, cache=data.cache, batch_size=config.batch_size,
+        n_overlays=config.n_overlays, log=log,
+    )  # fmt: skip
+    history = run_folder.read_history(out)
+    result = report.build_report(
+        config=config,
+        evaluation=evaluation,
+        history=history,
+        data=data,
+        training=training,
+        parameters=int(best.count_params()),
+        model_sha256=run_folder.model_digest(out / run_folder.MODEL),
+        wall_seconds=time.perf_counter() - started,
+    )
+    report.save_curves(history, result["training"]["best_epoch"], out / run_folder.CURVES)
+    report.save_overlays(*evaluation.pop("overlays"), out / run_folder.OVERLAYS)
+    report.write_reports(out, result, evaluation["report"])
+    return result
 
 
 def train(config: TrainConfig, *, log=print) -> dict[str, Any]:
@@ -219,7 +350,8 @@ def train(config: TrainConfig, *, log=print) -> dict[str, Any]:
     ------
     ValueError, OSError
         User errors (bad settings, no data, an existing output folder): the
-        command line prints them on one line, naming the flag.
+        messages name the parameters (``config``'s fields); the command line
+        prints them on one line, naming the flags.
 
     Examples
     --------
@@ -237,30 +369,33 @@ def train(config: TrainConfig, *, log=print) -> dict[str, Any]:
     >>> (work / "run" / "model.keras").is_file()
     True
     """
-    from rlemask_keras._backend import tensorflow_left_out
-
     config.check()
-    from rlemask_keras.distribute import check_strategy
-
-    check_strategy(config.strategy)  # a strategy the backend lacks: before any data or --out
+    check_strategy(config.strategy)  # a strategy the backend lacks: before any data or out
     # JAX / PyTorch runs import TensorFlow only for a TensorFlow-only option
     needed = config.tensorboard or config.strategy == "multiworker"
     with tensorflow_left_out(needed), _worker_scratch(config) as config:
-        return _train(config, log)
+        started = time.perf_counter()
+        initial_epoch, training_left = run_folder.resume_point(config)
+        data = prepare_data(config, log)
+        run_folder.start(config)  # the data and the cache are usable: only now touch out
+        if training_left:
+            training = fit_model(config, data, initial_epoch, log)
+        else:
+            log(f"the run's {plural(initial_epoch, 'epoch')} are done: finishing its report")
+            training = None
+        return finish(config, data, training, started, log)
 
 
 @contextlib.contextmanager
 def _worker_scratch(config: TrainConfig):
-    """Multiworker training: only the chief (worker 0) writes into ``--out``.
+    """Multiworker training: only the chief (worker 0) writes into ``out``.
 
     The other workers train the same model and need somewhere to put their
     checkpoints and cache: a temporary folder, removed at the end.
     """
-    from rlemask_keras.distribute import worker_from_tf_config
-
     if config.resume and config.strategy == "multiworker":
         # refused on every worker: a chief resuming alone would wait for the others
-        raise ValueError("--resume: not with --strategy multiworker")
+        raise ValueError("`resume`: not with `strategy` multiworker")
     index = worker_from_tf_config()[0] if config.strategy == "multiworker" else 0
     if not index:
         yield config
@@ -272,140 +407,3 @@ def _worker_scratch(config: TrainConfig):
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _train(config: TrainConfig, log) -> dict[str, Any]:
-    initial_epoch = check_out(config)
-    out = Path(config.out)
-    started = time.perf_counter()
-
-    import keras
-
-    from rlemask.datasets import is_positive
-    from rlemask_keras import evaluate, fit, report
-    from rlemask_keras.data import DataGenerator
-    from rlemask_keras.distribute import prepare_model, replica_batch, select_strategy
-
-    # data
-    if config.data is None:
-        log(
-            f"data: synthetic set, {plural(config.n_images, 'image')} of "
-            f"{config.synthetic_size} px (seed {config.seed}) under {config.synthetic_root}"
-        )
-        data_root = synthetic_dataset(
-            config.synthetic_root, config.n_images, size=config.synthetic_size, seed=config.seed
-        )
-    else:
-        data_root = Path(config.data)
-    paths, labels = load_data(data_root)
-    train_paths, val_paths, how = split(config, paths, labels)
-    n_pos = sum(is_positive(labels[p.stem]) for p in paths)
-    log(
-        f"split ({how}): {len(train_paths)} train / {len(val_paths)} validation images "
-        f"({n_pos} of {len(paths)} positive)"
-    )
-    cache, cache_dir = sample_cache(config, data_root, paths, labels)
-    start_out(config)  # the data and the cache are usable: only now touch --out
-
-    # model and fit
-    previous_policy = fit.configure_precision(config.mixed_precision)
-    try:
-        dist = select_strategy(config.strategy)
-        n_train_split = len(train_paths)
-        if dist.num_workers > 1:  # each worker trains on its own share of the images
-            # the workers step together, so their shares must be equally long
-            # (else a collective op fails): the last ones borrow from the start
-            # (as torch's DistributedSampler pads)
-            whole = -(-len(train_paths) // dist.num_workers) * dist.num_workers
-            train_paths = dist.shard([train_paths[i % len(train_paths)] for i in range(whole)])
-        replicas = dist.local_replicas
-        common = dict(
-            img_size=config.img_size, cache=cache, workers=config.workers, replicas=replicas
-        )
-        train_gen = DataGenerator(
-            train_paths,
-            labels,
-            batch_size=replica_batch(config.batch_size, len(train_paths), replicas),
-            seed=config.seed,
-            augment=config.augment,
-            positive_fraction=config.positive_fraction,
-            epochs=config.epochs,
-            **common,
-        )
-        val_gen = DataGenerator(
-            val_paths,
-            labels,
-            batch_size=replica_batch(config.batch_size, len(val_paths), replicas),
-            shuffle=False,
-            **common,
-        )
-        keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
-        state = fit.resume_state(out) if initial_epoch else None
-        with dist.scope():
-            if initial_epoch:  # check_out found the state
-                model = keras.models.load_model(out / state["last"])
-                log(f"resuming after epoch {initial_epoch} of {config.epochs}")
-            else:
-                model = fit.build_model(config)
-        model = prepare_model(dist, model)
-        log(
-            f"model: {config.model}, {config.activation}, {config.filters} filters, depth "
-            f"{config.model_depth}, {model.count_params():,} parameters, input "
-            f"{config.img_size} px, {dist.replicas} replica(s)"
-        )
-        t0 = time.perf_counter()
-        times = fit.fit(
-            model,
-            train_gen,
-            val_gen,
-            config,
-            initial_epoch=initial_epoch,
-            state=state,
-            distribution=dist,
-        )
-        fit_seconds = time.perf_counter() - t0
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
-
-    hist = fit.read_history(out / "history.csv")
-    monitored = hist.get(report.CHECKPOINT_MONITOR, [])
-    finite = [v if v == v else -np.inf for v in monitored]
-    best_epoch = int(np.argmax(finite)) + 1 if monitored else config.epochs
-    fit.keep_best(out, model)  # the last model when the monitored Dice was never a number
-    # the epochs after the first exclude compilation and tracing
-    times = times[1:] or times
-    train_ips = len(train_gen.order) / float(np.median(times)) if times else float("nan")
-    per_worker = " per worker" if dist.num_workers > 1 else ""
-    log(
-        f"trained {plural(config.epochs - initial_epoch, 'epoch')} in {fit_seconds:.0f} s "
-        f"({train_ips:.1f} images/s{per_worker}); best validation Dice on positives "
-        f"{max(finite, default=float('nan')):.3f} at epoch {best_epoch}"
-    )
-
-    best = keras.models.load_model(out / "model.keras")
-    evaluation = evaluate.evaluate_model(
-        best,
-        val_paths,
-        labels,
-        cache=cache,
-        batch_size=config.batch_size,
-        n_overlays=config.n_overlays,
-        log=log,
-    )
-    wall = time.perf_counter() - started
-    result = report.build_report(config, evaluation, hist, best_epoch, train_ips, fit_seconds, wall)
-    result["data"] = {
-        "root": str(data_root),
-        "n_images": len(paths),
-        "n_positive": n_pos,
-        "n_train": len(train_paths),  # this worker's shard under multiworker
-        "n_validation": len(val_paths),
-        "split": how,
-        "cache": str(cache_dir),
-    }
-    report.add_cluster_figures(result, dist.num_workers, n_train_split)
-    result["parameters"] = int(best.count_params())
-    report.save_curves(hist, best_epoch, out / "curves.png")
-    report.save_overlays(*evaluation.pop("overlays"), out / "overlays.png")
-    report.write_reports(out, result, evaluation["report"])
-    return result

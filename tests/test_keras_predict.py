@@ -78,14 +78,14 @@ def test_predict_masks_scales_min_area_to_each_map():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"weights": [1.0]}, "--weights"),
-        ({"weights": [1.0, -1.0]}, "--weights"),
-        ({"weights": [0.0, 0.0]}, "--weights"),
-        ({"batch_size": 0}, "--batch-size"),
-        ({"tta": "rotate"}, "--tta"),
+        ({"weights": [1.0]}, "`weights`"),
+        ({"weights": [1.0, -1.0]}, "`weights`"),
+        ({"weights": [0.0, 0.0]}, "`weights`"),
+        ({"batch_size": 0}, "`batch_size`"),
+        ({"tta": "rotate"}, "`tta`"),
     ],
 )
-def test_bad_arguments_name_the_flag(models, paths, kwargs, match):
+def test_bad_arguments_name_the_parameter(models, paths, kwargs, match):
     with pytest.raises(ValueError, match=match):
         next(rlemask_keras.predict_probabilities(models, paths, **kwargs))
 

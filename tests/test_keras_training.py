@@ -65,7 +65,7 @@ def test_unet_plus_plus_deep_supervision_focal_dice_tensorboard(tmp_path):
 
 def test_tensorboard_without_the_package_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if it were not installed
-    with pytest.raises(ValueError, match="--tensorboard needs the tensorboard package: pip"):
+    with pytest.raises(ValueError, match="`tensorboard` needs the tensorboard package: pip"):
         TrainConfig(out=tmp_path, tensorboard=True).check()
 
 
@@ -116,19 +116,19 @@ def test_encoder_with_frozen_first_epoch(tmp_path):
 @pytest.mark.parametrize(
     "settings, flag",
     [
-        ({"encoder": "vgg1"}, "--encoder"),
-        ({"encoder_weights": "imagenet"}, "--encoder-weights"),
-        ({"freeze_encoder_epochs": 2}, "--freeze-encoder-epochs"),
+        ({"encoder": "vgg1"}, "`encoder`"),
+        ({"encoder_weights": "imagenet"}, "`encoder_weights`"),
+        ({"freeze_encoder_epochs": 2}, "`freeze_encoder_epochs`"),
     ],
 )
-def test_encoder_settings_are_checked_naming_the_flag(tmp_path, settings, flag):
+def test_encoder_settings_are_checked_naming_the_parameter(tmp_path, settings, flag):
     with pytest.raises(ValueError, match=flag):
         TrainConfig(out=tmp_path, **settings).check()
 
 
 # -- checkpoints: the state is the single commit point (a failed save loses nothing) ----------
 
-MONITOR = "val_dice_positive"  # rlemask_keras.report.CHECKPOINT_MONITOR
+MONITOR = "val_dice_positive"  # rlemask_keras.run_folder.CHECKPOINT_MONITOR
 TINY_RUN = dict(n_images=8, synthetic_size=64, img_size=32, depth=1, filters=2, batch_size=4,
                 progress=False)  # fmt: skip
 
@@ -140,10 +140,12 @@ def tiny_model():
     return build_model(TrainConfig(img_size=32, depth=1, filters=2))
 
 
-def _start(out, model, best=None, **more):
-    from rlemask_keras.fit import _callbacks
+def _start(out, model, best=None, best_model=None):
+    from rlemask_keras.callbacks import Checkpoints, EpochTimer
 
-    callbacks, _ = _callbacks(out, MONITOR, best, False, best is not None, **more)
+    timer = EpochTimer()
+    state = {"best": best, "best_model": best_model}
+    callbacks = [timer, Checkpoints(out, MONITOR, state, timer, 4)]
     for callback in callbacks:
         callback.set_model(model)
         callback.on_train_begin()
@@ -229,7 +231,7 @@ def test_a_failed_checkpoint_leaves_the_previous_epoch_whole(where, tmp_path, ti
     epoch 1's state): both lost the run on ``--resume``.
     """
     from rlemask import _atomic
-    from rlemask_keras.fit import resume_state
+    from rlemask_keras.run_folder import resume_state
 
     armed = []
     _fail_midway(monkeypatch, where, armed)
@@ -265,7 +267,7 @@ def test_a_failed_checkpoint_leaves_the_previous_epoch_whole(where, tmp_path, ti
 
 def test_the_best_checkpoint_keeps_modelcheckpoint_semantics(tmp_path, tiny_model):
     """mode max, only on improvement, NaN never improves, the run's best stays the bar."""
-    from rlemask_keras.fit import resume_state
+    from rlemask_keras.run_folder import resume_state
 
     callbacks = _start(tmp_path, tiny_model)
     _epoch_end(callbacks, 0, float("nan"))
@@ -289,7 +291,7 @@ def test_the_best_checkpoint_keeps_modelcheckpoint_semantics(tmp_path, tiny_mode
 
 
 def test_resume_state_reads_the_layout_before_numbered_checkpoints(tmp_path):
-    from rlemask_keras.fit import resume_state, state_files
+    from rlemask_keras.run_folder import resume_state, state_files
 
     (tmp_path / ".state.json").write_text('{"epoch": 3, "best": 0.4}')
     assert resume_state(tmp_path) is None  # no model to resume
@@ -317,7 +319,7 @@ def test_resume_after_a_failed_epoch_and_from_the_layout_before(tmp_path, monkey
     from pathlib import Path
 
     from rlemask import _atomic
-    from rlemask_keras.fit import resume_state
+    from rlemask_keras.run_folder import resume_state
 
     out = tmp_path / "run"
     real_write = _atomic.atomic_write
@@ -381,17 +383,27 @@ def test_multiworker_figures_are_labelled_per_worker_next_to_the_cluster_s(tmp_p
     }
     hist = {"loss": [1.0], "val_dice": [1.0], MONITOR: [float("nan")]}
     config = TrainConfig(strategy="multiworker")
-    data = {"root": "d", "n_images": 11, "n_positive": 5, "n_train": 5, "n_validation": 2,
-            "split": "validation fraction 0.2", "cache": "c"}  # fmt: skip
-    single = rep.build_report(TrainConfig(), evaluation, hist, 1, 12.5, 3.0, 5.0)
-    single["data"], single["parameters"] = dict(data), 10
-    rep.add_cluster_figures(single, 1, 5)
+    from pathlib import Path
+
+    from rlemask_keras.training import RunData, Training
+
+    labels = {f"i{k}": (["1 2"] if k < 5 else []) for k in range(11)}
+    paths = [Path(f"d/{k}.dcm") for k in labels]
+    data = RunData(Path("d"), paths, labels, paths[:9], paths[9:], "validation fraction 0.2",
+                   None, Path("c"))  # fmt: skip
+
+    def build(config, training):
+        return rep.build_report(config=config, evaluation=evaluation, history=hist, data=data,
+                                training=training, parameters=10, model_sha256="0" * 64,
+                                wall_seconds=5.0)  # fmt: skip
+
+    single = build(TrainConfig(), Training(12.5, 3.0, 1, None))
+    assert single["data"]["n_train"] == 9 and single["data"]["n_positive"] == 5
+    assert single["model"] == {"file": "model.keras", "sha256": "0" * 64, "epoch": 1}
     assert "workers" not in single["data"] and "workers" not in single["training"]
     assert "per worker" not in rep.summary(single, tmp_path)
 
-    result = rep.build_report(config, evaluation, hist, 1, 12.5, 3.0, 5.0)
-    result["data"], result["parameters"] = dict(data), 10
-    rep.add_cluster_figures(result, 2, 9)
+    result = build(config, Training(12.5, 3.0, 2, 5))
     assert (result["data"] | result["training"]).items() >= {
         "workers": 2, "n_train": 5, "n_train_per_worker": 5, "n_train_all_workers": 10,
         "n_train_distinct": 9, "images_per_second": 12.5, "images_per_second_per_worker": 12.5,

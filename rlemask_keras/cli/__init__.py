@@ -6,18 +6,29 @@ Each sub-command lives in its own module of this package and exposes
 output folder) print one line on stderr and exit with status 2, anything
 else is a bug and keeps its traceback.  ``train``'s options are made from
 :class:`rlemask_keras.config.TrainConfig`'s fields.
+
+The library's messages name parameters (```img_size```, ``batch_size=0``);
+:data:`FLAGS` is the one table that maps them to each command's flags, and
+:func:`flag_message` rewrites a user error with it before it is printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import functools
 import importlib
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+from rlemask import __version__
+from rlemask.cli import run as run_command
+from rlemask_keras._backend import set_threads
+from rlemask_keras.config import TrainConfig, option_flag
 
 # one sub-command per module, in the order ``--help`` lists them
 _COMMANDS = ["train", "predict", "oof"]
@@ -30,6 +41,69 @@ _NATIVE_NOISE = re.compile(
     rb"|[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\]"
     rb"|To enable the following instructions:)"
 )
+
+
+_PREDICTION_FLAGS = {"tta": "--tta", "batch_size": "--batch-size"}
+
+#: each command's parameters -> its flags (or positional names): the one place
+#: where the library's parameter names become what a user typed
+FLAGS: dict[str, dict[str, str]] = {
+    "train": {f.name: option_flag(f.name) for f in dataclasses.fields(TrainConfig)},
+    "predict": {
+        "models": "MODEL",
+        "data": "DATA",
+        "out": "--out",
+        "weights": "--weights",
+        "triplet": "--thresholds",
+        "resolution": "--resolution",
+        "progress": "--quiet",
+        **_PREDICTION_FLAGS,
+    },
+    "oof": {"runs": "RUN_DIR", "out": "--out", **_PREDICTION_FLAGS},
+}
+
+
+class CommandError(ValueError):
+    """A user error whose message names the command's flags (printed on one line, exit 2)."""
+
+
+def flag_message(message: str, flags: Mapping[str, str]) -> str:
+    """``message`` with the parameter names of ``flags`` written as the flags.
+
+    A parameter is named in backticks (```img_size```) or as ``name=value``;
+    other words stay as they are.
+
+    Examples
+    --------
+    >>> flag_message("`img_size` must be even; received img_size=7 (depth=2)",
+    ...              FLAGS["train"])
+    '--img-size must be even; received --img-size 7 (--depth 2)'
+    >>> flag_message("`models`: no such file", FLAGS["predict"])
+    'MODEL: no such file'
+    """
+
+    def name(match: re.Match) -> str:
+        return flags.get(match[1], match[1])
+
+    def assignment(match: re.Match) -> str:
+        flag = flags.get(match[1])
+        return match[0] if flag is None else f"{flag} "
+
+    message = re.sub(r"`(\w+)`", name, message)
+    return re.sub(r"(?<![\w.*-])([a-z_][a-z0-9_]*)=(?!=)", assignment, message)
+
+
+def _with_flags(func: Callable[[argparse.Namespace], int], flags: Mapping[str, str]):
+    """``func`` whose user errors (ValueError, OSError) name the command's flags."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (ValueError, OSError) as err:
+            raise CommandError(flag_message(str(err), flags)) from err
+
+    return run
 
 
 def add_prediction_options(parser: argparse.ArgumentParser) -> None:
@@ -65,12 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rlemask-keras",
         description="Train and apply U-Net / U-Net++ models on SIIM-style RLE data sets.",
     )
-    from rlemask import __version__
-
     parser.add_argument("--version", action="version", version=f"rlemask-keras {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMANDS:
         importlib.import_module(f"rlemask_keras.cli.{name}").register(subparsers)
+        command = subparsers.choices[name]
+        command.set_defaults(func=_with_flags(command.get_default("func"), FLAGS[name]))
     return parser
 
 
@@ -82,8 +156,6 @@ def runtime(args: argparse.Namespace) -> Iterator[None]:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             stack.enter_context(_without_native_noise())
         if args.threads > 0:
-            from rlemask_keras._backend import set_threads
-
             set_threads(args.threads)
         yield
 
@@ -158,9 +230,7 @@ def _without_native_noise() -> Iterator[None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    from rlemask.cli import run
-
-    return run(build_parser(), argv)
+    return run_command(build_parser(), argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

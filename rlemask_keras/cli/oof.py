@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from rlemask_keras.cli import add_prediction_options, add_runtime_options, runtime
+from rlemask_keras.oof import out_of_fold
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,7 +33,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with runtime(args):
-        from rlemask_keras.oof import out_of_fold
-
         out_of_fold(args.runs, out=args.out, tta=args.tta, batch_size=args.batch_size)
     return 0

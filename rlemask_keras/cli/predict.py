@@ -6,28 +6,28 @@ import argparse
 from pathlib import Path
 
 from rlemask_keras.cli import add_prediction_options, add_runtime_options, runtime
+from rlemask_keras.predict import check_triplet, predict, thresholds_from_file
 
 
 def _triplet(text: str) -> tuple[float, float, float]:
     """``TOP,AREA,BOTTOM``, or a JSON file written by ``oof`` (or a run's report.json)."""
     if "," not in text:
-        from rlemask_keras.predict import thresholds_from_file
-
         try:
             return thresholds_from_file(text)
         except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err).removeprefix("--thresholds: ")) from None
+            raise argparse.ArgumentTypeError(str(err).removeprefix("`triplet`: ")) from None
     try:
         top, area, bottom = (float(p) for p in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected TOP,AREA,BOTTOM such as 0.75,2000,0.3, or oof.json, received {text!r}"
         ) from None
-    if not (0 <= top <= 1 and 0 <= bottom <= 1 and area >= 0):
+    try:
+        return check_triplet(top, area, bottom)
+    except ValueError:  # inf, nan, out of range: one line, exit 2 (argparse's)
         raise argparse.ArgumentTypeError(
-            f"TOP and BOTTOM must be in 0..1 and AREA >= 0, received {text!r}"
-        )
-    return top, area, bottom
+            f"TOP and BOTTOM must be in 0..1 and AREA a finite number >= 0, received {text!r}"
+        ) from None
 
 
 def _weights(text: str) -> list[float]:
@@ -102,8 +102,6 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("expected MODEL [MODEL ...] DATA: at least one model and a folder")
     *models, data = args.paths
     with runtime(args):
-        from rlemask_keras.predict import predict
-
         predict(
             models,
             data,

@@ -7,6 +7,9 @@ import dataclasses
 
 from rlemask_keras.cli import add_runtime_options, runtime
 from rlemask_keras.config import TrainConfig, option_flag
+from rlemask_keras.distribute import worker_from_tf_config
+from rlemask_keras.report import summary
+from rlemask_keras.training import train
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,12 +61,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     with runtime(args):
-        from rlemask_keras.report import summary
-        from rlemask_keras.training import train
-
         report = train(config)
-    from rlemask_keras.distribute import worker_from_tf_config
-
     index = worker_from_tf_config()[0] if config.strategy == "multiworker" else 0
     if index:  # its files were in a scratch folder, removed: none in --out to list
         print(f"worker {index} of the cluster: trained; the chief (worker 0) writes the results")
