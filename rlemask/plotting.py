@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -36,9 +36,16 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
 from rlemask._validation import check_array_2d, check_mask
+from rlemask.codec import runs_from_text
+from rlemask.image_dataset import Dataset
+from rlemask.images import read_image
+from rlemask.sample import read_shape
 
 __all__ = [
+    "CLASS_COLOURS",
+    "class_colour",
     "plot_dataset_overview",
+    "plot_sample",
     "plot_prediction_grid",
     "plot_prediction_overlay",
     "plot_with_mask_and_bbox",
@@ -51,6 +58,17 @@ TP_COLOUR = (0.15, 0.85, 0.25)  # green
 FP_COLOUR = (0.95, 0.2, 0.85)  # magenta
 FN_COLOUR = (0.1, 0.85, 0.95)  # cyan
 ALPHA = 0.45
+#: one colour per class: orange first (the single-class colour), then the
+#: Okabe-Ito colours, distinguishable with the common colour-vision deficiencies
+CLASS_COLOURS = (
+    MASK_COLOUR,
+    (0.34, 0.71, 0.91),  # sky blue
+    (0.0, 0.62, 0.45),  # bluish green
+    (0.94, 0.89, 0.26),  # yellow
+    (0.0, 0.45, 0.70),  # blue
+    (0.84, 0.37, 0.0),  # vermillion
+    (0.8, 0.47, 0.65),  # reddish purple
+)
 
 
 def _grey(image: Any, name: str = "image") -> np.ndarray:
@@ -109,28 +127,102 @@ def _short_id(image_id: str, n: int = 18) -> str:
     return image_id if len(image_id) <= n else "…" + image_id[-(n - 1):]
 
 
+def _read_display_image(path: Path) -> np.ndarray:
+    """uint8 grey of any image file (``.dcm`` through :func:`rlemask.read_dicom`)."""
+    from rlemask import read_dicom
+
+    if path.suffix.lower() in (".dcm", ".dicom"):
+        return read_dicom(path)
+    return read_image(path)
+
+
+def _class_groups(mask_encoded_list: Any) -> list[tuple[str | None, list]]:
+    """``[(class or None, rows)]``: a mapping gives one group per class, anything else one."""
+    from rlemask import Runs
+
+    def rows_of(value: Any) -> list:
+        if value is None:
+            return []
+        if isinstance(value, (str, bytes, Runs)):
+            return [value]
+        return list(value)
+
+    if isinstance(mask_encoded_list, Mapping):
+        return [(str(name), rows_of(value)) for name, value in mask_encoded_list.items()]
+    return [(None, rows_of(mask_encoded_list))]
+
+
+def _union_runs(rows: list, shape: tuple[int, int], format: str, options: Mapping) -> Any:
+    from rlemask import Runs
+
+    runs = Runs([], [], shape)
+    for row in rows:
+        part = row if isinstance(row, Runs) else runs_from_text(row, shape, format=format,
+                                                                **options)
+        if part.shape != shape:
+            raise ValueError(f"a mask of shape {part.shape} does not fit the image {shape}")
+        runs = runs | part.as_order("F")
+    return runs
+
+
+def class_colour(k: int) -> tuple[float, float, float]:
+    """The overlay colour of the ``k``-th class (cycling through :data:`CLASS_COLOURS`).
+
+    Examples
+    --------
+    >>> class_colour(0) == MASK_COLOUR, class_colour(len(CLASS_COLOURS)) == MASK_COLOUR
+    (True, True)
+    """
+    return CLASS_COLOURS[k % len(CLASS_COLOURS)]
+
+
+def _display(image: np.ndarray, masks: list[np.ndarray], max_side: int | None):
+    """Image and masks shrunk for display when a side is over ``max_side``, and the scale."""
+    from rlemask import resize_image, resize_mask
+
+    if max_side is None or max(image.shape) <= max_side:
+        return image, masks, 1.0
+    scale = max_side / max(image.shape)
+    small = (max(round(image.shape[0] * scale), 1), max(round(image.shape[1] * scale), 1))
+    # "any": a thin region stays visible in the smaller picture
+    return (resize_image(image, small), [resize_mask(m, small, method="any") for m in masks],
+            small[0] / image.shape[0])
+
+
 def plot_with_mask_and_bbox(
     file_path: str | os.PathLike,
-    mask_encoded_list: str | Sequence[str] | None,
+    mask_encoded_list: str | Sequence[str] | Mapping[str, Sequence[str]] | None,
     figsize: tuple[float, float] = (20, 10),
     *,
     format: str = "siim",
+    options: Mapping[str, Any] | None = None,
+    image_id: str | None = None,
+    max_side: int | None = 2048,
 ) -> Figure:
-    """Two panels: a DICOM image, and the same with its merged mask and one box per region.
+    """Two panels: an image, and the same with its merged masks and one box per region.
 
     Parameters
     ----------
     file_path : str or os.PathLike
-        A DICOM file, read with :func:`rlemask.read_dicom` (uint8).
-    mask_encoded_list : str, rlemask.Runs, sequence of them, or None
+        An image file: DICOM (:func:`rlemask.read_dicom`), PNG, JPEG or TIFF
+        (:func:`rlemask.read_image`), shown as 8-bit grey.
+    mask_encoded_list : str, rlemask.Runs, sequence of them, mapping, or None
         The image's RLE rows (``-1`` / empty rows allowed) or runs, merged
-        (union) at the image's shape.  A row is not a region: boxes and
-        counts are of the connected regions of the merged mask, found on the
-        runs (:meth:`rlemask.Runs.components`).
+        (union) at the image's shape.  A mapping ``class -> rows`` draws each
+        class in its own colour (:func:`class_colour`), with a legend.  A row
+        is not a region: boxes and counts are of the connected regions of the
+        merged mask, found on the runs (:meth:`rlemask.Runs.components`).
     figsize : (float, float)
         Figure size in inches.
     format : str
         RLE format of the rows (see :func:`rlemask.formats`).
+    options : mapping, optional
+        Options of the format (``{"order": "C"}``).
+    image_id : str, optional
+        Title of the first panel (default: the file stem).
+    max_side : int or None
+        Images with a longer side are shown reduced to it (boxes and counts
+        stay those of the full-size masks); None: always at full size.
 
     Returns
     -------
@@ -143,7 +235,7 @@ def plot_with_mask_and_bbox(
 
     Raises
     ------
-    rlemask.DicomError
+    rlemask.DicomError, rlemask.ImageError
         The file cannot be read.
     rlemask.RLEError
         A row is malformed or does not fit the image.
@@ -159,49 +251,83 @@ def plot_with_mask_and_bbox(
     >>> len(fig.axes)
     2
     """
-    from rlemask import Runs, bboxes, read_dicom
-    from rlemask.codec import runs_from_text
+    from rlemask import bboxes
 
     path = Path(file_path)
-    image = read_dicom(path)
-    if mask_encoded_list is None:
-        rows: list = []
-    elif isinstance(mask_encoded_list, (str, bytes, Runs)):
-        rows = [mask_encoded_list]
-    else:
-        rows = list(mask_encoded_list)
-    # regions and boxes come from the runs; the mask is decoded once, for display
-    runs = Runs([], [], image.shape)
-    for row in rows:
-        part = row if isinstance(row, Runs) else runs_from_text(row, image.shape, format=format)
-        if part.shape != image.shape:
-            raise ValueError(f"a mask of shape {part.shape} does not fit the image {image.shape}")
-        runs = runs | part.as_order("F")
-    boxes = bboxes(runs)
-    area = runs.area
-    mask = runs.to_mask()
+    image = _read_display_image(path)
+    groups = _class_groups(mask_encoded_list)
+    # regions and boxes come from the runs; each mask is decoded once, for display
+    runs = [_union_runs(rows, image.shape, format, options or {}) for _, rows in groups]
+    boxes = [bboxes(r) for r in runs]
+    shown, masks, scale = _display(image, [r.to_mask() for r in runs], max_side)
 
     fig = Figure(figsize=figsize, layout="constrained")
     ax0, ax1 = fig.subplots(1, 2)
     font = max(9.0, 1.5 * min(figsize[0] / 2, figsize[1]))  # readable at any figsize
-    _imshow_grey(ax0, image)
-    ax0.set_title(f"{path.stem}\n{image.shape[1]} x {image.shape[0]}", fontsize=font)
-    _imshow_grey(ax1, image)
-    ax1.imshow(_overlay([(mask != 0, MASK_COLOUR)], image.shape), interpolation="nearest")
+    _imshow_grey(ax0, shown)
+    ax0.set_title(f"{image_id or path.stem}\n{image.shape[1]} x {image.shape[0]}", fontsize=font)
+    _imshow_grey(ax1, shown)
+    colours = [class_colour(k) for k in range(len(groups))]
+    ax1.imshow(_overlay([(m != 0, c) for m, c in zip(masks, colours, strict=True)], shown.shape),
+               interpolation="nearest")
     lw = max(1.0, figsize[0] / 10)
-    for x, y, w, h in boxes:
-        # pixel centres are integers: a box edge lies half a pixel outside
-        ax1.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor=BOX_COLOUR,
-                                linewidth=lw))
-    share = 100.0 * area / mask.size
-    if boxes:
-        label = f"{len(boxes)} connected region{'s' if len(boxes) != 1 else ''}, " \
-                f"{area} px ({share:.2f} % of the image)"
-    else:
-        label = "no pneumothorax (empty mask)"
-    ax1.set_title(f"{len(rows)} RLE row{'s' if len(rows) != 1 else ''}\n{label}",
-                  fontsize=font)
+    for found, colour in zip(boxes, colours, strict=True):
+        edge = BOX_COLOUR if len(groups) == 1 else colour
+        for x, y, w, h in found:
+            # pixel centres are integers: a box edge lies half a pixel outside
+            ax1.add_patch(Rectangle(((x - 0.5) * scale - 0.5 * (1 - scale), (y - 0.5) * scale
+                                     - 0.5 * (1 - scale)), w * scale, h * scale, fill=False,
+                                    edgecolor=edge, linewidth=lw))
+    n_rows = sum(len(rows) for _, rows in groups)
+    ax1.set_title(f"{n_rows} RLE row{'s' if n_rows != 1 else ''}\n"
+                  + _regions_label(groups, runs, boxes, image.size), fontsize=font)
+    if groups[0][0] is not None:
+        ax1.legend(handles=[Patch(facecolor=c, edgecolor="none", alpha=0.8,
+                                  label=f"{name}: {r.area} px")
+                            for (name, _), r, c in zip(groups, runs, colours, strict=True)],
+                   loc="lower right", fontsize="small", framealpha=0.7)
     return fig
+
+
+def _regions_label(groups: list, runs: list, boxes: list, n_pixels: int) -> str:
+    n = sum(len(b) for b in boxes)
+    area = sum(r.area for r in runs)
+    if n == 0:
+        return "no pneumothorax (empty mask)" if groups[0][0] is None else "no region (empty)"
+    share = 100.0 * area / n_pixels
+    text = f"{n} connected region{'s' if n != 1 else ''}, {area} px ({share:.2f} % of the image)"
+    if groups[0][0] is not None:
+        per = ", ".join(f"{name}: {len(b)}" for (name, _), b in zip(groups, boxes, strict=True)
+                        if b)
+        text += f"\n{per}"
+    return text
+
+
+def plot_sample(
+    dataset: Any, image_id: str, *, size: int | None = 2048,
+    figsize: tuple[float, float] = (20, 10),
+) -> Figure:
+    """:func:`plot_with_mask_and_bbox` of one image of a :class:`rlemask.Dataset`.
+
+    Each class in its own colour; ``size`` is the longest side shown (larger
+    images, such as HuBMAP's, are shown reduced).
+
+    Examples
+    --------
+    >>> import tempfile, rlemask
+    >>> root = rlemask.synthetic.make_dataset(tempfile.mkdtemp(), 2, size=64,
+    ...                                       positive_fraction=1.0)
+    >>> data = rlemask.load_dataset(root, root / "train-rle.csv")
+    >>> plot_sample(data, data.ids[0]).axes[0].get_title().split("\\n")[1]
+    '64 x 64'
+    """
+    rows = dataset.rows(image_id)
+    groups: Any = rows if dataset.classes else rows[""]
+    return plot_with_mask_and_bbox(
+        dataset.path(image_id), groups, figsize, format=dataset.format or "kaggle",
+        options=getattr(dataset.labels, "format_options", None), image_id=image_id,
+        max_side=size,
+    )
 
 
 def plot_prediction_overlay(
@@ -360,9 +486,41 @@ def plot_prediction_grid(
     return fig
 
 
+class _Item(NamedTuple):
+    """One image of an overview: id, file, rows (a list, or class -> list), labelled."""
+
+    image_id: str
+    path: Path
+    rows: Any
+    labelled: bool
+
+
+def _overview_items(file_path_list: Any, labels: Any) -> tuple[list[_Item], tuple, Any, Any]:
+    """Items, classes, format options and a shape function of either input form."""
+    if isinstance(file_path_list, Dataset):
+        data = file_path_list
+        items = []
+        for image_id in data.ids:
+            rows = data.rows(image_id)
+            items.append(_Item(image_id, data.path(image_id),
+                               rows if data.classes else rows[""], data.is_labelled(image_id)))
+        return items, data.classes, getattr(data.labels, "format_options", None), data.shape
+    if labels is None:
+        raise TypeError("`labels` is required unless `file_path_list` is a rlemask.Dataset")
+    paths = [Path(p) for p in file_path_list]
+    items = [_Item(p.stem, p, list(labels.get(p.stem, [])), p.stem in labels) for p in paths]
+    by_id = {item.image_id: item.path for item in items}
+    return items, (), None, lambda image_id: read_shape(by_id[image_id])
+
+
+def _has_region(item: _Item) -> bool:
+    rows = item.rows.values() if isinstance(item.rows, Mapping) else [item.rows]
+    return any(len(r) > 0 for r in rows)
+
+
 def plot_dataset_overview(
-    file_path_list: Sequence[str | os.PathLike],
-    labels: Mapping[str, Sequence[str]],
+    file_path_list: Any,
+    labels: Mapping[str, Sequence[str]] | None = None,
     *,
     n: int = 8,
     seed: int = 0,
@@ -373,9 +531,11 @@ def plot_dataset_overview(
 
     Parameters
     ----------
-    file_path_list : sequence of path
-        DICOM files; the image id is the file stem.
-    labels : mapping
+    file_path_list : sequence of path, or rlemask.Dataset
+        Image files (the image id is the file stem), or a data set of any
+        kind (:func:`rlemask.load_dataset`; then ``labels`` and ``format``
+        come from it, and each class has its colour).
+    labels : mapping, optional
         Image id -> list of RLE strings (empty list: negative), as returned
         by :func:`rlemask.load_siim`.  Images without an entry count as
         unlabelled and are left out of the statistics.
@@ -392,11 +552,11 @@ def plot_dataset_overview(
     Returns
     -------
     matplotlib.figure.Figure
-        ``n`` thumbnail axes (masks in orange; titles give RLE rows and
-        connected regions), then three statistics axes: positive share,
-        connected regions per positive image, mask area histogram (% of
-        the image, log scale).  Mask shapes come from each sampled file, and
-        for the statistics from the first file (SIIM images are all 1024 x 1024).
+        ``n`` thumbnail axes (masks in orange, or one colour per class;
+        titles give RLE rows and connected regions), then three statistics
+        axes: positive share (per class with classes), connected regions per
+        positive image, mask area histogram (% of each image's own area, log
+        scale).
 
     Examples
     --------
@@ -408,96 +568,121 @@ def plot_dataset_overview(
     >>> len(fig.axes)
     7
     """
-    from rlemask import bboxes, merge, read_dicom, read_dicom_meta, resize_image, resize_mask
+    from rlemask import bboxes
 
-    paths = [Path(p) for p in file_path_list]
-    if not paths:
+    items, classes, options, shape_of = _overview_items(file_path_list, labels)
+    if hasattr(file_path_list, "format"):
+        format = file_path_list.format or "kaggle"
+    if not items:
         raise ValueError("`file_path_list` is empty: nothing to plot")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"`n` must be an int >= 0; received n={n!r}")
-    labelled = [p for p in paths if p.stem in labels]
-    positives = [p for p in labelled if len(labels[p.stem]) > 0]
-    negatives = [p for p in labelled if len(labels[p.stem]) == 0]
-    unlabelled = len(paths) - len(labelled)
+    positives = [it for it in items if it.labelled and _has_region(it)]
+    negatives = [it for it in items if it.labelled and not _has_region(it)]
+    unlabelled = [it for it in items if not it.labelled]
 
     rng = np.random.default_rng(seed)
-    n = min(int(n), len(paths))
-    n_pos = min(len(positives), max(n // 2, n - len(negatives) - unlabelled))
+    n = min(int(n), len(items))
+    n_pos = min(len(positives), max(n // 2, n - len(negatives) - len(unlabelled)))
     pick = [positives[i] for i in sorted(rng.choice(len(positives), n_pos, replace=False))]
-    others = negatives + [p for p in paths if p.stem not in labels]
+    others = negatives + unlabelled
     pick += [others[i] for i in sorted(rng.choice(len(others), n - n_pos, replace=False))]
 
-    meta = read_dicom_meta(paths[0])
-    shape = (int(meta["rows"]), int(meta["columns"]))
     # "region" is a connected region of the merged mask, not an RLE row
-    merged = [merge(labels[p.stem], shape=shape, format=format) for p in positives]
-    region_counts = [len(bboxes(mask)) for mask in merged]
-    areas = np.array([int(mask.sum()) for mask in merged], dtype=np.float64)
-    del merged
+    region_counts, shares = [], []
+    for it in positives:
+        shape = tuple(shape_of(it.image_id))
+        merged = _union_runs([r for _, rows in _class_groups(it.rows) for r in rows], shape,
+                             format, options or {})
+        region_counts.append(len(bboxes(merged)))
+        shares.append(100.0 * merged.area / (shape[0] * shape[1]))
 
     ncols = 4
     thumb_rows = -(-n // ncols) if n else 0
     fig = Figure(figsize=(4 * ncols, 4 * thumb_rows + 3.6), layout="constrained")
     grid = fig.add_gridspec(thumb_rows + 1, 3 * ncols,
                             height_ratios=[4] * thumb_rows + [3.2])
-    for i, path in enumerate(pick):
+    for i, item in enumerate(pick):
         ax = fig.add_subplot(grid[i // ncols, 3 * (i % ncols):3 * (i % ncols) + 3])
-        image = read_dicom(path)
-        rows = list(labels.get(path.stem, []))
-        mask = merge(rows, shape=image.shape, format=format) if rows else None
-        n_regions = len(bboxes(mask)) if mask is not None else 0  # before the thumbnail
-        if max(image.shape) > thumb_size:
-            scale = thumb_size / max(image.shape)
-            small = (max(round(image.shape[0] * scale), 1), max(round(image.shape[1] * scale), 1))
-            image = resize_image(image, small)
-            # "any": a thin region stays visible in the thumbnail
-            mask = resize_mask(mask, small, method="any") if mask is not None else None
-        _imshow_grey(ax, image)
-        if mask is not None:
-            ax.imshow(_overlay([(mask != 0, MASK_COLOUR)], mask.shape), interpolation="nearest")
-        state = ("unlabelled" if path.stem not in labels
-                 else _rows_and_regions(len(rows), n_regions) if rows
-                 else "negative")
-        ax.set_title(f"{_short_id(path.stem)}\n{state}", fontsize="small")
-
-    ax_share = fig.add_subplot(grid[thumb_rows, 0:4])
-    names = ["negative", "positive"] + (["unlabelled"] if unlabelled else [])
-    counts = [len(negatives), len(positives)] + ([unlabelled] if unlabelled else [])
-    bars = ax_share.bar(names, counts, color=["0.6", MASK_COLOUR, "0.85"][: len(names)])
-    ax_share.bar_label(bars, labels=[f"{c}\n({100 * c / len(paths):.0f} %)" for c in counts],
-                       fontsize="small")
-    ax_share.set_ylabel("images")
-    ax_share.set_ylim(0, max(counts) * 1.3 + 1)
-    ax_share.set_title(f"{len(paths)} images, {len(positives)} positive")
-
-    ax_regions = fig.add_subplot(grid[thumb_rows, 4:8])
-    if region_counts:
-        values, freq = np.unique(region_counts, return_counts=True)
-        bars = ax_regions.bar([str(v) for v in values], freq, color=MASK_COLOUR)
-        ax_regions.bar_label(bars, fontsize="small")
-        ax_regions.set_ylim(0, freq.max() * 1.2 + 1)
-    ax_regions.set_xlabel("connected regions of the mask")
-    ax_regions.set_ylabel("positive images")
-    ax_regions.set_title("connected regions per positive image")
-
-    ax_area = fig.add_subplot(grid[thumb_rows, 8:12])
-    if areas.size:
-        share = 100.0 * areas / (shape[0] * shape[1])
-        lo, hi = max(share.min(), 1e-4), max(share.max(), 1e-4)
-        bins = np.geomspace(lo / 1.2, hi * 1.2, 16)
-        ax_area.hist(share, bins=bins, color=MASK_COLOUR, edgecolor="0.3")
-        ax_area.set_xscale("log")
-        ax_area.xaxis.set_major_locator(FixedLocator([0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30]))
-        ax_area.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax_area.xaxis.set_minor_formatter(NullFormatter())
-        ax_area.set_title(f"mask area (median {np.median(share):.2f} %)")
-    else:
-        ax_area.set_title("mask area (no positive image)")
-    ax_area.set_xlabel(f"% of the {shape[1]} x {shape[0]} image")
-    ax_area.set_ylabel("positive images")
-    for ax in (ax_share, ax_regions, ax_area):
+        _thumbnail(ax, item, format, options or {}, thumb_size)
+    _share_axes(fig.add_subplot(grid[thumb_rows, 0:4]), items, positives, negatives,
+                unlabelled, classes)
+    _regions_axes(fig.add_subplot(grid[thumb_rows, 4:8]), region_counts)
+    _area_axes(fig.add_subplot(grid[thumb_rows, 8:12]), np.array(shares, dtype=np.float64))
+    for ax in fig.axes[len(pick):]:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of images
     return fig
+
+
+def _thumbnail(ax: Any, item: _Item, format: str, options: Mapping, thumb_size: int) -> None:
+    from rlemask import bboxes
+
+    image = _read_display_image(item.path)
+    groups = _class_groups(item.rows)
+    runs = [_union_runs(rows, image.shape, format, options) for _, rows in groups]
+    n_rows = sum(len(rows) for _, rows in groups)
+    merged = runs[0]
+    for r in runs[1:]:
+        merged = merged | r
+    n_regions = len(bboxes(merged)) if n_rows else 0  # before the thumbnail
+    image, masks, _ = _display(image, [r.to_mask() for r in runs], thumb_size)
+    _imshow_grey(ax, image)
+    if n_rows:
+        ax.imshow(_overlay([(m != 0, class_colour(k)) for k, m in enumerate(masks)],
+                           image.shape), interpolation="nearest")
+    state = ("unlabelled" if not item.labelled
+             else _rows_and_regions(n_rows, n_regions) if n_rows
+             else "negative")
+    ax.set_title(f"{_short_id(item.image_id)}\n{state}", fontsize="small")
+
+
+def _share_axes(ax: Any, items: list, positives: list, negatives: list, unlabelled: list,
+                classes: tuple) -> None:
+    if classes:
+        per_class = [sum(bool(it.rows[c]) for it in positives) for c in classes]
+        names = ["negative", *classes]
+        counts = [len(negatives), *per_class]
+        colours = ["0.6", *(class_colour(k) for k in range(len(classes)))]
+    else:
+        names, counts, colours = ["negative", "positive"], [len(negatives), len(positives)], \
+            ["0.6", MASK_COLOUR]
+    if unlabelled:
+        names, counts, colours = names + ["unlabelled"], counts + [len(unlabelled)], \
+            colours + ["0.85"]
+    bars = ax.bar(names, counts, color=colours)
+    ax.bar_label(bars, labels=[f"{c}\n({100 * c / len(items):.0f} %)" for c in counts],
+                 fontsize="small")
+    ax.set_ylabel("images")
+    ax.set_ylim(0, max(counts) * 1.3 + 1)
+    ax.set_title(f"{len(items)} images, {len(positives)} positive"
+                 + (" (per class)" if classes else ""))
+
+
+def _regions_axes(ax: Any, region_counts: list[int]) -> None:
+    if region_counts:
+        values, freq = np.unique(region_counts, return_counts=True)
+        bars = ax.bar([str(v) for v in values], freq, color=MASK_COLOUR)
+        ax.bar_label(bars, fontsize="small")
+        ax.set_ylim(0, freq.max() * 1.2 + 1)
+    ax.set_xlabel("connected regions of the mask")
+    ax.set_ylabel("positive images")
+    ax.set_title("connected regions per positive image")
+
+
+def _area_axes(ax: Any, share: np.ndarray) -> None:
+    if share.size:
+        lo, hi = max(share.min(), 1e-4), max(share.max(), 1e-4)
+        bins = np.geomspace(lo / 1.2, hi * 1.2, 16)
+        ax.hist(share, bins=bins, color=MASK_COLOUR, edgecolor="0.3")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(FixedLocator([0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(f"mask area (median {np.median(share):.2f} %)")
+    else:
+        ax.set_title("mask area (no positive image)")
+    ax.set_xlabel("% of the image")
+    ax.set_ylabel("positive images")
 
 
 def save_figure(fig: Figure, path: str | os.PathLike, dpi: float = 100, **savefig_kwargs) -> Path:

@@ -381,3 +381,231 @@ def test_group_errors():
         split_dataset(paths, labels, n_folds=2, fold=0, groups=[1, 2])
     with pytest.raises(ValueError, match=r"number of groups \(1\)"):
         split_dataset(paths, labels, n_folds=2, fold=0, groups=[7, 7, 7])
+
+
+# --- load_dataset: any kind of data set (issue 22) ----------------------------------------
+
+
+def _jpeg(path: Path, shape, seed=0) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, shape).astype(np.uint8)
+    Image.fromarray(pixels).save(path, quality=95)
+    return path
+
+
+def _png16(path: Path, shape, seed=0) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 4000, shape).astype(np.uint16)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def _box(shape, r0, r1, c0, c1):
+    mask = np.zeros(shape, np.uint8)
+    mask[r0:r1, c0:c1] = 1
+    return mask
+
+
+@pytest.fixture
+def steel(tmp_path):
+    """A Severstal-like set: 17 x 90 JPEG strips (odd, non-square), v1 wide layout, 4 classes."""
+    import reference_rle as ref
+
+    shape = (17, 90)
+    rows, truth = ["ImageId_ClassId,EncodedPixels"], {}
+    for k, name in enumerate(["0002cc93b.jpg", "00031f466.jpg", "0007a71bf.jpg"]):
+        _jpeg(tmp_path / "train_images" / name, shape, seed=k)
+        truth[name] = np.zeros((*shape, 4), np.uint8)
+        for c in range(4):
+            if (k + c) % 2 == 0:
+                mask = _box(shape, k, 9 + k, 10 * c + k, 10 * c + 30)
+                truth[name][..., c] = mask
+                rows.append(f"{name}_{c + 1},{ref.kaggle_encode(mask)}")
+            else:
+                rows.append(f"{name}_{c + 1},")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path, truth
+
+
+def test_steel_ids_keep_jpg_four_classes_at_their_own_shape(steel):
+    import reference_geometry as ref
+
+    root, truth = steel
+    data = rlemask.load_dataset(root, root / "train.csv")
+    assert data.ids == tuple(sorted(truth)) and data.classes == ("1", "2", "3", "4")
+    assert data.path("0002cc93b.jpg") == root / "train_images" / "0002cc93b.jpg"
+    for image_id, expected in truth.items():
+        assert data.shape(image_id) == (17, 90)
+        image, mask = data.sample(image_id)
+        assert image.dtype == np.float32 and image.shape == (17, 90)
+        assert mask.dtype == np.uint8 and mask.shape == (17, 90, 4)
+        np.testing.assert_array_equal(mask, expected)
+        # resized: each class on its own, binary-safe (the slow exact-area reference)
+        _, small = data.sample(image_id, (8, 45))
+        assert small.shape == (8, 45, 4)
+        for c in range(4):
+            np.testing.assert_array_equal(small[..., c],
+                                          ref.resize_mask_area(expected[..., c], 8, 45))
+    assert data.positive().sum(axis=0).tolist() == [2, 1, 2, 1]
+
+
+def test_pad_policy_keeps_every_pixel_and_maps_back(steel):
+    root, truth = steel
+    data = rlemask.load_dataset(root, root / "train.csv")
+    image_id = data.ids[1]
+    full_image, _ = data.sample(image_id)
+    image, mask = data.sample(image_id, 16, policy="pad")
+    assert image.shape == (32, 96) and mask.shape == (32, 96, 4)  # 17 -> 32, 90 -> 96
+    layout = data.layout(image_id, 16, policy="pad")
+    assert (layout.top, layout.left) == (7, 3)  # centred; the odd pixel at the bottom
+    np.testing.assert_array_equal(layout.to_image(mask), truth[image_id])
+    np.testing.assert_array_equal(layout.to_image(image), full_image)
+    outside = np.ones(image.shape, bool)
+    outside[7:24, 3:93] = False
+    assert not image[outside].any() and not mask[outside].any()
+
+
+def test_cache_of_a_multi_class_set_equals_its_samples(steel, tmp_path):
+    root, truth = steel
+    data = rlemask.load_dataset(root, root / "train.csv")
+    cache = data.build_cache(tmp_path / "cache", (9, 45), workers=1, progress=False)
+    assert cache.classes == data.classes and cache.masks.shape == (3, 9, 45, 4)
+    assert cache.ids == list(data.ids)
+    np.testing.assert_array_equal(cache.positive_classes, data.positive())
+    images, masks = cache.get_batch(range(3))
+    for row, image_id in enumerate(data.ids):
+        image, mask = data.sample(image_id, (9, 45))
+        np.testing.assert_array_equal(images[row], image)
+        np.testing.assert_array_equal(masks[row], mask)
+    again = rlemask.SampleCache(tmp_path / "cache")
+    assert again.classes == data.classes and again.positive_classes.shape == (3, 4)
+
+
+@pytest.fixture
+def gut(tmp_path):
+    """A UW-Madison-like set: 16-bit PNG slices of two sizes, long layout, 3 organs."""
+    import reference_rle as ref
+
+    classes = ("large_bowel", "small_bowel", "stomach")
+    rows, truth = ["id,class,segmentation"], {}
+    for case, day, shape in ((7, 0, (21, 30)), (7, 1, (21, 30)), (43, 5, (26, 19))):
+        for k in (1, 2):
+            folder = tmp_path / "train" / f"case{case}" / f"case{case}_day{day}" / "scans"
+            name = f"slice_{k:04d}_{shape[1]}_{shape[0]}_1.50_1.50.png"
+            _png16(folder / name, shape, seed=case + k)
+            image_id = f"case{case}_day{day}_slice_{k:04d}"
+            truth[image_id] = np.zeros((*shape, 3), np.uint8)
+            for c, cls in enumerate(classes):
+                if (k + c + day) % 2:
+                    mask = _box(shape, c + 2, c + 12, k, k + 9 + c)
+                    truth[image_id][..., c] = mask
+                    rows.append(f"{image_id},{cls},{ref.kaggle_encode(mask)}")
+                else:
+                    rows.append(f"{image_id},{cls},")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    return tmp_path, truth, classes
+
+
+def test_uw_madison_slices_map_to_their_ids_and_shapes(gut, tmp_path):
+    root, truth, classes = gut
+    data = rlemask.load_dataset(root, root / "train.csv", pattern="train/**/*.png")
+    assert data.ids == tuple(sorted(truth)) and data.classes == classes
+    assert data.shape("case43_day5_slice_0002") == (26, 19)
+    for image_id, expected in truth.items():
+        image, mask = data.sample(image_id)
+        np.testing.assert_array_equal(mask, expected)
+        # 16-bit, scaled by the stored range: values below 4000 of 65535 stay dark
+        assert image.max() <= 4000 / 65535 + 1 / 255
+    # a pad cache of images of two sizes: one canvas, each row's offsets kept
+    cache = data.build_cache(tmp_path / "c", 8, policy="pad", workers=1, progress=False)
+    assert cache.img_size == (32, 32) and cache.policy == "pad"
+    for row, image_id in enumerate(cache.ids):
+        layout = cache.layout(row)
+        assert layout.image_shape == data.shape(image_id)
+        np.testing.assert_array_equal(layout.to_image(cache.masks[row]), truth[image_id])
+
+
+def test_airbus_rows_per_ship_are_merged(tmp_path):
+    import reference_rle as ref
+
+    shape = (24, 24)
+    ships = [_box(shape, 2, 5, 3, 9), _box(shape, 10, 20, 15, 18)]
+    _jpeg(tmp_path / "train_v2" / "00003e153.jpg", shape)
+    _jpeg(tmp_path / "train_v2" / "0001124c7.jpg", shape, seed=1)
+    (tmp_path / "seg.csv").write_text(
+        "ImageId,EncodedPixels\n00003e153.jpg,\n"
+        + "".join(f"0001124c7.jpg,{ref.kaggle_encode(s)}\n" for s in ships))
+    data = rlemask.load_dataset(tmp_path, tmp_path / "seg.csv", image_id="name",
+                                format="kaggle")
+    assert data.ids == ("00003e153.jpg", "0001124c7.jpg") and data.classes == ()
+    _, mask = data.sample("0001124c7.jpg")
+    assert mask.shape == (24, 24, 1)
+    np.testing.assert_array_equal(mask[..., 0], ships[0] | ships[1])
+    assert not data.sample("00003e153.jpg")[1].any()
+
+
+def test_image_id_rules_unlabelled_and_duplicates(tmp_path):
+    from rlemask.image_dataset import uw_madison_id
+
+    for name in ("a", "b", "c"):
+        _jpeg(tmp_path / "imgs" / f"{name}.png", (6, 5))
+    _jpeg(tmp_path / "imgs" / "copy" / "a.png", (6, 5))  # a deeper copy of a
+    (tmp_path / "labels.csv").write_text("ImageId,EncodedPixels\na,1 2 5 3\nb,\nz,\n")
+    with pytest.warns(UserWarning) as record:
+        data = rlemask.load_dataset(tmp_path, tmp_path / "labels.csv", format="kaggle")
+    messages = [str(w.message) for w in record]
+    # the same rule and message as load_siim: the shallowest copy is kept
+    assert any("1 image ids have 1 duplicate copies (kept the shallowest path)" in m
+               for m in messages)
+    assert any("1 of 3 images have no row" in m and "'c'" in m for m in messages)
+    assert any("1 of 3 ids" in m and "'z'" in m for m in messages)
+    assert data.ids == ("a", "b", "c") and data.path("a") == tmp_path / "imgs" / "a.png"
+    assert not data.is_labelled("c") and not data.sample("c")[1].any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dropped = rlemask.load_dataset(tmp_path, tmp_path / "labels.csv", format="kaggle",
+                                       unlabelled="drop")
+        upper = rlemask.load_dataset(tmp_path, tmp_path / "labels.csv", format="kaggle",
+                                     image_id=lambda p: p.stem.upper())
+    assert dropped.ids == ("a", "b") and upper.ids == ("A", "B", "C")
+    with pytest.raises(ValueError, match="`image_id` must be one of"):
+        rlemask.load_dataset(tmp_path, tmp_path / "labels.csv", image_id="suffix")
+    with pytest.raises(KeyError, match="no image 'q'"):
+        data.path("q")
+    assert uw_madison_id("x/case1_day2/scans/slice_0003.png") == "case1_day2_slice_0003"
+    assert uw_madison_id("x/case1/scans/slice_0003.png") is None
+
+
+def test_labels_shape_columns_must_match_the_header(tmp_path):
+    _jpeg(tmp_path / "a.png", (6, 5))
+    (tmp_path / "l.csv").write_text("id,class,segmentation,height,width\na,x,1 2,5,6\n")
+    data = rlemask.load_dataset(tmp_path, tmp_path / "l.csv", format="kaggle")
+    with pytest.raises(ValueError, match=r"a\.png: the image is 6 x 5 but the labels give"):
+        data.shape("a")
+
+
+def test_real_siim_sample_loads_and_plots(real_dir):
+    """The ten real SIIM DICOMs with their header-less, BOM-prefixed sample labels."""
+    from rlemask.plotting import plot_sample
+
+    data = rlemask.load_dataset(real_dir / "siim" / "dicom",
+                                real_dir / "siim" / "train-rle-sample.asuiu.csv")
+    assert len(data) == 10 and data.classes == () and data.format == "siim"
+    positives = [i for i in data.ids if data.labels.rles(i)]
+    assert len(positives) == 5
+    for image_id in positives[:2]:
+        assert data.shape(image_id) == (1024, 1024)
+        image, mask = data.sample(image_id, 256)
+        assert image.shape == (256, 256) and mask.shape == (256, 256, 1)
+        full = rlemask.merge(data.labels.rles(image_id), shape=(1024, 1024))
+        np.testing.assert_array_equal(
+            mask[..., 0], rlemask.resize_mask(full, 256, method="area"))
+        # the SIIM case of load_sample: the same mask, without the class axis
+        _, plain = rlemask.load_sample(data.path(image_id), data.labels.rles(image_id))
+        np.testing.assert_array_equal(plain, mask[..., 0])
+    fig = plot_sample(data, positives[0], size=256)
+    assert len(fig.axes) == 2

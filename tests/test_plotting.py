@@ -309,3 +309,86 @@ def test_public_names_and_no_pyplot():
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# --- any kind of data set, one colour per class (issue 22) ---------------------------------
+
+
+@pytest.fixture
+def steel_set(tmp_path):
+    """Two 20 x 60 PNG strips with four classes (v1 Severstal layout), kaggle RLE."""
+    import reference_rle as ref
+    from PIL import Image
+
+    rows = ["ImageId_ClassId,EncodedPixels"]
+    boxes = {("a.png", "1"): (2, 8, 3, 20), ("a.png", "3"): (10, 18, 30, 50),
+             ("b.png", "3"): (0, 5, 0, 5), ("b.png", "3b"): (12, 20, 40, 60)}
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.full((20, 60), 120, np.uint8)).save(tmp_path / name)
+        for c in "1234":
+            found = [b for (n, k), b in boxes.items() if n == name and k.startswith(c)]
+            if not found:
+                rows.append(f"{name}_{c},")
+            for r0, r1, c0, c1 in found:
+                mask = np.zeros((20, 60), np.uint8)
+                mask[r0:r1, c0:c1] = 1
+                rows.append(f"{name}_{c},{ref.kaggle_encode(mask)}")
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    return rlemask.load_dataset(tmp_path, tmp_path / "train.csv", format="kaggle")
+
+
+def _overlay_colours(ax) -> set[tuple[float, float, float]]:
+    rgba = ax.get_images()[-1].get_array()
+    painted = np.asarray(rgba)[..., 3] > 0
+    return {tuple(np.round(px[:3], 3)) for px in np.asarray(rgba)[painted]}
+
+
+def test_one_colour_per_class_and_boxes_per_class(steel_set):
+    from rlemask.plotting import CLASS_COLOURS, plot_sample
+
+    fig = plot_sample(steel_set, "a.png")
+    ax = fig.axes[1]
+    expected = {tuple(np.round(np.float32(CLASS_COLOURS[k]), 3)) for k in (0, 2)}  # 1 and 3
+    assert _overlay_colours(ax) == expected
+    boxes = _rectangles(ax)
+    assert len(boxes) == 2
+    assert {tuple(np.round(b.get_edgecolor()[:3], 3)) for b in boxes} == {
+        tuple(np.round(CLASS_COLOURS[k], 3)) for k in (0, 2)}
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["1: 102 px", "2: 0 px", "3: 160 px", "4: 0 px"]
+    assert fig.axes[0].get_title() == "a.png\n60 x 20"
+    # two rows of class 3 on b: two regions, both in class 3's colour
+    fig = plot_sample(steel_set, "b.png")
+    assert len(_rectangles(fig.axes[1])) == 2
+    assert fig.axes[1].get_title().endswith("3: 2")
+
+
+def test_large_images_are_shown_reduced_with_boxes_at_scale(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((400, 800), np.uint8)).save(tmp_path / "big.png")
+    mask = np.zeros((400, 800), np.uint8)
+    mask[100:200, 400:600] = 1
+    fig = plot_with_mask_and_bbox(tmp_path / "big.png", [rlemask.encode(mask, format="kaggle")],
+                                  format="kaggle", max_side=200)
+    ax = fig.axes[1]
+    assert ax.get_images()[0].get_array().shape == (100, 200)
+    (box,) = _rectangles(ax)
+    # the box of rows 100..199, columns 400..599 in a picture four times smaller
+    assert (box.get_x(), box.get_y(), box.get_width(), box.get_height()) == (
+        99.5, 24.5, 50.0, 25.0)
+    assert "20000 px" in ax.get_title()  # counted at full size
+
+
+def test_overview_of_a_multi_class_data_set(steel_set):
+    fig = plot_dataset_overview(steel_set, n=2)
+    assert len(fig.axes) == 2 + 3
+    share = fig.axes[2]
+    assert [t.get_text() for t in share.get_xticklabels()] == ["negative", "1", "2", "3", "4"]
+    assert [p.get_height() for p in share.patches] == [0, 1, 0, 2, 0]
+    regions = fig.axes[3]
+    counts = {int(t.get_text()): p.get_height()
+              for t, p in zip(regions.get_xticklabels(), regions.patches, strict=True)}
+    assert counts == {2: 2}
+    with pytest.raises(TypeError, match="`labels` is required"):
+        plot_dataset_overview([Path("a.png")])
