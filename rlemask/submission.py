@@ -11,7 +11,7 @@ Kinds:
     A git conflict marker line (``<<<<<<<``, ``=======``, ``>>>>>>>``).
 ``header``
     A header other than the competition's (or no header at all).
-``field-count``
+``wrong-columns``
     A row with another number of fields than the header.
 ``bad-token``, ``odd-count``
     A token that is not a non-negative integer; an odd number of tokens.
@@ -19,7 +19,7 @@ Kinds:
     A start below 1 (Kaggle's starts are 1-based; a negative SIIM offset), a
     length <= 0, starts that do not increase, a run that begins inside the
     previous one.
-``beyond-image``
+``outside-image``
     Pixels past the image (where the competition fixed its size).
 ``overlapping-objects``
     Two rows of one image that share pixels (instance competitions).
@@ -111,7 +111,7 @@ def check_rle(text: str, fmt: str, npix: int | None) -> tuple[str, str] | tuple[
             i = int(inside[0]) + 1
             return "overlapping-runs", f"run {i} begins inside run {i - 1}"
     if npix is not None and ends.size and int(ends[-1]) > npix:
-        return "beyond-image", (
+        return "outside-image", (
             f"the row reaches pixel {int(ends[-1])}, past the image's {npix} pixels"
         )
     return starts, ends
@@ -231,7 +231,7 @@ def _check_rows(data: list[tuple[int, str]], comp: Competition | None) -> list[d
     for (number, _), fields in zip(data[1:], rows[1:], strict=True):
         image_id = fields[0].strip() if fields else ""
         if len(fields) != n_fields:
-            problems.append(_problem(number, image_id or None, "field-count",
+            problems.append(_problem(number, image_id or None, "wrong-columns",
                                      f"{len(fields)} fields, the header has {n_fields}"))
             continue
         key = tuple(f.strip() for f in fields[:n_key])
