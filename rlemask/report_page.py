@@ -430,7 +430,7 @@ def _classes(report: Any, rows: Sequence[_Row]) -> list[str]:
 def _summary_html(report: Any, rows: Sequence[_Row]) -> str:
     """The scores beside the all-empty baseline and positive-only, and the outcome counts."""
     lines = [
-        '<table class="summary"><caption class="muted">Scores</caption><thead><tr><th></th>'
+        '<table class="summary"><caption>Scores</caption><thead><tr><th></th>'
         '<th class="num">score</th><th class="num">all-empty baseline</th>'
         '<th class="num">positive-only</th></tr></thead><tbody>',
         f'<tr><th scope="row">all</th><td class="num"><strong>{_fmt(report.score)}</strong></td>'
@@ -452,7 +452,7 @@ def _summary_html(report: Any, rows: Sequence[_Row]) -> str:
         groups[None][row.outcome] += 1
         if row.cls is not None:
             groups[row.cls][row.outcome] += 1
-    lines.append('<table class="summary"><caption class="muted">Rows by outcome</caption>'
+    lines.append('<table class="summary"><caption>Rows by outcome</caption>'
                  "<thead><tr><th></th>"
                  + "".join(f'<th class="num">{name}</th>' for name in OUTCOMES.values())
                  + "</tr></thead><tbody>")
