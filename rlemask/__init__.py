@@ -100,7 +100,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 # submodules reachable as attributes, e.g. ``rlemask.synthetic.make_dataset``
-_SUBMODULES = {"synthetic", "augment"}
+_SUBMODULES = {"synthetic", "synthetic_kinds", "augment"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 
@@ -145,6 +145,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from rlemask import augment as augment
     from rlemask import synthetic as synthetic
+    from rlemask import synthetic_kinds as synthetic_kinds
     from rlemask._errors import DicomError as DicomError
     from rlemask._errors import ImageError as ImageError
     from rlemask._errors import LabelsFileError as LabelsFileError
