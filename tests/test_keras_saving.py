@@ -153,3 +153,70 @@ def test_model_saved_on_one_backend_loads_on_another(saved_model, backend):
     result = _python(code, KERAS_BACKEND=backend)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split()[-1] == backend
+
+
+def test_head_and_multi_class_models_load_in_a_fresh_process(tmp_path, fresh_python):
+    """Issue 23: the presence head, C classes and the padding layers come back on any backend."""
+    import json
+
+    import keras
+    import numpy as np
+
+    import rlemask_keras
+    from rlemask_keras.metrics import DiceCoefficient
+
+    rng = np.random.default_rng(4)
+    x = rng.random((4, 20, 22, 1), dtype=np.float32)
+    y = np.stack([x[..., 0] > 0.8, x[..., 0] < 0.1], axis=-1).astype(np.float32)
+    y[0] = 0
+    models = {
+        "head": rlemask_keras.unet((None, None, 1), filters=4, depth=2, classes=2, classifier=True),
+        "deep": rlemask_keras.unet_plus_plus(
+            (20, 22, 1), filters=4, depth=2, classes=2, deep_supervision=True, classifier=True
+        ),
+    }
+    expected = {}
+    for name, model in models.items():
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss=rlemask_keras.combined_loss("bce+dice"),
+            metrics=[DiceCoefficient(name="dice")],
+            presence_weight=0.25,
+        )
+        model.fit(x, y, epochs=1, batch_size=2, verbose=0)
+        model.save(tmp_path / f"{name}.keras")
+        expected[name] = model.evaluate(x, y, verbose=0, return_dict=True)
+        np.save(tmp_path / f"{name}.npy", model.predict(x, verbose=0)[model.mask_output])
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    script = textwrap.dedent(
+        """
+        import json, sys
+        import numpy as np
+        import keras
+        import rlemask_keras
+        out = {}
+        x, y = np.load(sys.argv[1] + "/x.npy"), np.load(sys.argv[1] + "/y.npy")
+        for name in ("head", "deep"):
+            model = keras.models.load_model(f"{sys.argv[1]}/{name}.keras")
+            probs = model.predict(x, verbose=0)
+            np.testing.assert_allclose(
+                probs[model.mask_output], np.load(f"{sys.argv[1]}/{name}.npy"), atol=1e-5
+            )
+            logs = model.evaluate(x, y, verbose=0, return_dict=True)
+            out[name] = {"cls": type(model).__name__, "outputs": model.output_names,
+                         "presence": list(probs["presence"].shape), "logs": logs,
+                         "steps": int(model.optimizer.iterations.numpy())}
+        print(json.dumps(out))
+        """
+    )
+    got = json.loads(fresh_python(script, tmp_path).strip().splitlines()[-1])
+    assert got["head"]["cls"] == "SegmentationModel"
+    assert got["deep"]["cls"] == "DeepSupervisionModel"
+    assert got["head"]["outputs"] == ["mask", "presence"]
+    assert got["deep"]["outputs"] == ["out1", "out2", "presence"]
+    for name in models:
+        assert got[name]["presence"] == [4, 2]
+        assert got[name]["steps"] == 2  # the optimizer state came back
+        for key in ("loss", "presence_loss", "dice"):
+            assert got[name]["logs"][key] == pytest.approx(expected[name][key], rel=1e-5), key
