@@ -21,10 +21,11 @@ Rules of the graph (the project's import rule, docs/contributing.md):
   own module is fully initialised.  What a facade imports itself (a leaf such
   as ``rlemask._optional``) is an edge like any other.
 * Imports under ``if TYPE_CHECKING:`` are not edges (they never run).
-* The format registry's built-in table (``"rlemask._formats.siim:CODEC"``) is
-  a plugin table like an entry point, resolved by name when a format is first
-  looked up, not an import: ``import_module`` with a non-literal argument is
-  not an edge.
+* Tables resolved by name are plugin tables like entry points, not imports:
+  the registries' built-ins (``"rlemask._formats.siim:CODEC"``, the metrics'),
+  the commands' ``_COMMANDS``.  A module is loaded from them when a name is
+  first looked up, after its caller is fully imported; ``import_module`` with
+  a non-literal argument is not an edge.
 """
 
 from __future__ import annotations
