@@ -200,3 +200,25 @@ def test_synth_command_writes_a_kind(tmp_path):
          "--difficulty", "0.2"], capture_output=True, text=True, timeout=120,
     )
     assert res.returncode == 2 and "--difficulty" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_label_files_agree_with_write_labels(tmp_path, severstal, airbus, uw):
+    """The CSVs written with the csv module are what rlemask.write_labels writes for the truth."""
+    names = [r[0].rsplit("_", 1)[0] for r in header_and_rows(severstal / "train.csv")[1][::4]]
+    truth = {name: severstal_case(2, i, (256, 1600))[1] for i, name in enumerate(names)}
+    rlemask.write_labels(tmp_path / "sev.csv", truth, layout="wide")
+    assert (tmp_path / "sev.csv").read_bytes() == (severstal / "train.csv").read_bytes()
+
+    csv_name = "train_ship_segmentations_v2.csv"
+    rows = header_and_rows(airbus / csv_name)[1]
+    ids = list(dict.fromkeys(r[0] for r in rows))
+    ships = {name: airbus_case(1, i, (768, 768), positive=any(r[1] for r in rows if r[0] == name))
+             [1] or None for i, name in enumerate(ids)}
+    rlemask.write_labels(tmp_path / "air.csv", ships, objects=True)
+    ours, theirs = (airbus / csv_name).read_text(), (tmp_path / "air.csv").read_text()
+    assert sorted(ours.splitlines()) == sorted(theirs.splitlines())  # objects in any order
+
+    labels = rlemask.read_labels(uw / "train.csv")
+    rlemask.write_labels(tmp_path / "uw.csv", labels, layout="long",
+                         columns={"id": "id", "class": "class", "rle": "segmentation"})
+    assert (tmp_path / "uw.csv").read_bytes() == (uw / "train.csv").read_bytes()
