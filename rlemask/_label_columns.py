@@ -181,7 +181,8 @@ def resolve_columns(
     missing = [r for r in ("id", "rle") if r not in found]
     if missing:
         raise LabelsFileError(
-            f"{where}: no {' and no '.join(missing)} column in the header {names}; known "
+            f"{where}: the header must name an id and an RLE column; no "
+            f"{' and no '.join(missing)} column in {names}; known "
             f"names: id {sorted(ALIASES['id'])}, rle {sorted(ALIASES['rle'])} (case, '_' "
             "and spaces ignored); pass columns={'id': ..., 'rle': ...} to name them"
         )

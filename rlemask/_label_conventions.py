@@ -186,7 +186,7 @@ def rle_problem(stats: RleStats, buf: bytes, start: int, end: int, row: int) -> 
         return f"odd number of tokens ({tok + 1}); the last has no length after it"
     token = buf[start:end].split()[tok].decode("utf-8", "replace") if tok < len(
         buf[start:end].split()) else "?"
-    return f"RLE token {tok} ({token!r}) {_RLE_WHY.get(code, 'is invalid')}"
+    return f"token {tok} ({token!r}) {_RLE_WHY.get(code, 'is invalid')}"
 
 
 def pairs_text_problem(text: str, fmt: str) -> str:

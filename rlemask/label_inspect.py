@@ -163,7 +163,7 @@ def _row_problems(p: ParsedRows, stats, image, ids, fmt: str | None, out: _Probl
     s, e = p.fields["rle"]
     for row in np.flatnonzero(stats.code > lk.RLE_EMPTY).tolist():
         out.add(p.line[row], _KIND_OF_CODE[int(stats.code[row])],
-                f"id {ids[image[row]]!r}: {rle_problem(stats, p.buf, s[row], e[row], row)}")
+                f"id {ids[image[row]]!r}: RLE {rle_problem(stats, p.buf, s[row], e[row], row)}")
     rule = pairs_rule(fmt)
     ok = stats.code == lk.RLE_OK
     if rule is not None and not rule[0]:  # absolute starts must increase

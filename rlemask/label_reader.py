@@ -42,8 +42,10 @@ __all__ = [
     "build_labels",
     "conflict_marker",
     "frame_rows",
+    "empty_tokens",
     "images_and_classes",
     "is_frame",
+    "is_missing",
     "read_labels",
     "shape_columns",
     "split_file",
@@ -103,7 +105,7 @@ def _first_row(buf: bytes, pos: int, path: Path) -> tuple[list[str], int, int, i
         if text.strip(b" \t\r\n"):
             break
         if end >= len(buf):
-            raise LabelsFileError(f"{path}: empty file, expected a header or a data row")
+            raise LabelsFileError(f"{path}, line 1: empty file, expected a header or a data row")
         pos, line = end, line + 1
     try:
         decoded = text.decode("utf-8").rstrip("\r\n")
@@ -133,7 +135,8 @@ def split_file(
     names, row_start, row_end, line = _first_row(buf, 3 if bom else 0, path)
     named = columns is not None and any(not isinstance(v, int) for v in columns.values())
     header = named or looks_like_header(names)
-    cols = resolve_columns(names, layout=layout, columns=columns, header=header, where=str(path))
+    cols = resolve_columns(names, layout=layout, columns=columns, header=header,
+                           where=f"{path}, line {line}")
     roles = {r: p for r, p in cols.positions().items() if r != "class" or cols.cls is not None}
     wanted = np.full(len(names), -1, np.int64)
     slots = [r for r in _SLOTS if r in roles]
@@ -165,7 +168,7 @@ def split_file(
     )
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     """None, NaN, pandas' ``NA``/``NaT`` (checked without importing pandas)."""
     if value is None:
         return True
@@ -176,7 +179,7 @@ def _is_missing(value: Any) -> bool:
 
 def _frame_text(value: Any) -> str:
     """One RLE cell as text; every missing value and the number -1 are ``""`` (empty)."""
-    if _is_missing(value):
+    if is_missing(value):
         return ""
     if isinstance(value, bytes):
         return value.decode("utf-8").strip()
@@ -236,7 +239,7 @@ def _keys(p: ParsedRows, role: str) -> list:
     if role in p.values:
         out = []
         for row, v in enumerate(p.values[role]):
-            if _is_missing(v) or not str(v).strip():
+            if is_missing(v) or not str(v).strip():
                 raise ValueError(f"{_where(p, row)}: empty {role}; received {v!r}")
             out.append(str(v).strip())
         return out
@@ -347,7 +350,7 @@ def _check_syntax(p: ParsedRows, stats: RleStats, ids: tuple, image: np.ndarray)
         row = int(bad[0])
         s, e = p.fields["rle"]
         why = rle_problem(stats, p.buf, int(s[row]), int(e[row]), row)
-        raise LabelsFileError(f"{_where(p, row)} (id {ids[image[row]]!r}): {why}")
+        raise LabelsFileError(f"{_where(p, row)} (id {ids[image[row]]!r}): RLE {why}")
 
 
 def _check_absolute(p: ParsedRows, stats: RleStats, ids: tuple, image: np.ndarray,
@@ -391,8 +394,12 @@ def _choose(format: str, stats: RleStats | None, npix: np.ndarray | None) -> tup
 
 
 def build_labels(p: ParsedRows, *, format: str = "auto", tokens: tuple[str, ...] = (),
-                 shape: tuple[int, int] | None = None, order: str = "F") -> Labels:
-    """Judge the RLE text of split rows and make the :class:`Labels` (strict)."""
+                 shape: tuple[int, int] | None = None, order: str = "F",
+                 validate: bool = True) -> Labels:
+    """Judge the RLE text of split rows and make the :class:`Labels` (strict).
+
+    ``validate=False`` keeps malformed RLE text as it is (checked when decoded).
+    """
     if p.bad_rows:
         line, _, count = p.bad_rows[0]
         what = conflict_marker(p.buf, p.bad_rows[0][1])
@@ -407,13 +414,13 @@ def build_labels(p: ParsedRows, *, format: str = "auto", tokens: tuple[str, ...]
     candidates = AUTO_CANDIDATES if format == "auto" else (format,)
     markers = tuple(t for c in candidates for t in empty_markers(c))
     mark_empty_tokens(stats, p.buf, s, e, markers + tokens)
-    pairs = format == "auto" or pairs_rule(format) is not None
+    pairs = validate and (format == "auto" or pairs_rule(format) is not None)
     if pairs:
         _check_syntax(p, stats, ids, image)
     npix = (heights * widths if heights is not None
             else np.full(image.size, shape[0] * shape[1], np.int64) if shape else None)
     fmt, evidence = _choose(format, stats, npix)
-    rule = pairs_rule(fmt)
+    rule = pairs_rule(fmt) if validate else None
     if rule is not None and not rule[0]:
         _check_absolute(p, stats, ids, image, fmt, rule[1])
     end = stats.end(fmt) if pairs else None

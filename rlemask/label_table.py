@@ -209,6 +209,17 @@ class Labels:
         """
         return [self._text(int(row)) for row in self._rows(image_id, cls)]
 
+    def to_dict(self) -> dict[str, list[str]]:
+        """``{image_id: [rle, ...]}``: every id in order, its non-empty rows' text in file
+        order (``[]`` for an empty image), classes ignored -- :func:`rlemask.read_rle_csv`'s form.
+        """
+        r = self._r
+        out: dict[str, list[str]] = {image_id: [] for image_id in r.ids}
+        buf, starts, ends = r.buf, r.rle_start, r.rle_end
+        for row in np.flatnonzero(~r.empty).tolist():
+            out[r.ids[r.image[row]]].append(buf[starts[row] : ends[row]].decode("utf-8", "replace"))
+        return out
+
     def iter_rows(self) -> Iterator[tuple[str, str | None, str | None]]:
         """Every row as ``(image_id, class or None, rle text or None for an empty row)``."""
         r = self._r

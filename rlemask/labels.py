@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import itertools
 import numbers
 import operator
 import os
@@ -24,8 +25,11 @@ import numpy as np
 from rlemask._atomic import atomic_write
 from rlemask._errors import LabelsFileError, RLEError
 from rlemask._formats import get_format
+from rlemask._label_columns import looks_like_header, resolve_columns, role_of
 from rlemask._optional import install_hint
 from rlemask._validation import check_shape, is_empty_rle
+from rlemask.label_reader import build_labels, empty_tokens, is_missing, split_file
+from rlemask.label_writer import check_row_id, check_text
 
 __all__ = [
     "as_labels",
@@ -103,10 +107,13 @@ def read_rle_csv(
     Parameters
     ----------
     path : str or os.PathLike
-        A CSV with a header naming the columns ``ImageId`` and
-        ``EncodedPixels`` (both spellings ``ImageId, EncodedPixels`` of SIIM
-        stage 1 and ``ImageId,EncodedPixels`` of stage 2 are accepted; other
-        columns are ignored).  Leading spaces in values are stripped.
+        A CSV (or gzip CSV) of ``ImageId,EncodedPixels`` rows: both spellings
+        of SIIM (``ImageId, EncodedPixels`` of stage 1, ``ImageId,EncodedPixels``
+        of stage 2), the header aliases of :func:`rlemask.read_labels`
+        (``fname,mask``, ``id,predicted``, ...), no header at all (SIIM's own
+        ``train-rle-sample.csv``), a UTF-8 byte-order mark, CRLF; other columns
+        are ignored, spaces around values stripped.  A file with a class
+        column is refused: read it with :func:`rlemask.read_labels`.
     format : str
         Format of the RLE column.  For ``"siim"`` and ``"kaggle"`` each value
         is syntax-checked (integer tokens, an even number of them) when
@@ -125,8 +132,9 @@ def read_rle_csv(
     Raises
     ------
     LabelsFileError
-        Wrong header, missing column, short or unreadable row, empty id, or a
-        malformed RLE; the message names the file and the 1-based line.
+        No id or RLE column, a class column, a row of the wrong width, an
+        empty id, or a malformed RLE; the message names the file, the 1-based
+        line and the id.
     OSError
         The file cannot be opened.
 
@@ -138,11 +146,15 @@ def read_rle_csv(
     >>> rlemask.read_rle_csv(p)
     {'a': [], 'b': ['1 2', '5 1']}
     """
-    check = _syntax_check(format, validate)
-    labels: dict[str, list[str]] = {}
-    for line, image_id, value in rle_rows(path):
-        _add_row(labels, image_id, value, check, f"{path}, line {line}", LabelsFileError)
-    return labels
+    parsed = split_file(path, "single")
+    classes = [n for n in parsed.columns.names if role_of(n) == "class"]
+    if parsed.columns.header and classes:
+        raise LabelsFileError(
+            f"{path}, line 1: a class column ({classes[0]!r}): one mask per image cannot "
+            "hold its classes; read the file with rlemask.read_labels"
+        )
+    labels = build_labels(parsed, format=format, tokens=empty_tokens(None), validate=validate)
+    return labels.to_dict()
 
 
 def _parsed_rows(reader: Any) -> Iterator[list[str]]:
@@ -163,10 +175,11 @@ def _parsed_rows(reader: Any) -> Iterator[list[str]]:
 def rle_rows(path: str | os.PathLike) -> Iterator[tuple[int, str, str]]:
     """The data rows of a labels CSV as ``(line, image_id, rle)``, one at a time.
 
-    The reader under :func:`read_rle_csv` (and ``rlemask convert``): the
-    header must name ``ImageId`` and ``EncodedPixels`` (either spelling,
-    other columns ignored), values are stripped, blank lines skipped, and a
-    field may be of any length (:func:`large_fields`).  ``rle`` is the text
+    The streaming reader under ``rlemask convert``: the header names the id
+    and RLE columns (any alias of :func:`rlemask.read_labels`; other columns
+    ignored) or is absent (the first row already data), values are stripped,
+    blank lines skipped, and a field may be of any length
+    (:func:`large_fields`).  ``rle`` is the text
     as written (``"-1"`` included); nothing is decoded or syntax-checked.
 
     Raises
@@ -197,16 +210,15 @@ def rle_rows(path: str | os.PathLike) -> Iterator[tuple[int, str, str]]:
             if header is None:
                 raise LabelsFileError(f"{path}, line 1: empty file, expected a header")
             names = [h.strip() for h in header]
-            missing = [c for c in (_ID, _RLE) if c not in names]
-            if missing:
-                raise LabelsFileError(
-                    f"{path}, line 1: header must name the columns {_ID} and {_RLE}; "
-                    f"missing {', '.join(missing)}; received {header}"
-                )
-            i_id, i_rle = names.index(_ID), names.index(_RLE)
+            has_header = looks_like_header(names)
+            cols = resolve_columns(names, layout="single", header=has_header,
+                                   where=f"{path}, line 1")
+            i_id, i_rle = cols.id, cols.rle
             need = max(i_id, i_rle) + 1
+            if not has_header:  # the first row is data (SIIM's own train-rle-sample.csv)
+                rows = itertools.chain([header], rows)
             for row in rows:
-                line = reader.line_num
+                line = 1 if row is header else reader.line_num
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue  # blank line
                 if len(row) < need:
@@ -215,7 +227,7 @@ def rle_rows(path: str | os.PathLike) -> Iterator[tuple[int, str, str]]:
                     )
                 image_id = row[i_id].strip()
                 if not image_id:
-                    raise LabelsFileError(f"{path}, line {line}: empty {_ID}")
+                    raise LabelsFileError(f"{path}, line {line}: empty id")
                 yield line, image_id, row[i_rle].strip()
     except csv.Error as err:
         line = max(reader.line_num, 1) if reader is not None else line
@@ -230,27 +242,31 @@ def _frame_columns(frame: Any, name: str) -> tuple[list, list]:
     Works on a pandas DataFrame without importing pandas (and on frames that
     index columns the same way, e.g. polars).
     """
+    names: dict[str, Any] = {}
     try:
-        names = {str(c).strip(): c for c in frame.columns}
+        for c in frame.columns:  # the first column of each role, by the readers' aliases
+            role = role_of(c)
+            if role in ("id", "rle") and role not in names:
+                names[role] = c
     except TypeError:
-        names = {}
-    missing = [c for c in (_ID, _RLE) if c not in names]
+        pass
+    missing = [c for c, role in ((_ID, "id"), (_RLE, "rle")) if role not in names]
     if missing:
         raise ValueError(
-            f"`{name}` must have the columns {_ID} and {_RLE} (either spelling, e.g. "
-            f"' {_RLE}'); missing {', '.join(missing)}; received {name}.columns="
+            f"`{name}` must have the columns {_ID} and {_RLE} (or an alias, e.g. 'id', "
+            f"'predicted'); missing {', '.join(missing)}; received {name}.columns="
             f"{[str(c) for c in getattr(frame, 'columns', [])]}"
         )
 
-    def column(label: str) -> list:
-        col = frame[names[label]]
+    def column(role: str) -> list:
+        col = frame[names[role]]
         for method in ("tolist", "to_list", "to_pylist"):  # pandas, polars, pyarrow
             if hasattr(col, method):
                 return list(getattr(col, method)())
         return list(col)
 
     try:
-        return column(_ID), column(_RLE)
+        return column("id"), column("rle")
     except Exception as err:  # an unknown frame type: say what is supported
         raise TypeError(
             f"`{name}` looks like a data frame but its columns cannot be read ({err}); "
@@ -274,8 +290,10 @@ def labels_from_frame(
     frame : pandas.DataFrame
         Columns ``ImageId`` and ``EncodedPixels`` (the stage-1 spelling
         ``" EncodedPixels"`` works too; other columns are ignored).  One row per
-        region, several rows per id; ``-1`` (text or number), ``""`` and NaN
-        mean an empty mask.
+        region, several rows per id; ``-1`` (text or number), ``""``, NaN,
+        None and pandas' ``<NA>`` (nullable strings, ``read_csv(dtype="string")``)
+        mean an empty mask.  The header aliases of :func:`rlemask.read_labels`
+        (``id``, ``predicted``...) name the columns too.
     format : str
         Format of the RLE column; ``"siim"`` and ``"kaggle"`` text is
         syntax-checked when ``validate`` is true.
@@ -310,11 +328,13 @@ def labels_from_frame(
     labels: dict[str, list[str]] = {}
     seen: dict[str, Any] = {}
     for row, (raw_id, value) in enumerate(zip(ids, values, strict=True)):
-        image_id = str(raw_id).strip()
-        if not image_id or (not isinstance(raw_id, str) and is_empty_rle(raw_id)):  # None, NaN
+        image_id = "" if is_missing(raw_id) else str(raw_id).strip()  # None, NaN, <NA>
+        if not image_id or (not isinstance(raw_id, str) and is_empty_rle(raw_id)):
             raise ValueError(f"`{name}`, row {row}: empty {_ID}; received {_ID}={raw_id!r}")
         _same_id(seen, image_id, raw_id, name)
-        if isinstance(value, numbers.Integral) and value == -1:  # pandas reads "-1" as a number
+        if is_missing(value):  # pandas' nullable strings hold <NA> for an empty cell
+            value = None
+        elif isinstance(value, numbers.Integral) and value == -1:  # "-1" read as a number
             value = None
         elif not is_empty_rle(value):
             value = (value.decode("ascii") if isinstance(value, bytes) else str(value)).strip()
@@ -402,8 +422,10 @@ def _row_text(image_id: str, value: Any, fmt: str, shape: tuple[int, int] | None
     if is_empty_rle(value):
         return empty
     if isinstance(value, (str, bytes)):
-        text = value.decode("ascii") if isinstance(value, bytes) else value
-        return text.strip()
+        text = (value.decode("ascii") if isinstance(value, bytes) else value).strip()
+        if not getattr(codec, "is_empty", is_empty_rle)(text):
+            check_text(text, fmt, f"masks[{image_id!r}]", shape)  # only what reads back
+        return text
     if isinstance(value, np.ndarray) and value.ndim == 2:
         return encode(value, format=fmt)
     if isinstance(value, (list, tuple)):
@@ -464,9 +486,13 @@ def write_rle_csv(
     TypeError
         A value of another type.
     ValueError
-        Two ids that print the same (``1`` and ``"1"``).
+        What :func:`read_rle_csv` would not give back: an empty id, an id with
+        surrounding spaces or a line break, two ids that print the same
+        (``1`` and ``"1"``).
     RLEError
-        A malformed RLE string in a list that had to be unioned.
+        RLE text that would not read back (not integers, an odd count, Kaggle
+        starts that go backwards; with ``shape``: runs past it), also in a
+        list that had to be unioned.
 
     Examples
     --------
@@ -486,7 +512,9 @@ def write_rle_csv(
             f"{os.fspath(masks)!r} (pass read_rle_csv(path) to copy a file)"
         )
     items = as_labels(masks, "masks", format=format)
-    rows = [(k, _row_text(k, v, format, shape)) for k, v in items.items()]
+    seen: set[str] = set()
+    rows = [(check_row_id(k, seen, "masks"), _row_text(k, v, format, shape))
+            for k, v in items.items()]
     with atomic_write(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([_ID, _RLE])

@@ -53,12 +53,13 @@ def test_read_empty_value_and_kaggle(tmp_path):
     ("text", "message"),
     [
         ("", r"line 1: empty file"),
-        ("Id,EncodedPixels\na,1 2\n", r"line 1: header must name the columns.*missing ImageId"),
-        ("ImageId,Pixels\na,1 2\n", r"line 1: .*missing EncodedPixels"),
+        ("Key,EncodedPixels\na,1 2\n", r"line 1: the header must name an id and an RLE "
+                                         r"column; no id column in \['Key', 'EncodedPixels'\]"),
+        ("ImageId,Pixels\na,1 2\n", r"line 1: .*no rle column"),
         ("ImageId,EncodedPixels\na,1 2\nb\n", r"line 3: expected 2 columns, got 1"),
-        ("ImageId,EncodedPixels\na,1 2\n,1 2\n", r"line 3: empty ImageId"),
-        ("ImageId,EncodedPixels\na,1 2\nb,1 x\n", r"line 3: siim RLE: token 1 \('x'\)"),
-        ("ImageId,EncodedPixels\na,1 2\nb,1 2 3\n", r"line 3: siim RLE: odd number of tokens"),
+        ("ImageId,EncodedPixels\na,1 2\n,1 2\n", r"line 3: empty id"),
+        ("ImageId,EncodedPixels\na,1 2\nb,1 x\n", r"line 3\b.*token 1 \('x'\) is not an int"),
+        ("ImageId,EncodedPixels\na,1 2\nb,1 2 3\n", r"line 3\b.*odd number of tokens"),
         ('ImageId,EncodedPixels\na,1 2\nb,"1 2\n', r"line \d: unreadable row"),
     ],
 )
@@ -281,3 +282,102 @@ def test_nan_is_an_empty_mask_in_files(tmp_path, nan):
     p = tmp_path / "sub.csv"
     rlemask.write_rle_csv(p, {"a": nan, "b": [nan, "0 1"]}, shape=(2, 2))
     assert p.read_text() == "ImageId,EncodedPixels\na,-1\nb,0 1\n"
+
+
+# -- issue 20: read_rle_csv reads the header variants of the field -------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\ufeff1.2.3, -1\n1.2.4, 1 2 7 1\n",  # SIIM's own sample: no header, a BOM
+        "\ufefffname,mask\n1.2.3,-1\n1.2.4,1 2 7 1\n",  # its public copy
+        "id,predicted\r\n1.2.3,-1\r\n1.2.4,1 2 7 1\r\n",  # HuBMAP's spelling, CRLF
+    ],
+)
+def test_read_rle_csv_header_variants(tmp_path, text):
+    p = tmp_path / "l.csv"
+    p.write_bytes(text.encode())
+    assert rlemask.read_rle_csv(p) == {"1.2.3": [], "1.2.4": ["1 2 7 1"]}
+    from rlemask.labels import rle_rows
+
+    assert [r[1:] for r in rle_rows(p)] == [("1.2.3", "-1"), ("1.2.4", "1 2 7 1")]
+
+
+def test_read_rle_csv_wide_ids_and_class_columns(tmp_path):
+    wide = tmp_path / "w.csv"
+    wide.write_text("ImageId_ClassId,EncodedPixels\na.jpg_1,1 2\na.jpg_2,\n")
+    assert rlemask.read_rle_csv(wide, format="kaggle") == {"a.jpg_1": ["1 2"], "a.jpg_2": []}
+    long = tmp_path / "l.csv"
+    long.write_text("id,class,predicted\na,stomach,1 2\n")
+    with pytest.raises(LabelsFileError, match=r"line 1: a class column \('class'\).*read_labels"):
+        rlemask.read_rle_csv(long)
+
+
+def test_read_rle_csv_real_files_match_pandas(real_dir):
+    pd = pytest.importorskip("pandas")
+    for name in ("siim/train-rle.stage1.csv.gz", "siim/train-rle-sample.jonnoftw.csv"):
+        got = rlemask.read_rle_csv(real_dir / name)
+        frame = pd.read_csv(real_dir / name, skipinitialspace=True, encoding="utf-8-sig")
+        want: dict = {}
+        for image_id, rle in zip(frame.iloc[:, 0], frame.iloc[:, 1].astype(str), strict=True):
+            want.setdefault(image_id.strip(), [])
+            if rle.strip() != "-1":
+                want[image_id.strip()].append(rle.strip())
+        assert got == want
+
+
+# -- issue 19 item 7: write_rle_csv refuses what read_rle_csv would not give back ---------
+
+
+@pytest.mark.parametrize(
+    ("masks", "error", "message"),
+    [  # the reproduction's cases (../shared/repro/2026-12-03/write_csv_not_readable.py)
+        ({"a": "1 2 3"}, rlemask.RLEError, r"masks\['a'\]: siim RLE: odd number of tokens"),
+        ({"a": "garbage"}, rlemask.RLEError, r"masks\['a'\]: siim RLE: token 0 \('garbage'\)"),
+        ({"cr\rid": "1 2", "b": "-1"}, ValueError, r"id 'cr\\rid' holds a line break"),
+        ({"": "1 2"}, ValueError, "`masks` has an empty id"),
+        ({"  ": "1 2"}, ValueError, "`masks` has an empty id"),
+        ({"a": "1 2", " a": "5 1"}, ValueError, r"id ' a' has surrounding spaces"),
+    ],
+)
+def test_write_refuses_what_the_reader_would_not_give_back(tmp_path, masks, error, message):
+    p = tmp_path / "sub.csv"
+    with pytest.raises(error, match=message):
+        rlemask.write_rle_csv(p, masks)
+    assert not p.exists()
+
+
+def test_written_text_is_checked_against_the_format(tmp_path):
+    p = tmp_path / "sub.csv"
+    with pytest.raises(rlemask.RLEError, match="go backwards or overlap"):
+        rlemask.write_rle_csv(p, {"a": "5 1 1 1"}, format="kaggle")
+    with pytest.raises(rlemask.RLEError, match=r"masks\['a'\]: .*past the last pixel"):
+        rlemask.write_rle_csv(p, {"a": "1 2 30 4"}, shape=(4, 4))
+    rlemask.write_rle_csv(p, {"a": "1 2 7 1", "b": "-", "c": ""}, format="kaggle")
+    assert rlemask.read_rle_csv(p, format="kaggle") == {"a": ["1 2 7 1"], "b": [], "c": []}
+
+
+# -- issue 19 item 11: pandas' nullable strings (<NA>) are empty masks ---------------
+
+
+@pytest.mark.parametrize("kw", [{}, {"dtype": "string"}, {"dtype_backend": "numpy_nullable"}])
+def test_frames_with_nullable_strings(tmp_path, kw):
+    pd = pytest.importorskip("pandas")
+    p = tmp_path / "kaggle.csv"  # the reproduction (pandas_na_refused.py)
+    rlemask.write_rle_csv(p, {"a": "1 2", "b": None}, format="kaggle")
+    frame = pd.read_csv(p, **kw)
+    assert rlemask.labels_from_frame(frame, format="kaggle") == {"a": ["1 2"], "b": []}
+    report = rlemask.evaluate(frame, {"a": ["1 2"], "b": []}, shape=(4, 4), format="kaggle")
+    assert report.mean_dice == 1.0
+    labels = rlemask.read_labels(frame, format="kaggle")
+    assert labels.rles("b") == [] and labels.mask("a", shape=(4, 4)).sum() == 2
+    with pytest.raises(ValueError, match=r"row 1: empty ImageId"):
+        rlemask.labels_from_frame(pd.DataFrame({"ImageId": pd.array(["a", pd.NA], "string"),
+                                                "EncodedPixels": ["1 2", "1 2"]}))
+
+
+def test_frames_use_the_header_aliases():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"id": ["a", "b"], "predicted": ["1 2", ""]})
+    assert rlemask.labels_from_frame(frame, format="kaggle") == {"a": ["1 2"], "b": []}

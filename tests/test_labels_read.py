@@ -158,7 +158,7 @@ def test_columns_mapping_names_and_positions(tmp_path):
         rlemask.read_labels(p, columns={"id": "key", "rle": "nope"})
     with pytest.raises(ValueError, match="unknown role"):
         rlemask.read_labels(p, columns={"pixels": "pixels"})
-    with pytest.raises(LabelsFileError, match=r"no rle column in the header \['key', 'stuff'"):
+    with pytest.raises(LabelsFileError, match=r"no id and no rle column in \['key', 'stuff'"):
         rlemask.read_labels(p)
 
 
