@@ -46,11 +46,6 @@ def _outcome(truth_area: int, pred_area: int) -> str:
     return "fp" if pred_area else "tn"
 
 
-def _folder_dataset(paths: dict[str, Path]) -> SimpleNamespace:
-    """A Dataset as the page uses it: ``ids`` and ``path(image_id)``."""
-    return SimpleNamespace(ids=tuple(paths), path=paths.__getitem__)
-
-
 def _perturbed(mask: np.ndarray, i: int) -> np.ndarray:
     """A prediction of known outcome: positives dropped, shifted or kept; negatives hit or not."""
     if mask.any():
@@ -75,19 +70,15 @@ def siim(tmp_path_factory):
     sub = root / "submission.csv"
     sub.write_text("\n".join(lines) + "\n")
     report = rlemask.score(sub, root / "train-rle.csv", shape=(128, 128))
-    paths = {p.stem: p for p in root.rglob("*.dcm")}
-    return SimpleNamespace(root=root, sub=sub, report=report, data=_folder_dataset(paths))
+    return SimpleNamespace(root=root, sub=sub, report=report, data=root)  # load_dataset
 
 
-def _write_jpegs(folder: Path, ids, shape, seed: int) -> dict[str, Path]:
+def _write_jpegs(folder: Path, ids, shape, seed: int) -> None:
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
     for image_id in ids:
         pixels = rng.integers(60, 190, size=shape, dtype=np.uint8)
         Image.fromarray(pixels).save(folder / image_id, "JPEG", quality=80)
-        paths[image_id] = folder / image_id
-    return paths
 
 
 def _scored(root: Path, truth: list[str], sub: list[str], **options):
@@ -112,8 +103,8 @@ def severstal(tmp_path_factory):
             truth.append(f"{image_id}_{cls},{rlemask.encode(mask, format='kaggle')}")
             sub.append(f"{image_id}_{cls},{rlemask.encode(pred, format='kaggle')}")
     report = _scored(root, truth, sub, metric="class-dice", shape=(32, 200))
-    data = _folder_dataset(_write_jpegs(root / "train_images", ids, (32, 200), 1))
-    return SimpleNamespace(root=root, report=report, data=data)
+    _write_jpegs(root / "train_images", ids, (32, 200), 1)
+    return SimpleNamespace(root=root, report=report, data=root / "train_images")
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +125,8 @@ def airbus(tmp_path_factory):
             if s != 1:  # the second ship of each image is missed
                 sub.append(f"{image_id},{rlemask.encode(np.roll(mask, s, 1), format='kaggle')}")
     report = _scored(root, truth, sub, metric="f2-sweep", shape=(64, 64))
-    data = _folder_dataset(_write_jpegs(root / "train_v2", ids, (64, 64), 2))
+    _write_jpegs(root / "train_v2", ids, (64, 64), 2)
+    data = rlemask.load_dataset(root / "train_v2", report.truth)  # a Dataset, not a folder
     return SimpleNamespace(root=root, report=report, data=data)
 
 
@@ -376,12 +368,30 @@ def test_report_command_writes_the_page(siim, tmp_path):
     out = tmp_path / "page"
     done = subprocess.run(
         [sys.executable, "-m", "rlemask", "report", str(siim.sub), str(siim.root / "train-rle.csv"),
-         "--out", str(out), "--shape", "128", "128"],
+         "--out", str(out), "--shape", "128", "128", "--data", str(siim.root),
+         "--thumbnails", "5"],
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "16 rows" in done.stdout and str(out / "index.html") in done.stdout
-    assert len(_parse(out / "index.html").rows) == 16
+    assert f"{out / 'index.html'}: 16 rows, 5 thumbnails" in done.stdout
+    assert "all-empty baseline" in done.stdout  # the score's own table follows
+    table = _parse(out / "index.html")
+    assert len(table.rows) == 16 and len(table.images) == 5
+
+
+
+def test_report_command_names_its_flags_in_errors(siim, tmp_path, capsys):
+    from rlemask.cli import main
+
+    args = [str(siim.sub), str(siim.root / "train-rle.csv"), "--out", str(tmp_path)]
+    assert main(["report", *args, "--data", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.strip().endswith("--data '" + str(tmp_path / "nowhere")
+                                                    + "' is not a folder")
+    assert main(["report", *args, "--thumbnails", "-1"]) == 2
+    assert "--thumbnails -1: must be 0 or more" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "none.csv"), *args[1:]]) == 2
+    assert "SUB" in capsys.readouterr().err
+    assert not (tmp_path / "index.html").exists()
 
 
 # -- in Chromium --------------------------------------------------------------------------
