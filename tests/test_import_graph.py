@@ -31,6 +31,7 @@ Rules of the graph (the project's import rule, docs/contributing.md):
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -46,6 +47,11 @@ def _module_name(path: Path) -> str:
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
+
+
+@functools.cache
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), str(path))
 
 
 def project_modules() -> dict[str, Path]:
@@ -122,8 +128,7 @@ def import_graph() -> dict[str, set[str]]:
     names = set(files)
     graph = {}
     for name, path in files.items():
-        tree = ast.parse(path.read_text(), str(path))
-        edges = _imported(tree, name, path.name == "__init__.py", names)
+        edges = _imported(_tree(path), name, path.name == "__init__.py", names)
         graph[name] = edges - {name}
     return graph
 
@@ -240,7 +245,7 @@ def _third_party_imports() -> set[str]:
     """Top-level names of every non-project module the two packages import, anywhere."""
     names: set[str] = set()
     for path in project_modules().values():
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(_tree(path)):
             if isinstance(node, ast.Import):
                 names |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
