@@ -118,7 +118,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # the public names and the module's dunders, not the helpers this file imports
+    return sorted(set(__all__) | {n for n in globals() if n.startswith("__")})
 
 
 # Static tools (type checkers, IDEs) do not run __getattr__: they see the lazy

@@ -79,11 +79,13 @@ def test_mypy_sees_the_lazy_names(tmp_path):
     assert not untyped, result.stdout
 
 
-def test_dir_lists_the_public_names_not_the_facades_own_imports():
-    """``dir(rlemask)`` is what a user can use: the public names and dunders (issue 19, 21)."""
-    listed = dir(rlemask)
+@pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.__name__)
+def test_dir_lists_the_public_names_not_the_facades_own_imports(package):
+    """``dir(package)`` is what a user can use: the public names and dunders (issue 19, 21)."""
+    listed = dir(package)
     for helper in ("Any", "TYPE_CHECKING", "annotations", "importlib", "_EXPORTS"):
         assert helper not in listed
-    assert set(rlemask.__all__) <= set(listed)
-    assert "__version__" in listed and listed == sorted(listed)
-    assert {n for n in listed if not n.startswith("__")} == set(rlemask.__all__)
+    assert set(package.__all__) <= set(listed)
+    assert "__doc__" in listed and listed == sorted(listed)
+    assert {n for n in listed if not n.startswith("__")} == set(package.__all__)
+    assert "__version__" in dir(rlemask)
