@@ -54,8 +54,10 @@ True
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import math
+import operator
 import os
 import shutil
 import stat
@@ -93,6 +95,8 @@ N_SAMPLE = 50
 _ALPHA = 0.5  # opacity of the mask colours over the image
 _LEVELS = 60  # grey levels per overlay state: 4 states x 60 + 2 box colours <= 256
 _NEUTRAL = 128  # the grey of overlays drawn without image data
+#: overlays of larger images are drawn reduced (HuBMAP's are 30,000 px a side)
+MAX_OVERLAY_SIDE = 4096
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,7 @@ class _Images:
         import rlemask
 
         self.dataset = None
+        self._last: tuple[Any, Any] = (None, None)
         if data is None:
             return
         if isinstance(data, (str, os.PathLike)):
@@ -222,22 +227,76 @@ class _Images:
         self.dataset = data
         self._ids = set(data.ids)
 
-    def grey(self, image_id: str) -> np.ndarray | None:
-        """The image as uint8 (H, W), or None when there is none for this id."""
+    def has(self, image_id: str) -> bool:
+        return self.dataset is not None and image_id in self._ids
+
+    def shape(self, image_id: str) -> tuple[int, int]:
+        """The image's (h, w): the Dataset's, else the file header's."""
         import rlemask
 
-        if self.dataset is None or image_id not in self._ids:
-            return None
-        return rlemask.read_image(self.dataset.path(image_id))
+        if callable(getattr(self.dataset, "shape", None)):
+            return tuple(self.dataset.shape(image_id))
+        return tuple(rlemask.image_shape(self.dataset.path(image_id)))
+
+    def read(self, image_id: str, reduce: int) -> np.ndarray:
+        """The image as uint8 (H, W), read ``reduce`` times smaller.
+
+        The last image is kept: the rows of its classes come one after another.
+        """
+        import rlemask
+
+        if self._last[0] != (image_id, reduce):
+            self._last = ((image_id, reduce), rlemask.read_image(self.dataset.path(image_id),
+                                                                  reduce=reduce))
+        return self._last[1]
 
 
-def _mask(labels: Any, image_id: str, cls: str | None, shape: tuple[int, int]) -> np.ndarray:
-    """The row's mask from ``labels`` (all classes OR-ed for ``cls=None``); empty if absent."""
+def _mask(labels: Any, image_id: str, cls: str | None, shape: tuple[int, int],
+          k: int) -> np.ndarray:
+    """The row's mask from ``labels`` (all classes OR-ed for ``cls=None``), reduced ``k`` times.
+
+    Empty where the labels have no such image.  A reduced mask keeps every
+    region (``method="any"``) and is made on the runs: the full-size mask of a
+    gigapixel image is never decoded.
+    """
+    reduced = (-(-shape[0] // k), -(-shape[1] // k))
     if labels is None or image_id not in labels:
-        return np.zeros(shape, np.uint8)
+        return np.zeros(reduced, np.uint8)
     if not getattr(labels, "classes", ()):  # a single-class side of a per-class score
         cls = None
-    return np.asarray(labels.mask(image_id, cls, shape))
+    if k == 1:
+        return np.asarray(labels.mask(image_id, cls, shape))
+    objects = labels.objects(image_id, cls, shape)
+    if not objects:
+        return np.zeros(reduced, np.uint8)
+    union = functools.reduce(operator.or_, objects)
+    return union.resize(reduced, method="any").to_mask()
+
+
+def _pixels(report: Any, images: _Images, row: _Row) -> tuple | None:
+    """The row's grey image and masks, at most :data:`MAX_OVERLAY_SIDE` a side; None: no size.
+
+    The masks are read at the labels' size (the report's, the labels' own, or
+    the image file's); an image of another size is resized to them, since the
+    labels are what was scored.  No image file: a neutral grey.
+    """
+    has_image = images.has(row.image_id)
+    shape = _shape_of(report, row.image_id)
+    if shape is None and has_image:
+        shape = images.shape(row.image_id)
+    if shape is None:
+        return None
+    k = -(-max(shape) // MAX_OVERLAY_SIDE)
+    truth = _mask(report.truth, row.image_id, row.cls, shape, k)
+    pred = _mask(report.submission, row.image_id, row.cls, shape, k)
+    if not has_image:
+        return np.full(truth.shape, _NEUTRAL, np.uint8), truth, pred, False
+    grey = images.read(row.image_id, k)
+    if grey.shape != truth.shape:
+        from PIL import Image
+
+        grey = np.asarray(Image.fromarray(grey).resize(truth.shape[::-1], Image.Resampling.BOX))
+    return grey, truth, pred, True
 
 
 def _shape_of(report: Any, image_id: str) -> tuple[int, int] | None:
@@ -379,26 +438,19 @@ def _write_overlays(
     report: Any, images: _Images, selection: _Selection, folder: Path, *,
     size: int, full_size: bool,
 ) -> tuple[dict[int, _Drawn], int, int]:
-    """Draw the selected rows into ``folder``; returns {row index: drawn}, no-size and grey counts.
+    """Draw the selected rows into ``folder``.
 
-    Rows of one image (one per class) share one read of the image.
+    Returns {row index: drawn}, and the counts of rows without a size and drawn on grey.
     """
     drawn: dict[int, _Drawn] = {}
     n_unsized = n_neutral = 0
-    cache: tuple[str | None, np.ndarray | None] = (None, None)
     for row in sorted(selection.rows, key=lambda r: (r.image_id, r.cls or "")):
-        if cache[0] != row.image_id:
-            cache = (row.image_id, images.grey(row.image_id))
-        grey = cache[1]
-        if grey is None:
-            shape = _shape_of(report, row.image_id)
-            if shape is None:
-                n_unsized += 1
-                continue
-            grey = np.full(shape, _NEUTRAL, np.uint8)
-            n_neutral += 1
-        truth = _mask(report.truth, row.image_id, row.cls, grey.shape)
-        pred = _mask(report.submission, row.image_id, row.cls, grey.shape)
+        pixels = _pixels(report, images, row)
+        if pixels is None:
+            n_unsized += 1
+            continue
+        grey, truth, pred, has_image = pixels
+        n_neutral += not has_image
         full, thumb = _draw_row(grey, truth, pred, size)
         thumb.save(folder / f"t{row.index:06d}.png", "PNG", optimize=False)
         if full_size:

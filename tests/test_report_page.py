@@ -357,6 +357,25 @@ def test_overlay_colours_are_the_three_okabe_ito_blends_with_a_box_per_region():
         overlay_image(grey, truth[:5], pred)
 
 
+def test_large_images_are_drawn_reduced_keeping_every_region(siim, tmp_path, monkeypatch):
+    monkeypatch.setattr(report_page, "MAX_OVERLAY_SIDE", 32)  # as a 30,000 px image at 4,096
+    page = write_report_page(siim.report, tmp_path, data=siim.data, max_thumbnails=16)
+    for row in siim.report.per_image:
+        if not row["truth_area"]:
+            continue
+        index = siim.report.per_image.index(row)
+        full = np.asarray(Image.open(tmp_path / "index_files" / f"f{index:06d}.png"))
+        assert full.shape == (32, 32)
+        truth = rlemask.resize_mask(siim.report.truth.mask(row["image_id"], None, (128, 128)),
+                                    32, method="any")
+        pred = rlemask.resize_mask(siim.report.submission.mask(row["image_id"], None, (128, 128)),
+                                   32, method="any")
+        painted = full < 4 * report_page._LEVELS  # not a box outline
+        states = (full // report_page._LEVELS)[painted]
+        assert (states == (truth + 2 * pred)[painted]).all() and painted.mean() > 0.5
+    assert page.is_file()
+
+
 def test_wide_images_get_wide_thumbnails(severstal, tmp_path):
     table = _parse(write_report_page(severstal.report, tmp_path, data=severstal.data))
     sizes = {(int(i["width"]), int(i["height"])) for i in table.images}
