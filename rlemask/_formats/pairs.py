@@ -109,7 +109,7 @@ class PairsCodec:
         self._also_empty = tuple(also_empty)
         tokens = (*_ALWAYS_EMPTY, empty.strip(), *(t.strip() for t in also_empty))
         self.empty_tokens = tuple(dict.fromkeys(tokens))  # unique, in this order
-        self._empty_bytes = frozenset(t.encode("ascii") for t in self.empty_tokens)
+        self._empty_bytes = frozenset(t.encode("utf-8", "replace") for t in self.empty_tokens)
         self.order_option = bool(order_option)
         self.warmup_options = ({}, {"order": "C"}) if order_option else ({},)
 
