@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from rlemask_keras.distribute import STRATEGIES
-from rlemask_keras.fit import make_loss
 
 #: what ``on_error`` accepts: stop at an unreadable image, or leave it out (listed)
 ON_ERROR = ("raise", "skip")
@@ -173,8 +172,8 @@ class TrainConfig:
     # training
     loss: str = _option(
         "bce_dice",
-        "bce_dice (BCE, plus soft Dice on the images with a region), or terms of bce, dice, "
-        "focal, lovasz, bce_dice joined by '+' with optional weights, e.g. 2*focal+dice",
+        "the training loss: one of {names} (rlemask_keras.losses), or several joined by '+' "
+        "with optional weights, e.g. 2*focal+dice",
         metavar="TERMS",
     )
     epochs: int = _option(40, "epochs to train", type=int, resumable=True)
@@ -275,8 +274,10 @@ class TrainConfig:
             fail("on_error", f"must be one of {', '.join(ON_ERROR)}")
         if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
             fail("tensorboard", "needs the tensorboard package: pip install tensorboard")
+        from rlemask_keras.losses import get as get_loss  # imports Keras
+
         try:
-            make_loss(self.loss)
+            get_loss(self.loss)
         except (ValueError, TypeError) as err:
             reason = str(err).split(" Received:")[0]
             raise ConfigError("loss", f"`loss` {self.loss}: {reason}") from None

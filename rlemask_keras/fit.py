@@ -10,38 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rlemask.progress import keras_verbose
 from rlemask_keras import run_folder
 from rlemask_keras._backend import has_gpu
 from rlemask_keras.distribute import distribute_dataset
 from rlemask_keras.tfdata import as_tf_dataset
 
-__all__ = ["build_model", "make_loss", "configure_precision", "fit"]
-
-
-def make_loss(text: str):
-    """The loss of a ``--loss`` text: ``bce_dice`` (the default), ``dice``, ``2*focal+dice``...
-
-    The two single losses are the functions themselves (what models saved by
-    earlier versions hold); anything else is a
-    :func:`rlemask_keras.losses.combined_loss`.
-    """
-    from rlemask_keras import losses  # imports Keras
-
-    spec = str(text).replace(" ", "")
-    if spec == "bce_dice":
-        return losses.bce_dice_loss
-    if spec == "dice":
-        return losses.dice_loss
-    combine = getattr(losses, "combined_loss", None)
-    if combine is None:
-        raise ValueError("this version knows bce_dice and dice only")
-    return combine(spec)
+__all__ = ["build_model", "configure_precision", "fit"]
 
 
 def build_model(config):
     """A compiled U-Net / U-Net++ as ``config`` describes (Adam, the loss, two Dice metrics)."""
     import keras
 
+    from rlemask_keras import losses
     from rlemask_keras.metrics import DiceCoefficient
     from rlemask_keras.models import unet, unet_plus_plus  # (these import Keras)
 
@@ -63,7 +45,7 @@ def build_model(config):
         )
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=make_loss(config.loss),
+        loss=losses.get(config.loss),
         metrics=[
             DiceCoefficient(name="dice"),
             DiceCoefficient(name="dice_positive", positive_only=True),
@@ -117,7 +99,9 @@ def fit(
 
     ``state``: the run's :func:`rlemask_keras.run_folder.resume_state` when
     resuming (its best score and checkpoint stay the ones to beat).
-    ``verbose``: Keras' (default: 1 with ``config.progress``, else 0).
+    ``verbose``: Keras' (default with ``config.progress``: a bar on a terminal,
+    a plain line per epoch elsewhere, :func:`rlemask.progress.keras_verbose`;
+    without: 0).
     """
     out = Path(config.out)
     resuming = initial_epoch > 0
@@ -142,6 +126,6 @@ def fit(
         epochs=config.epochs,
         initial_epoch=initial_epoch,
         callbacks=callbacks,
-        verbose=(1 if config.progress else 0) if verbose is None else verbose,
+        verbose=keras_verbose(config.progress) if verbose is None else verbose,
     )
     return callbacks[1].train_times

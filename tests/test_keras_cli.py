@@ -434,3 +434,38 @@ def test_mirrored_strategy_on_two_logical_cpus(data, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "2 replica(s)" in result.stdout
     assert (tmp_path / "m" / "model.keras").is_file()
+
+
+def test_thresholds_that_are_not_finite_are_one_line_exit_2(tmp_path):
+    """Issue 19.12: --thresholds 0.5,inf,0.3 (or 1e400) ended in an OverflowError traceback."""
+    for text in ("0.5,inf,0.3", "0.5,1e400,0.3"):
+        result = _command("rlemask-keras", "predict", tmp_path / "m.keras", tmp_path,
+                          "--thresholds", text, check=False)  # fmt: skip
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "--thresholds" in lines[-1] and "AREA a finite number >= 0" in lines[-1]
+    # the same rule for a thresholds file
+    (tmp_path / "oof.json").write_text('{"thresholds": {"top": 0.5, "min_area_1024": 1e400, '
+                                       '"bottom": 0.3}}')  # fmt: skip
+    from rlemask_keras.predict import thresholds_from_file
+
+    with pytest.raises(ValueError, match="finite"):
+        thresholds_from_file(tmp_path / "oof.json")
+
+
+def test_library_parameters_become_the_command_s_flags_in_one_table():
+    import dataclasses
+
+    from rlemask_keras.cli import FLAGS, flag_message
+    from rlemask_keras.config import TrainConfig, option_flag
+
+    assert set(FLAGS["train"]) == {f.name for f in dataclasses.fields(TrainConfig)}
+    assert FLAGS["train"]["cache_dir"] == option_flag("cache_dir") == "--cache"
+    message = "`batch_size` must be a multiple of 2; received batch_size=3 (weights=1)"
+    assert flag_message(message, FLAGS["predict"]) == (
+        "--batch-size must be a multiple of 2; received --batch-size 3 (--weights 1)"
+    )
+    assert flag_message("`data`: not a folder", FLAGS["train"]) == "--data: not a folder"
+    assert flag_message("`data`: not a folder", FLAGS["predict"]) == "DATA: not a folder"
+    # words that are not parameters of the command stay as they are
+    assert flag_message("2**depth = 8; `unknown` x=1", FLAGS["oof"]) == "2**depth = 8; unknown x=1"

@@ -150,3 +150,79 @@ def test_predict_at_model_resolution_writes_the_dense_path(tmp_path, models, pat
 def test_model_resolution_needs_one_input_size(models, paths):
     with pytest.raises(ValueError, match="one input size"):
         next(rlemask_keras.predict_runs(models, paths))
+
+
+# -- what predict refuses or reports (issue 19: 4, 9, 20) -----------------------------------
+
+
+def test_files_of_one_name_in_two_folders_are_never_dropped_silently(tmp_path, capsys):
+    """Issue 19.4: 3 DICOMs gave 2 rows without a word; load_siim warned about the layout."""
+    import shutil
+    import warnings
+
+    from rlemask.synthetic import make_dataset
+    from rlemask_keras.cli import main
+    from rlemask_keras.predict import predict
+
+    root = make_dataset(tmp_path / "d", 3, size=64, seed=0)
+    paths = sorted(rlemask.load_siim(root)[0])
+    (root / "siteB").mkdir()
+    twin = root / "siteB" / paths[0].name  # another image under the same file name
+    shutil.copy(paths[1], twin)
+    model_path = tmp_path / "m.keras"
+    rlemask_keras.unet((32, 32, 1), filters=2, depth=1).save(model_path)
+    with pytest.warns(UserWarning) as caught:
+        result = predict(model_path, root, tmp_path / "sub.csv", triplet=(0.5, 0, 0.5),
+                         progress=False, log=lambda *a: None)  # fmt: skip
+    message = next(str(w.message) for w in caught if "duplicate" in str(w.message))
+    with warnings.catch_warnings(record=True) as siim:
+        warnings.simplefilter("always")
+        rlemask.load_siim(root)
+    theirs = next(str(w.message) for w in siim if "duplicate" in str(w.message))
+    assert message.startswith(theirs)  # the same rule and message as load_siim
+    dropped = rlemask.datasets.find_dicoms(root, exclude=())[1][paths[0].stem]
+    assert dropped[0] in (twin, paths[0]) and str(dropped[0]) in message  # named, not predicted
+    assert result["n_images"] == 3 == len(rlemask.read_rle_csv(tmp_path / "sub.csv"))
+    capsys.readouterr()
+    argv = ["predict", str(model_path), str(root), "--out", str(tmp_path / "s.csv"), "--quiet",
+            "--thresholds", "0.5,0,0.5"]  # fmt: skip
+    assert main(argv) == 0
+    assert f"rlemask-keras predict: warning: {theirs}" in capsys.readouterr().err
+
+
+def _two_channel_softmax():
+    inp = keras.Input((16, 16, 1))
+    logits = keras.layers.Conv2D(2, 1)(inp)
+    return keras.Model(inp, keras.layers.Softmax()(logits))
+
+
+def test_a_model_whose_output_predict_does_not_understand_is_refused(tmp_path):
+    """Issue 19.9: channel 0 of a 2-class softmax (the background) was taken silently."""
+    from rlemask_keras.predict import check_model_output, load_keras_model
+
+    x = np.zeros((1, 16, 16), np.float32)
+    with pytest.raises(ValueError, match="outputs 2 channels; prediction understands one"):
+        model_probabilities(_two_channel_softmax(), x)
+    _two_channel_softmax().save(tmp_path / "two.keras")
+    with pytest.raises(ValueError, match="two.keras' outputs 2 channels"):
+        load_keras_model(tmp_path / "two.keras")
+    inp = keras.Input((16, 16, 1))
+    one = keras.Model(inp, keras.layers.Conv2D(1, 1, activation="softmax")(inp))
+    with pytest.raises(ValueError, match="softmax"):
+        check_model_output(one)
+    with pytest.raises(ValueError, match="outputs 3 channels"):
+        check_model_output(rlemask_keras.unet((16, 16, 1), filters=2, depth=1, classes=3))
+    check_model_output(rlemask_keras.unet((16, 16, 1), filters=2, depth=1))  # understood
+
+
+def test_progress_is_plain_lines_when_not_a_terminal(tmp_path, paths, capsys):
+    """Issue 19.20 (adapter): tqdm's \\r redraws filled redirected logs."""
+    from rlemask_keras.predict import predict
+
+    model_path = tmp_path / "m.keras"
+    rlemask_keras.unet((32, 32, 1), filters=2, depth=1).save(model_path)
+    root = paths[0].parents[2]  # the data set: its images lie two folders down
+    predict(model_path, root, tmp_path / "sub.csv", progress=True, log=lambda *a: None)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.strip().splitlines()[-1].startswith(f"predict: {len(paths)}/{len(paths)} img")

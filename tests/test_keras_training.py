@@ -416,3 +416,103 @@ def test_multiworker_figures_are_labelled_per_worker_next_to_the_cluster_s(tmp_p
     md = (tmp_path / "report.md").read_text()
     assert "| training speed | 12.5 images/s per worker (about 25.0 for 2 workers, an " in md
     assert "| training images per epoch | 5 per worker, 10 on 2 workers" in md
+
+
+# -- the run folder at its edges (issue 19: 1, 2, 19) ---------------------------------------
+
+
+def test_a_run_stopped_in_its_final_phase_is_finished_by_resume(tmp_path, monkeypatch, capsys):
+    """Issue 19.1: killed after its last epoch, the run could not be finished, and a report
+    of the model before stayed beside a new model (predict applied its thresholds)."""
+    import dataclasses
+
+    from rlemask_keras import evaluate
+    from rlemask_keras.cli import main
+    from rlemask_keras.predict import predict
+    from rlemask_keras.run_folder import model_digest
+
+    out = tmp_path / "run"
+    config = TrainConfig(out=out, synthetic_root=tmp_path, epochs=1, **TINY_RUN)
+    real = evaluate.evaluate_model
+
+    def killed(*args, **kwargs):  # the process dies in the final phase
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluate, "evaluate_model", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, log=lambda *args: None)
+    assert (out / "model.keras").is_file() and not (out / "report.json").exists()
+    monkeypatch.setattr(evaluate, "evaluate_model", real)
+    printed = []
+    report = train(dataclasses.replace(config, resume=True), log=printed.append)
+    assert "the run's 1 epoch are done: finishing its report" in printed
+    assert not any(line.startswith(("resuming", "trained")) for line in printed)  # no epoch
+    assert report["model"]["sha256"] == model_digest(out / "model.keras")
+    assert report["training"]["images_per_second"] > 0  # from the state's records
+    with open(out / "history.csv") as handle:
+        assert len(handle.read().splitlines()) == 2  # the header and epoch 1
+    with pytest.raises(ValueError, match="already has 1 epoch.*its report"):
+        train(dataclasses.replace(config, resume=True), log=lambda *args: None)
+
+    # a report of another model beside model.keras: refused by predict and oof, redone by resume
+    stale = dict(report, model={"file": "model.keras", "sha256": "0" * 64, "epoch": 1})
+    (out / "report.json").write_text(json.dumps(stale))
+    data = next(tmp_path.glob("synthetic-*"))
+    with pytest.raises(ValueError, match="describes another model"):
+        predict(out / "model.keras", data, tmp_path / "sub.csv", progress=False)
+    capsys.readouterr()
+    assert main(["predict", str(out / "model.keras"), str(data), "--out", str(tmp_path / "s.csv"),
+                 "--quiet"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "MODEL: the report beside" in err and "--thresholds" in err and "`" not in err
+    assert main(["oof", str(out), "--out", str(tmp_path / "oof.json")]) == 2
+    assert "describes another model" in capsys.readouterr().err
+    assert not (tmp_path / "sub.csv").exists() and not (tmp_path / "oof.json").exists()
+    train(dataclasses.replace(config, resume=True), log=lambda *args: None)
+    assert json.loads((out / "report.json").read_text())["model"]["sha256"] != "0" * 64
+
+
+def test_overwrite_keeps_the_user_s_logs_and_files(tmp_path):
+    """Issue 19.2: --overwrite deleted OUT/logs/ whole (and a config.json of the user)."""
+    out = tmp_path / "project"
+    (out / "logs" / "2026-11").mkdir(parents=True)
+    (out / "logs" / "2026-11" / "lab_notebook.txt").write_text("months of notes\n")
+    (out / "notes.md").write_text("kept\n")
+    config = TrainConfig(out=out, synthetic_root=tmp_path, epochs=1, overwrite=True, **TINY_RUN)
+    train(config, log=lambda *args: None)
+    assert (out / "logs" / "2026-11" / "lab_notebook.txt").read_text() == "months of notes\n"
+    assert (out / "notes.md").read_text() == "kept\n"
+    # a config.json that no run wrote is refused, before anything is removed
+    (out / "config.json").write_text('{"my": "own config"}\n')
+    with pytest.raises(FileExistsError, match="not the settings file of an rlemask-keras"):
+        train(config, log=lambda *args: None)
+    assert (out / "config.json").read_text() == '{"my": "own config"}\n'
+    assert (out / "model.keras").is_file()
+
+
+def test_on_error_skip_lists_the_unreadable_images(tmp_path):
+    """Issue 19.19 (train): a corrupt image stopped train whole; skipped, it is listed."""
+    import dataclasses
+
+    from rlemask.synthetic import make_dataset
+    from rlemask_keras.report import summary
+
+    data = make_dataset(tmp_path / "data", 8, size=64, seed=0)
+    paths, _ = rlemask.load_siim(data)
+    broken = paths[3]
+    broken.write_bytes(broken.read_bytes()[:200])  # cut inside its header
+    out = tmp_path / "run"
+    settings = {k: v for k, v in TINY_RUN.items() if k not in ("n_images", "synthetic_size")}
+    config = TrainConfig(data=data, out=out, epochs=1, cache_workers=1, **settings)
+    with pytest.raises(ValueError, match=broken.stem):
+        train(config, log=lambda *args: None)
+    printed = []
+    with pytest.warns(UserWarning, match="skipped"):
+        report = train(dataclasses.replace(config, on_error="skip", overwrite=True),
+                       log=printed.append)  # fmt: skip
+    skipped = report["data"]["skipped"]
+    assert [s["id"] for s in skipped] == [broken.stem] and skipped[0]["path"] == str(broken)
+    assert report["data"]["n_images"] == 7
+    assert any(broken.stem in line and "skipped" in line for line in printed)
+    assert f"skipped 1 unreadable image: {broken}" in summary(report, out)
+    assert broken.stem in (out / "report.md").read_text()

@@ -12,6 +12,20 @@ from rlemask_keras.report import summary
 from rlemask_keras.training import train
 
 
+class _LossHelp(str):
+    """``--loss``'s help, its names filled in from the loss table when the help is shown.
+
+    The table (:func:`rlemask_keras.losses.names`) lives with the losses, which
+    import Keras; building the parser must not (TensorFlow's logging is set up
+    after it), so argparse's ``help % params`` is where the names are read.
+    """
+
+    def __mod__(self, params):
+        from rlemask_keras.losses import names  # imports Keras: only for --help
+
+        return str(self).replace("{names}", ", ".join(names())) % params
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
@@ -36,11 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         if field.default is not None:
             shown = meta.get("default_text", field.default)
             help_text += f" (default: {shown})"
+        help_text = help_text.replace("%", "%%")
         parser.add_argument(
             flag,
             dest=field.name,
             default=field.default,
-            help=help_text.replace("%", "%%"),
+            help=_LossHelp(help_text) if "{names}" in help_text else help_text,
             **keywords,
         )
     add_runtime_options(parser)
