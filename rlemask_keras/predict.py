@@ -12,9 +12,19 @@ of images.  :func:`predict_masks` binarises those maps with
 instead (:func:`predict_runs`): the averaged map is thresholded there and
 its runs are scaled up with :meth:`rlemask.Runs.resize` (nearest), so no
 dense full-resolution array is built.  The masks are then exactly
-``resize_mask(triplet_threshold(model-size map), shape)``, which differs
-from the default (bilinear map, thresholded at full size) along region
-edges: blockier, by up to half a model pixel.
+``resize_mask(triplet_threshold(model-size map), shape)``, and the exact
+rule of the difference from the default (bilinear map, thresholded at full
+size) is:
+
+* region edges: blockier, by up to half a model pixel;
+* whole masks, near the thresholds: the triplet's "has this image a region"
+  decision counts the pixels above ``top`` on different maps -- at the
+  model's size against ``min_area`` scaled down, or on the bilinear map
+  against ``min_area`` at the image's size.  Bilinear upsampling lowers a
+  peak narrower than a model pixel (a 0.9 pixel among 0.35 ones reaches
+  0.66 at twice the size), and ``scale_min_area`` rounds, so an image whose
+  pixels above ``top`` are few can keep a region on one path and none on
+  the other (``tests/test_keras_predict.py`` pins such a case).
 """
 
 from __future__ import annotations
@@ -505,7 +515,8 @@ def predict(
     ``resolution="image"`` (the default) thresholds each averaged map
     brought to the image's size (bilinear); ``"model"`` thresholds at the
     model's size and scales the runs up (:func:`predict_runs`): no dense
-    full-size array, masks blockier along their edges.
+    full-size array, masks blockier along their edges, and near the
+    thresholds whole masks can differ (the module's docstring gives the rule).
 
     Two files of one name in different folders are one image id: the
     shallowest is predicted, with a warning naming the others (the rule and

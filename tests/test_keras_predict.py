@@ -226,3 +226,26 @@ def test_progress_is_plain_lines_when_not_a_terminal(tmp_path, paths, capsys):
     err = capsys.readouterr().err
     assert "\r" not in err
     assert err.strip().splitlines()[-1].startswith(f"predict: {len(paths)}/{len(paths)} img")
+
+
+def test_the_two_resolutions_follow_their_documented_rule():
+    """Issue 19.8: the docs said edges only; whole masks differ near the thresholds.
+
+    The rule, as documented: ``model`` is the triplet at the model's size then
+    nearest up; ``image`` the triplet on the bilinear map.  A one-pixel peak
+    above ``top`` keeps a region at model size that the bilinear map drops.
+    """
+    from rlemask_keras import predict as module
+    from rlemask_keras.predict import upscaled_runs
+
+    prob = np.zeros((32, 32), np.float32)
+    prob[8:24, 8:24] = 0.35
+    prob[16, 16] = 0.9
+    triplet = (0.7, 1024, 0.3)
+    model_path = upscaled_runs(prob, (64, 64), triplet)
+    (_, image_path), = module.predict_masks(
+        [("a", rlemask.resize_image(prob, (64, 64), method="bilinear"))], triplet)  # fmt: skip
+    assert model_path.area == 1024 and int(image_path.sum()) == 0
+    # ... and the documentation says so, where users read it
+    for text in (module.__doc__, module.predict.__doc__):
+        assert "whole" in text and "near the thresholds" in " ".join(text.split())

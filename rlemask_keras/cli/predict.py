@@ -89,7 +89,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="image",
         help="where to threshold: image (the map resized bilinearly to each image, the "
         "default) or model (at the model's size, then the runs scaled up: no full-size "
-        "arrays, blockier edges)",
+        "arrays, blockier edges, and near the thresholds an image can keep or lose its "
+        "whole region: a peak narrower than a model pixel is lowered by the bilinear map)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_prediction_options(parser)
