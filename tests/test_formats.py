@@ -36,9 +36,12 @@ class ReversedSiim:
 
 
 @pytest.fixture
-def clean_registry(monkeypatch):
-    monkeypatch.setattr(formats_mod, "_registry", dict(formats_mod._registry))
-    monkeypatch.setattr(formats_mod, "_entry_points", None)
+def clean_registry():
+    """Registrations and entry points of a test are forgotten after it."""
+    state = formats_mod._FORMATS.snapshot()
+    formats_mod._FORMATS.restore((state[0], None))  # entry points found afresh
+    yield
+    formats_mod._FORMATS.restore(state)
 
 
 # ----------------------------------------------------------------- registry

@@ -80,10 +80,9 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 from typing import Any
 
+from rlemask._registry import PluginRegistry
 from rlemask._validation import is_empty_rle
 
 ENTRY_POINT_GROUP = "rlemask.formats"
@@ -94,19 +93,6 @@ _BUILTIN: dict[str, str] = {
     "kaggle": "rlemask._formats.kaggle:CODEC",
     "coco": "rlemask._formats.coco:CODEC",
 }
-
-_registry: dict[str, Any] = {}
-_entry_points: dict[str, importlib.metadata.EntryPoint] | None = None
-
-
-def _discover() -> dict[str, importlib.metadata.EntryPoint]:
-    global _entry_points
-    if _entry_points is None:
-        found = {}
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            found.setdefault(ep.name, ep)
-        _entry_points = found
-    return _entry_points
 
 
 def _check_codec(name: str, codec: Any) -> Any:
@@ -119,6 +105,10 @@ def _check_codec(name: str, codec: Any) -> Any:
             f"missing {', '.join(missing)}; received {codec!r}"
         )
     return codec
+
+
+#: the formats: built-ins, run-time registrations, entry points of ENTRY_POINT_GROUP
+_FORMATS = PluginRegistry("format", ENTRY_POINT_GROUP, _BUILTIN, _check_codec, unknown="RLE format")
 
 
 def register_format(name: str, codec: Any, *, replace: bool = False) -> None:
@@ -154,11 +144,7 @@ def register_format(name: str, codec: Any, *, replace: bool = False) -> None:
     >>> rlemask.encode(rlemask.decode("1 2", (2, 2)), format="siim-upper")
     '1 2'
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"`name` must be a non-empty str; received name={name!r}")
-    if not replace and (name in _registry or name in _BUILTIN):
-        raise ValueError(f"format {name!r} is already registered; pass replace=True")
-    _registry[name] = _check_codec(name, codec)
+    _FORMATS.register(name, codec, replace=replace)
 
 
 def formats() -> list[str]:
@@ -170,7 +156,7 @@ def formats() -> list[str]:
     >>> {"siim", "kaggle", "coco"} <= set(rlemask.formats())
     True
     """
-    return sorted(set(_BUILTIN) | set(_registry) | set(_discover()))
+    return _FORMATS.names()
 
 
 def get_format(name: str) -> Any:
@@ -187,19 +173,7 @@ def get_format(name: str) -> Any:
     >>> rlemask.get_format("kaggle").scan_order(order="C")
     'C'
     """
-    codec = _registry.get(name)
-    if codec is not None:
-        return codec
-    if name in _BUILTIN:
-        module, _, attr = _BUILTIN[name].partition(":")
-        codec = getattr(importlib.import_module(module), attr)
-    elif isinstance(name, str) and name in _discover():
-        codec = _discover()[name].load()
-    else:
-        raise ValueError(f"unknown RLE format {name!r}; available formats: {', '.join(formats())}")
-    codec = _check_codec(name, codec)
-    _registry[name] = codec
-    return codec
+    return _FORMATS.get(name)
 
 
 def scan_order(codec: Any, options: dict) -> str:
