@@ -129,7 +129,7 @@ def _warm_up(work: Path) -> None:
     mask = np.zeros((8, 8), np.uint8)
     mask[2:4, 2:5] = 1
     report = rlemask.score({"a": [rlemask.encode(mask)]}, {"a": [rlemask.encode(mask)]},
-                           shape=(8, 8))
+                           shape=(8, 8), format="siim")
     rlemask.bboxes(mask)
     report.to_html(work / "warm-up", max_thumbnails=1)
 

@@ -251,29 +251,45 @@ class _Images:
         return self._last[1]
 
 
-def _mask(labels: Any, image_id: str, cls: str | None, shape: tuple[int, int],
-          k: int) -> np.ndarray:
-    """The row's mask from ``labels`` (all classes OR-ed for ``cls=None``), reduced ``k`` times.
+class _Side:
+    """One side's labels (the truth or the submission) as the overlays read them."""
 
-    Empty where the labels have no such image.  A reduced mask keeps every
-    region (``method="any"``) and is made on the runs: the full-size mask of a
-    gigapixel image is never decoded.
-    """
-    reduced = (-(-shape[0] // k), -(-shape[1] // k))
-    if labels is None or image_id not in labels:
-        return np.zeros(reduced, np.uint8)
-    if not getattr(labels, "classes", ()):  # a single-class side of a per-class score
-        cls = None
-    if k == 1:
-        return np.asarray(labels.mask(image_id, cls, shape))
-    objects = labels.objects(image_id, cls, shape)
-    if not objects:
-        return np.zeros(reduced, np.uint8)
-    union = functools.reduce(operator.or_, objects)
-    return union.resize(reduced, method="any").to_mask()
+    def __init__(self, labels: Any):
+        self.labels = labels
+        self.ids = set() if labels is None else set(labels.ids)
+        # a single-class side of a per-class score: its one mask serves every class
+        self.single = not getattr(labels, "classes", ())
+
+    def shape_of(self, image_id: str) -> tuple[int, int] | None:
+        """The image size the labels know (shape columns, ``read_labels(shape=)``), or None."""
+        shape_of = getattr(self.labels, "shape_of", None)
+        if shape_of is None or image_id not in self.ids:
+            return None
+        with contextlib.suppress(KeyError, ValueError):
+            shape = shape_of(image_id)
+            return None if shape is None else tuple(shape)
+        return None
+
+    def mask(self, image_id: str, cls: str | None, shape: tuple[int, int], k: int) -> np.ndarray:
+        """The row's mask (all classes OR-ed for ``cls=None``), reduced ``k`` times.
+
+        Empty where the labels have no such image.  A reduced mask keeps every
+        region (``method="any"``) and is made on the runs: the full-size mask of
+        a gigapixel image is never decoded.
+        """
+        reduced = (-(-shape[0] // k), -(-shape[1] // k))
+        if image_id not in self.ids:
+            return np.zeros(reduced, np.uint8)
+        cls = None if self.single else cls
+        if k == 1:
+            return np.asarray(self.labels.mask(image_id, cls, shape))
+        objects = self.labels.objects(image_id, cls, shape)
+        if not objects:
+            return np.zeros(reduced, np.uint8)
+        return functools.reduce(operator.or_, objects).resize(reduced, method="any").to_mask()
 
 
-def _pixels(report: Any, images: _Images, row: _Row) -> tuple | None:
+def _pixels(report: Any, sides: tuple[_Side, _Side], images: _Images, row: _Row) -> tuple | None:
     """The row's grey image and masks, at most :data:`MAX_OVERLAY_SIDE` a side; None: no size.
 
     The masks are read at the labels' size (the report's, the labels' own, or
@@ -281,14 +297,14 @@ def _pixels(report: Any, images: _Images, row: _Row) -> tuple | None:
     labels are what was scored.  No image file: a neutral grey.
     """
     has_image = images.has(row.image_id)
-    shape = _shape_of(report, row.image_id)
+    shape = getattr(report, "shape", None) or sides[0].shape_of(row.image_id) or \
+        sides[1].shape_of(row.image_id)
     if shape is None and has_image:
         shape = images.shape(row.image_id)
     if shape is None:
         return None
     k = -(-max(shape) // MAX_OVERLAY_SIDE)
-    truth = _mask(report.truth, row.image_id, row.cls, shape, k)
-    pred = _mask(report.submission, row.image_id, row.cls, shape, k)
+    truth, pred = (side.mask(row.image_id, row.cls, tuple(shape), k) for side in sides)
     if not has_image:
         return np.full(truth.shape, _NEUTRAL, np.uint8), truth, pred, False
     grey = images.read(row.image_id, k)
@@ -297,20 +313,6 @@ def _pixels(report: Any, images: _Images, row: _Row) -> tuple | None:
 
         grey = np.asarray(Image.fromarray(grey).resize(truth.shape[::-1], Image.Resampling.BOX))
     return grey, truth, pred, True
-
-
-def _shape_of(report: Any, image_id: str) -> tuple[int, int] | None:
-    """The mask size of an image without image data: the report's, else the labels'."""
-    if getattr(report, "shape", None) is not None:
-        return tuple(report.shape)
-    for labels in (report.truth, report.submission):
-        shape_of = getattr(labels, "shape_of", None)
-        if shape_of is not None and image_id in labels:
-            with contextlib.suppress(KeyError, ValueError):
-                shape = shape_of(image_id)
-                if shape is not None:
-                    return tuple(shape)
-    return None
 
 
 # -- drawing ---------------------------------------------------------------------
@@ -444,8 +446,9 @@ def _write_overlays(
     """
     drawn: dict[int, _Drawn] = {}
     n_unsized = n_neutral = 0
+    sides = (_Side(getattr(report, "truth", None)), _Side(getattr(report, "submission", None)))
     for row in sorted(selection.rows, key=lambda r: (r.image_id, r.cls or "")):
-        pixels = _pixels(report, images, row)
+        pixels = _pixels(report, sides, images, row)
         if pixels is None:
             n_unsized += 1
             continue
@@ -793,13 +796,22 @@ def _write_page(
     folder = html_path.parent / files
     drawn: dict[int, _Drawn] = {}
     selection, n_unsized, n_neutral = None, 0, 0
+    undrawable = [name for name in ("truth", "submission")
+                  if not callable(getattr(getattr(report, name, None), "mask", None))]
+    if undrawable:
+        limit = 0  # nothing to draw the masks from
+        verb = "hold" if len(undrawable) == 2 else "holds"
+        why_none = (f"the report's {' and '.join(undrawable)} {verb} no masks "
+                    "(report.truth / report.submission have no mask())")
+    elif images.dataset is None:
+        why_none = "no image data was given (data=, or --data on the command line)"
+    else:
+        why_none = "max_thumbnails=0"
     if limit > 0 and rows:
         selection = _select(rows, limit, seed)
         with _new_folder(folder) as tmp:
             drawn, n_unsized, n_neutral = _write_overlays(
                 report, images, selection, tmp, size=size, full_size=full_size)
-    why_none = ("no image data was given (data=, or --data on the command line)"
-                if images.dataset is None else "max_thumbnails=0")
     note = _thumbnail_note(selection, drawn, len(rows), why_none, n_unsized, n_neutral)
     title = title or f"{report.metric}: {int(report.n_images):,} images"
     with atomic_write(html_path, "w", encoding="utf-8") as handle:

@@ -279,6 +279,13 @@ def test_to_html_is_the_page(siim, tmp_path):
     assert len(_parse(page).images) == 2
 
 
+def test_a_report_without_masks_says_why_it_has_no_thumbnails(siim, tmp_path):
+    report = SimpleNamespace(**{**vars(siim.report), "submission": {"a": "1 2"}})
+    table = _parse(write_report_page(report, tmp_path, data=siim.data))
+    assert table.images == [] and len(table.rows) == 16
+    assert "No thumbnails: the report's submission holds no masks" in table.counts
+
+
 def test_bad_arguments_name_the_parameter(siim, tmp_path):
     with pytest.raises(TypeError, match="`report` must be a rlemask.ScoreReport"):
         write_report_page({"score": 1.0}, tmp_path)
