@@ -1,8 +1,10 @@
-"""A ``keras.utils.PyDataset`` that batches SIIM-style samples for ``model.fit``.
+"""A ``keras.utils.PyDataset`` that batches segmentation samples for ``model.fit``.
 
 The generator does no image processing of its own: every sample comes from
-:func:`rlemask.load_sample` (DICOM + RLE strings at the model's size) or from
-a :class:`rlemask.SampleCache` holding the same arrays, so training,
+:func:`rlemask.load_sample` (DICOM + RLE strings at the model's size), from
+a :class:`rlemask.Dataset` (images of any source, ``C`` classes, resized or
+padded: :meth:`rlemask.Dataset.sample`) or from a :class:`rlemask.SampleCache`
+holding the same arrays, so training,
 validation, prediction and other frameworks all see the same pixels.  What it
 adds is batching, the epoch's order (shuffling and a positive-fraction
 schedule, :class:`rlemask.augment.PositiveFractionSampler`), augmentation
@@ -42,6 +44,7 @@ from rlemask.labels import as_labels
 __all__ = ["DataGenerator"]
 
 _ON_ERROR = ("raise", "skip")
+_POLICIES = ("resize", "pad")
 # attempts at replacing one unreadable sample before the batch gives up
 _MAX_REPLACEMENTS = 20
 # Keras >= 3.5 calls PyDataset.on_epoch_begin; older ones only on_epoch_end
@@ -80,13 +83,47 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def _size(value: Any, name: str = "img_size") -> tuple[int, int]:
+    """``(height, width)`` of an int (square) or a pair of positive integers."""
+    pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
+    if len(pair) != 2 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in pair
+    ):
+        raise ValueError(
+            f"`{name}` must be a positive integer or (height, width) of them. "
+            f"Received: {name}={value!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _is_dataset(source: Any) -> bool:
+    """A :class:`rlemask.Dataset` or an object of its contract (``ids``, ``sample()``)."""
+    return hasattr(source, "ids") and callable(getattr(source, "sample", None))
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """Stack samples; samples of several sizes (``policy="pad"``) are zero-padded at the end."""
+    shapes = {a.shape for a in arrays}
+    if len(shapes) == 1:
+        return np.stack(arrays)
+    height = max(a.shape[0] for a in arrays)
+    width = max(a.shape[1] for a in arrays)
+    out = np.zeros((len(arrays), height, width, *arrays[0].shape[2:]), arrays[0].dtype)
+    for k, a in enumerate(arrays):
+        out[k, : a.shape[0], : a.shape[1]] = a
+    return out
+
+
 class DataGenerator(keras.utils.PyDataset):
-    """Batches of ``(X, y)`` for segmentation, from DICOM files or a sample cache.
+    """Batches of ``(X, y)`` for segmentation, from DICOM files, a data set or a sample cache.
 
     Parameters
     ----------
-    file_path_list : sequence of str or os.PathLike
-        The DICOM files; an image's id is its file stem.
+    file_path_list : sequence of str or os.PathLike, or rlemask.Dataset
+        The DICOM files (an image's id is its file stem), or a
+        :class:`rlemask.Dataset` (:func:`rlemask.load_dataset`: images of any
+        source and size, ``C`` classes), whose :meth:`~rlemask.Dataset.sample`
+        makes every sample; ``labels`` is then not given.
     labels : mapping or pandas.DataFrame
         Image id -> list of RLE strings (empty list: no region), as returned
         by :func:`rlemask.load_siim` / :func:`rlemask.read_rle_csv`, or a
@@ -95,8 +132,12 @@ class DataGenerator(keras.utils.PyDataset):
         Every image needs an entry.
     batch_size : int
         Images per batch; the last batch of an epoch may be smaller.
-    img_size : int
-        Side ``S`` of the square model input.
+    img_size : int or (int, int)
+        ``policy="resize"``: the model input, ``S`` (square) or
+        ``(height, width)``.  ``policy="pad"``: the multiple each side is
+        padded to (the model's ``2**depth``); the images keep their size, and
+        a batch of images of several sizes is zero-padded at the bottom and
+        right to its largest.
     channels : int
         1, or 3 for ImageNet-style models (the grey image is repeated).
     shuffle : bool
@@ -134,6 +175,14 @@ class DataGenerator(keras.utils.PyDataset):
         ``replicas - 1`` images left out, others at the next shuffle), so
         that no replica gets an empty share of the last batch, which Keras
         3's TensorFlow trainer does not survive.
+    policy : {"resize", "pad"}
+        Bring every image to ``img_size`` (the masks resized binary-safe), or
+        keep its pixels and zero-pad it to a multiple of ``img_size``
+        (centred, :meth:`rlemask.Dataset.layout` maps predictions back).
+    presence : bool
+        Yield ``(X, {"mask": y, "presence": p})`` with ``p`` float32 (B, C):
+        1 where the class has a pixel in the sample's mask, the targets of a
+        model built with ``classifier=True``.
     **kwargs
         ``workers``, ``use_multiprocessing``, ``max_queue_size``, passed to
         :class:`keras.utils.PyDataset`.
@@ -143,7 +192,11 @@ class DataGenerator(keras.utils.PyDataset):
     ids : list of str
         Image ids in the input order.
     positive : np.ndarray
-        bool per image: has at least one region.
+        bool per image: has at least one region (of any class).
+    n_classes : int
+        Channels ``C`` of ``y``: 1, or the data set's classes.
+    dataset : rlemask.Dataset or None
+        The data set given, if any.
     epoch : int
         Epochs completed: :meth:`on_epoch_begin` then :meth:`on_epoch_end`,
         as Keras calls them (a manual loop calls both, or :meth:`set_epoch`).
@@ -182,12 +235,23 @@ class DataGenerator(keras.utils.PyDataset):
     >>> X, y = gen[0]
     >>> sorted(np.unique(y).tolist()) in ([0.0], [0.0, 1.0])
     True
+
+    A data set of another kind, four classes at 64 x 320, with the presence
+    targets of a classification head:
+
+    >>> from rlemask.synthetic_kinds import make_kind
+    >>> root = make_kind(tempfile.mkdtemp(), "severstal", n_images=4, size=(64, 320))
+    >>> data = rlemask.load_dataset(root, root / "train.csv")
+    >>> gen = DataGenerator(data, batch_size=2, img_size=(32, 160), presence=True, seed=0)
+    >>> X, y = gen[0]
+    >>> X.shape, y["mask"].shape, y["presence"].shape
+    ((2, 32, 160, 1), (2, 32, 160, 4), (2, 4))
     """
 
     def __init__(
         self,
-        file_path_list: Sequence[str | os.PathLike],
-        labels: Mapping[str, Sequence[str]] | Any,
+        file_path_list: Sequence[str | os.PathLike] | Any,
+        labels: Mapping[str, Sequence[str]] | Any = None,
         batch_size: int = 32,
         img_size: int = 256,
         channels: int = 1,
@@ -200,11 +264,18 @@ class DataGenerator(keras.utils.PyDataset):
         epochs: int | None = None,
         on_error: str = "raise",
         replicas: int = 1,
+        policy: str = "resize",
+        presence: bool = False,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.batch_size = _positive_int(batch_size, "batch_size")
-        self.img_size = _positive_int(img_size, "img_size")
+        self.size = _size(img_size)
+        self.img_size = self.size[0] if self.size[0] == self.size[1] else self.size
+        if policy not in _POLICIES:
+            raise ValueError(f"`policy` must be one of {_POLICIES}. Received: policy={policy!r}")
+        self.policy = policy
+        self.presence = bool(presence)
         if channels not in (1, 3) or isinstance(channels, bool):
             raise ValueError(f"`channels` must be 1 or 3. Received: channels={channels!r}")
         self.channels = int(channels)
@@ -217,19 +288,12 @@ class DataGenerator(keras.utils.PyDataset):
         self.augment = check_augment(augment)
         self.replicas = _positive_int(replicas, "replicas")
 
-        self.paths = [Path(p) for p in file_path_list]
-        if not self.paths:
-            raise ValueError("`file_path_list` is empty: there is nothing to batch")
-        self.ids = [p.stem for p in self.paths]
-        labels = as_labels(labels, "labels")
-        missing = [i for i in self.ids if i not in labels]
-        if missing:
-            raise ValueError(
-                f"`labels` has no entry for {len(missing)} image(s), e.g. image id "
-                f"{missing[0]!r} ({self.paths[self.ids.index(missing[0])]})"
-            )
-        self.labels = {i: list(labels[i]) for i in self.ids}
-        self.positive = np.array([is_positive(self.labels[i]) for i in self.ids], dtype=bool)
+        self.dataset = file_path_list if _is_dataset(file_path_list) else None
+        if self.dataset is not None:
+            positive = self._index_dataset(self.dataset, labels)
+        else:
+            positive = self._index_files(file_path_list, labels)
+        self.positive = positive.any(axis=1)
 
         self.cache = cache
         self._cache_rows: np.ndarray | None = None
@@ -253,7 +317,7 @@ class DataGenerator(keras.utils.PyDataset):
         self.seed = int(seed)
         self.positive_fraction = positive_fraction
         self.sampler = PositiveFractionSampler(
-            self.positive,
+            positive,
             positive_fraction=positive_fraction,
             epochs=epochs,
             shuffle=self.shuffle,
@@ -270,11 +334,57 @@ class DataGenerator(keras.utils.PyDataset):
 
     # -- set-up -------------------------------------------------------------
 
+    def _index_files(self, file_path_list: Any, labels: Any) -> np.ndarray:
+        """Ids, paths and labels of DICOM files; returns the (N, 1) positives."""
+        self.paths = [Path(p) for p in file_path_list]
+        if not self.paths:
+            raise ValueError("`file_path_list` is empty: there is nothing to batch")
+        self.ids = [p.stem for p in self.paths]
+        if labels is None:
+            raise TypeError(
+                "`labels` is needed with a list of files (or pass an rlemask.Dataset alone). "
+                "Received: labels=None"
+            )
+        labels = as_labels(labels, "labels")
+        missing = [i for i in self.ids if i not in labels]
+        if missing:
+            raise ValueError(
+                f"`labels` has no entry for {len(missing)} image(s), e.g. image id "
+                f"{missing[0]!r} ({self.paths[self.ids.index(missing[0])]})"
+            )
+        self.labels = {i: list(labels[i]) for i in self.ids}
+        self.n_classes = 1
+        positive = [is_positive(self.labels[i]) for i in self.ids]
+        return np.asarray(positive, dtype=bool).reshape(-1, 1)
+
+    def _index_dataset(self, dataset: Any, labels: Any) -> np.ndarray:
+        """Ids and paths of a :class:`rlemask.Dataset`; returns its (N, C) positives."""
+        if labels is not None:
+            raise TypeError(
+                "A Dataset carries its labels: pass it alone. "
+                f"Received: labels of type {type(labels).__name__}"
+            )
+        self.ids = list(dataset.ids)
+        if not self.ids:
+            raise ValueError("the Dataset has no images: there is nothing to batch")
+        self.paths = [Path(dataset.path(i)) for i in self.ids]
+        self.labels = None
+        self.n_classes = max(1, len(dataset.classes))
+        if callable(getattr(dataset, "positive", None)):
+            positive = np.asarray(dataset.positive(), dtype=bool)  # from the rows, no decoding
+        else:  # an object of the contract only: decode each mask once
+            positive = np.array([
+                self._load(k)[1].reshape(-1, self.n_classes).any(axis=0)
+                for k in range(len(self.ids))
+            ])  # fmt: skip
+        return positive.reshape(len(self.ids), self.n_classes)
+
     def _locate_in_cache(self, cache: Any) -> np.ndarray:
         cache_size = getattr(cache, "img_size", None)
-        if cache_size is not None and tuple(np.broadcast_to(cache_size, 2)) != (
-            self.img_size,
-            self.img_size,
+        if (
+            self.policy == "resize"
+            and cache_size is not None
+            and tuple(np.broadcast_to(cache_size, 2)) != self.size
         ):
             raise ValueError(
                 f"`cache` holds samples at img_size={cache_size!r}, but the generator was "
@@ -370,9 +480,16 @@ class DataGenerator(keras.utils.PyDataset):
         return math.ceil(len(self._order) / self.batch_size)
 
     def _load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sample ``i``: image (h, w) float32, mask (h, w) or (h, w, C) uint8."""
+        if self.dataset is not None:
+            return self.dataset.sample(self.ids[i], self.size, policy=self.policy)
         from rlemask import load_sample
 
-        return load_sample(self.paths[i], self.labels[self.ids[i]], img_size=self.img_size)
+        if self.policy == "resize":
+            return load_sample(self.paths[i], self.labels[self.ids[i]], img_size=self.img_size)
+        return load_sample(
+            self.paths[i], self.labels[self.ids[i]], img_size=self.size, policy=self.policy
+        )
 
     def _load_or_skip(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Load sample ``i``; with ``on_error="skip"`` replace it by a readable one."""
@@ -407,10 +524,10 @@ class DataGenerator(keras.utils.PyDataset):
         order = self._order if epoch is None else self._order_of(epoch)
         return math.ceil(len(order) / self.batch_size)
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> tuple[np.ndarray, Any]:
         return self.batch(self.epoch, index)
 
-    def batch(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def batch(self, epoch: int, index: int) -> tuple[np.ndarray, Any]:
         """Batch ``index`` of ``epoch``: ``gen[i]`` is ``gen.batch(gen.epoch, i)``.
 
         Any epoch can be asked for in any order and from several threads (the
@@ -454,8 +571,8 @@ class DataGenerator(keras.utils.PyDataset):
                 images, masks = self.cache.get_batch(rows)
         else:
             pairs = [self._load_or_skip(int(i), rng) for i in members]
-            images = np.stack([p[0] for p in pairs])
-            masks = np.stack([p[1] for p in pairs])
+            images = _stack([p[0] for p in pairs])
+            masks = _stack([p[1] for p in pairs])
 
         if warp:
             images, masks = self.augment.batch(images, masks, rng)
@@ -467,5 +584,8 @@ class DataGenerator(keras.utils.PyDataset):
             X = np.repeat(X, 3, axis=-1)
         # masks are 0/1 here (load_sample, the cache, and both augmentations
         # guarantee it): one conversion pass, no comparison
-        y = masks[..., None].astype(np.float32)
-        return np.ascontiguousarray(X, dtype=np.float32), y
+        y = (masks if masks.ndim == 4 else masks[..., None]).astype(np.float32)
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if self.presence:
+            return X, {"mask": y, "presence": y.max(axis=(1, 2))}
+        return X, y
