@@ -95,6 +95,7 @@ _EXPORTS: dict[str, str] = {
     "plot_with_mask_and_bbox": "rlemask.plotting",
     "plot_prediction_overlay": "rlemask.plotting",
     "plot_dataset_overview": "rlemask.plotting",
+    "plot_sample": "rlemask.plotting",
     "plot_prediction_grid": "rlemask.plotting",
     "save_figure": "rlemask.plotting",
 }
@@ -197,6 +198,7 @@ if TYPE_CHECKING:
     from rlemask.plotting import plot_dataset_overview as plot_dataset_overview
     from rlemask.plotting import plot_prediction_grid as plot_prediction_grid
     from rlemask.plotting import plot_prediction_overlay as plot_prediction_overlay
+    from rlemask.plotting import plot_sample as plot_sample
     from rlemask.plotting import plot_with_mask_and_bbox as plot_with_mask_and_bbox
     from rlemask.plotting import save_figure as save_figure
     from rlemask.postprocess import ClassTripletSearch as ClassTripletSearch

@@ -372,8 +372,8 @@ def load_siim(
 
 
 def split_dataset(
-    file_path_list: Sequence[str | os.PathLike],
-    labels: Any,
+    file_path_list: Any,
+    labels: Any = None,
     *,
     val_fraction: float = 0.2,
     seed: int = 0,
@@ -413,8 +413,10 @@ def split_dataset(
 
     Parameters
     ----------
-    file_path_list : sequence of str or os.PathLike
-        The image paths; the id is the file stem.
+    file_path_list : sequence of str or os.PathLike, or rlemask.Dataset
+        The image paths; the id is the file stem.  A :class:`rlemask.Dataset`
+        (``labels=None``): its ids are split (positive: a region of any
+        class), and the lists returned hold ids.
     labels : mapping or pandas.DataFrame
         Image id -> list of RLE strings, or a DataFrame with the columns
         ``ImageId`` and ``EncodedPixels`` (:func:`rlemask.labels_from_frame`).
@@ -472,8 +474,16 @@ def split_dataset(
         raise ValueError(
             f"`val_fraction` must be a number in [0, 1); received val_fraction={val_fraction!r}"
         )
-    labels = as_labels(labels, "labels")
-    positives, negatives, missing = _classes(file_path_list, labels)
+    if _is_dataset(file_path_list):  # a rlemask.Dataset: its ids, positive for any class
+        data = file_path_list
+        file_path_list = list(data.ids)
+        labels = {i: ["any"] if row.any() else [] for i, row in zip(data.ids, data.positive(),
+                                                                     strict=True)}
+        ids = file_path_list
+    else:
+        labels = as_labels(labels, "labels")
+        ids = [Path(p).stem for p in file_path_list]
+    positives, negatives, missing = _classes(ids, labels)
     if missing:
         warnings.warn(
             f"split_dataset: {len(missing)} images have no labels and are left out, "
@@ -483,7 +493,7 @@ def split_dataset(
         )
     rng = np.random.default_rng(seed)
     if groups is not None:
-        members = _group_members(file_path_list, groups, positives, negatives)
+        members = _group_members(ids, groups, positives, negatives)
         if folds is not None:
             val = _group_folds(members, positives, *folds, rng)
         else:
@@ -518,14 +528,13 @@ def _check_folds(n_folds: Any, fold: Any) -> tuple[int, int] | None:
 
 
 def _classes(
-    file_path_list: Sequence[str | os.PathLike], labels: Mapping[str, Any]
+    ids: Sequence[str], labels: Mapping[str, Any]
 ) -> tuple[list[int], list[int], list[str]]:
     """Indices of the positive and the negative images, and the ids without labels."""
     positives: list[int] = []
     negatives: list[int] = []
     missing: list[str] = []
-    for i, path in enumerate(file_path_list):
-        key = Path(path).stem
+    for i, key in enumerate(ids):
         if key not in labels:
             missing.append(key)
         elif is_positive(labels[key]):
@@ -533,6 +542,10 @@ def _classes(
         else:
             negatives.append(i)
     return positives, negatives, missing
+
+
+def _is_dataset(obj: Any) -> bool:
+    return all(hasattr(obj, name) for name in ("ids", "positive", "sample", "path"))
 
 
 def _holdout(
@@ -570,23 +583,22 @@ def _fold_members(
 
 
 def _group_members(
-    file_path_list: Sequence[str | os.PathLike], groups: Any, positives: list[int],
-    negatives: list[int],
+    ids: Sequence[str], groups: Any, positives: list[int], negatives: list[int],
 ) -> list[list[int]]:
     """The labelled images' indices, one list per group (in order of first appearance)."""
     labelled = sorted(positives + negatives)
     if isinstance(groups, Mapping):
         keys = {}
         for i in labelled:
-            image_id = Path(file_path_list[i]).stem
+            image_id = ids[i]
             if image_id not in groups:
                 raise ValueError(f"`groups` has no group for image id {image_id!r}")
             keys[i] = groups[image_id]
     else:
-        if isinstance(groups, (str, bytes)) or len(groups) != len(file_path_list):
+        if isinstance(groups, (str, bytes)) or len(groups) != len(ids):
             raise ValueError(
                 f"`groups` must be a mapping id -> group or have one entry per path "
-                f"({len(file_path_list)}); received {type(groups).__name__}"
+                f"({len(ids)}); received {type(groups).__name__}"
                 + ("" if isinstance(groups, (str, bytes)) else f" of length {len(groups)}")
             )
         keys = {i: groups[i] for i in labelled}

@@ -609,3 +609,24 @@ def test_real_siim_sample_loads_and_plots(real_dir):
         np.testing.assert_array_equal(plain, mask[..., 0])
     fig = plot_sample(data, positives[0], size=256)
     assert len(fig.axes) == 2
+
+
+def test_split_a_data_set_by_patient(gut):
+    root, truth, _ = gut
+    data = rlemask.load_dataset(root, root / "train.csv")
+    groups = {i: i.split("_day")[0] for i in data.ids}  # case7 (4 slices), case43 (2)
+    folds = [split_dataset(data, n_folds=2, fold=k, groups=groups) for k in range(2)]
+    for train, val in folds:
+        assert sorted(train + val) == sorted(data.ids)
+        assert {groups[i] for i in train}.isdisjoint(groups[i] for i in val)
+    assert sorted(len(val) for _, val in folds) == [2, 4]
+
+
+def test_the_datasets_page_examples_run(tmp_path, monkeypatch):
+    import doctest
+
+    monkeypatch.chdir(tmp_path)
+    page = Path(__file__).resolve().parent.parent / "docs" / "datasets.md"
+    result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS,
+                              raise_on_error=False, verbose=False)
+    assert result.attempted > 10 and result.failed == 0

@@ -5,6 +5,9 @@ stored in OUT (``images.npy``, ``masks.npy``, ``index.json``); see
 :mod:`rlemask.cache`.  Interrupted builds resume when run again.
 ``--scheduler`` makes the samples on a Dask cluster; ``--verify OUT`` checks
 an existing cache against the checksums recorded when it was built.
+DATA is a data set of any kind (``--labels``, ``--pattern``, ``--image-id``;
+masks then carry one channel per class); ``--policy pad`` keeps every pixel;
+``--on-error skip`` leaves corrupt images out and lists them.
 """
 
 from __future__ import annotations
@@ -12,8 +15,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import warnings
+from typing import Any
 
-from rlemask.cli import CommandError, add_data_options, add_format_option, load_data
+from rlemask.cli import CommandError, add_data_options, load_data
+from rlemask.cli._dataset import add_dataset_options, open_dataset
 
 
 def _size(text: str) -> int | tuple[int, int]:
@@ -58,7 +64,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--size", type=_size, default=256,
-        help="sample size: N (square) or HxW (default: 256)",
+        help="sample size: N (square) or HxW; with --policy pad the multiple each side is "
+        "padded to (default: 256)",
+    )
+    parser.add_argument(
+        "--policy", choices=("resize", "pad"), default="resize",
+        help="resize every image to --size, or pad it (centred, every pixel kept) to a "
+        "multiple of --size on one canvas (default: resize)",
+    )
+    parser.add_argument(
+        "--on-error", choices=("raise", "skip"), default="raise",
+        help="an image that cannot be read: stop (raise), or leave it out and list it in "
+        "the summary and the cache's index (skip) (default: raise)",
     )
     parser.add_argument(
         "--workers", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
@@ -71,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(tcp://host:8786) or 'local' for a local cluster of --workers processes "
         '(default: no Dask; needs pip install "rlemask[dask]")',
     )
-    add_format_option(parser)
+    add_dataset_options(parser)
     parser.add_argument(
         "--overwrite", action="store_true",
         help="replace a cache built from other inputs or by an older rlemask (default: refuse)",
@@ -98,34 +115,44 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("give DATA and OUT (or --verify OUT to check a cache)")
     if args.workers < 1:
         raise CommandError(f"--workers must be >= 1; received {args.workers}")
-    paths, labels, _ = load_data(args)
-    labelled = [p for p in paths if p.stem in labels]
-    with _dask_client(args.scheduler, args.workers) as client:
-        cache = _build(args, labelled, labels, client)
+    with warnings.catch_warnings():
+        # the summary lists every skipped file; the library's warning would repeat it
+        warnings.filterwarnings("ignore", message=r"build_cache: \d+ of \d+ images could not")
+        dataset = open_dataset(args)
+        with _dask_client(args.scheduler, args.workers) as client:
+            if dataset is not None:
+                cache = _build(args, dataset, None, client)
+            else:
+                args.format = "siim" if args.format in (None, "auto") else args.format
+                paths, labels, _ = load_data(args)
+                labelled = [p for p in paths if p.stem in labels]
+                cache = _build(args, labelled, labels, client)
     h, w = cache.img_size
+    per_class = "".join(
+        f", {c}: {int(n)}" for c, n in zip(cache.classes, cache.positive_classes.sum(0),
+                                            strict=True)) if cache.classes else ""
     print(
         f"{args.out}: {len(cache)} samples at {h}x{w} "
-        f"({int(cache.positive.sum())} positive)"
+        f"({int(cache.positive.sum())} positive{per_class})"
+        + (f"; {len(cache.skipped)} skipped (unreadable):" if cache.skipped else "")
     )
+    for skipped in cache.skipped:
+        print(f"  skipped {skipped['id']}: {skipped['path']}: {skipped['error']}")
     return 0
 
 
-def _build(args: argparse.Namespace, paths: list, labels: dict, client: object):
+def _build(args: argparse.Namespace, paths: Any, labels: Any, client: object):
     from rlemask import build_cache
     from rlemask.cache import CacheExistsError
 
+    common = dict(workers=args.workers, progress=not args.no_progress,
+                  overwrite=args.overwrite, client=client, policy=args.policy,
+                  on_error=args.on_error)
     try:
-        return build_cache(
-            paths,
-            labels,
-            args.out,
-            img_size=args.size,
-            workers=args.workers,
-            progress=not args.no_progress,
-            format=args.format,
-            overwrite=args.overwrite,
-            client=client,
-        )
+        if labels is None:  # a data set of any kind
+            return paths.build_cache(args.out, args.size, **common)
+        return build_cache(paths, labels, args.out, img_size=args.size, format=args.format,
+                           **common)
     except CacheExistsError as err:
         raise CommandError(
             f"OUT {args.out!r} {err.reason}; add --overwrite to replace it"

@@ -2,13 +2,16 @@
 
 rlemask plot DATA --overview -o overview.png draws the data-set overview
 instead (sample images with masks, positive share, connected regions, areas).
+DATA is a data set of any kind (``--labels``, ``--pattern``, ``--image-id``):
+each class is drawn in its own colour.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from rlemask.cli import CommandError, add_data_options, add_format_option, load_data
+from rlemask.cli import CommandError, add_data_options, load_data
+from rlemask.cli._dataset import add_dataset_options, open_dataset
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,12 +22,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_data_options(parser)
     parser.add_argument("image_id", metavar="IMAGE_ID", nargs="?",
-                        help="image id: the DICOM file stem (SOPInstanceUID in SIIM)")
+                        help="image id: the DICOM file stem (SOPInstanceUID in SIIM); for "
+                        "other kinds as --image-id names it (0002cc93b.jpg for Severstal)")
     parser.add_argument("-o", "--out", required=True, metavar="PNG",
                         help="image file to write (required; PNG, or .pdf/.svg by suffix)")
     parser.add_argument("--overview", action="store_true",
                         help="plot a data-set overview instead of one image (default: off)")
-    add_format_option(parser)
+    add_dataset_options(parser)
     parser.add_argument("--samples", type=int, default=8, metavar="N",
                         help="thumbnails in the overview (default: 8)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
@@ -46,8 +50,13 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         # load_siim warns about unlabelled images; the plot does not need all labels
         warnings.simplefilter("ignore", UserWarning)
-        files, labels, _ = load_data(args)
-    if args.overview:
+        dataset = open_dataset(args)
+        if dataset is None:
+            args.format = "siim" if args.format in (None, "auto") else args.format
+            files, labels, _ = load_data(args)
+    if dataset is not None:
+        fig, what = _plot_dataset(args, dataset)
+    elif args.overview:
         fig = plot_dataset_overview(files, labels, n=args.samples, seed=args.seed,
                                     format=args.format)
         what = f"overview of {len(files)} images"
@@ -84,3 +93,24 @@ def _rows_and_regions(path, rles: list[str], fmt: str) -> str:
     meta = read_dicom_meta(path)
     mask = merge(rles, shape=(meta["rows"], meta["columns"]), format=fmt)
     return f"{_plural(rows, 'RLE row')}, {_plural(len(bboxes(mask)), 'connected region')}"
+
+
+def _plot_dataset(args: argparse.Namespace, dataset) -> tuple:
+    """The figure and the summary of a data set of any kind (one colour per class)."""
+    from rlemask import plot_dataset_overview
+    from rlemask.plotting import plot_sample
+
+    if args.overview:
+        fig = plot_dataset_overview(dataset, n=args.samples, seed=args.seed)
+        return fig, f"overview of {len(dataset)} images"
+    image_id = args.image_id.strip()
+    if image_id not in dataset:
+        raise CommandError(f"no image with id {image_id!r} under DATA {args.data!r} "
+                           f"({len(dataset)} images found, e.g. {list(dataset.ids[:2])})")
+    rows = dataset.rows(image_id)
+    n_rows = sum(len(r) for r in rows.values())
+    classes = [c for c, r in rows.items() if r] if dataset.classes else []
+    what = f"{image_id}: {_plural(n_rows, 'RLE row')}" + (
+        f" (classes {', '.join(classes)})" if classes else "") + (
+        "" if dataset.is_labelled(image_id) else " (no labels row)")
+    return plot_sample(dataset, image_id), what
