@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "own sizes)")
     parser.add_argument("--thumbnails", type=int, metavar="N",
                         help="most rows drawn (default: 200 with --data, 0 without)")
+    parser.add_argument("--no-full-size", action="store_true",
+                        help="thumbnails only, no full-size overlays (default: both; a "
+                        "1024 x 1024 overlay is about 0.5 MB)")
     parser.set_defaults(func=run)
 
 
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     report = rlemask.score(args.submission, args.truth, **kwargs)
     page, n_thumbnails = _write_page(
         report, args.out, data=args.data, max_thumbnails=args.thumbnails,
-        thumbnail_size=160, full_size=True, title=None, seed=0,
+        thumbnail_size=160, full_size=not args.no_full_size, title=None, seed=0,
     )
     print(f"{page}: {len(report.per_image):,} rows, {n_thumbnails:,} thumbnails")
     print(report)
