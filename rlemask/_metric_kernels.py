@@ -2,13 +2,17 @@
 :mod:`rlemask.postprocess`: single passes that count or scan a mask.
 
 The kernels trust their inputs (shapes, dtypes, contiguity); the public
-wrappers validate first and are the only callers.
+wrappers validate first and are the only callers.  The counts of two run
+lists (``_runs_counts``) are the set operations' sweep, so they live with
+them in :mod:`rlemask._runs_kernels` and are named here for the metrics.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from rlemask._runs_kernels import _runs_counts  # noqa: F401 - the metrics' name for it
 
 
 @njit(cache=True)
@@ -106,37 +110,3 @@ def _prob_scan(prob, top):
         if v > hi:
             hi = v
     return above, nan, lo, hi
-
-
-@njit(cache=True)
-def _runs_counts(s1, l1, s2, l2):
-    """``(|a|, |b|, |a & b|)`` of two sorted, non-overlapping run lists (same scan order).
-
-    A two-pointer sweep that advances whichever run ends first; nothing is
-    allocated, so Dice on runs costs one pass over the two run lists.
-    """
-    na = 0
-    for k in range(l1.size):
-        na += l1[k]
-    nb = 0
-    for k in range(l2.size):
-        nb += l2[k]
-    i = 0
-    j = 0
-    shared = 0
-    n1 = s1.size
-    n2 = s2.size
-    while i < n1 and j < n2:
-        a0 = s1[i]
-        a1 = a0 + l1[i]
-        b0 = s2[j]
-        b1 = b0 + l2[j]
-        lo = max(a0, b0)
-        hi = min(a1, b1)
-        if hi > lo:
-            shared += hi - lo
-        if a1 <= b1:
-            i += 1
-        else:
-            j += 1
-    return na, nb, shared

@@ -713,6 +713,15 @@ def _inter_area(s1, l1, a0, a1, s2, l2, b0, b1):
 
 
 @njit(cache=True)
+def _runs_counts(s1, l1, s2, l2):
+    """``(|a|, |b|, |a & b|)`` of two canonical run lists (same scan order).
+
+    Nothing is allocated, so Dice on runs costs one pass over the two lists.
+    """
+    return _area(l1), _area(l2), _inter_area(s1, l1, 0, s1.size, s2, l2, 0, s2.size)
+
+
+@njit(cache=True)
 def _pairwise_intersections(sa, la, pa, sb, lb, pb):
     """``out[i, j]`` = pixels shared by mask ``i`` of list a and mask ``j`` of list b.
 
