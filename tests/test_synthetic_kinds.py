@@ -222,3 +222,28 @@ def test_label_files_agree_with_write_labels(tmp_path, severstal, airbus, uw):
     rlemask.write_labels(tmp_path / "uw.csv", labels, layout="long",
                          columns={"id": "id", "class": "class", "rle": "segmentation"})
     assert (tmp_path / "uw.csv").read_bytes() == (uw / "train.csv").read_bytes()
+
+
+def test_layouts_match_the_real_files(real_dir, severstal, airbus, uw):
+    """Header spelling, id scheme and class order as in the competitions' own files."""
+    def first_rows(path, n=7):
+        return path.read_text().splitlines()[:n]
+
+    real = first_rows(real_dir / "severstal" / "test_pseudo_labels_khornlund.csv")
+    ours = first_rows(severstal / "train.csv")
+    assert real[0] == ours[0]
+    pattern = re.compile(r"^[0-9a-f]{9}\.jpg_[1-4],")
+    assert all(pattern.match(r) for r in real[1:] + ours[1:])
+    assert [r.split(",")[0][-1] for r in ours[1:5]] == ["1", "2", "3", "4"]
+    real = first_rows(real_dir / "airbus" / "train_ship_segmentations_v2.sample.csv")
+    ours = first_rows(airbus / "train_ship_segmentations_v2.csv")
+    assert real[0] == ours[0]
+    assert all(re.match(r"^[0-9a-f]{9}\.jpg,", r) for r in real[1:] + ours[1:])
+    real = first_rows(real_dir / "uw-madison" / "submission_predicted_azkalot1.csv")
+    ours = first_rows(uw / "train.csv")
+    assert real[0].split(",")[:2] == ours[0].split(",")[:2]  # the submission says "predicted"
+    id_class = re.compile(r"^case\d+_day\d+_slice_\d{4},(large_bowel|small_bowel|stomach),")
+    assert all(id_class.match(r) for r in real[1:] + ours[1:])
+    assert [r.split(",")[1] for r in real[1:4]] == [r.split(",")[1] for r in ours[1:4]]
+    real = first_rows(real_dir / "hubmap-kidney" / "submission_empty_optimox.csv")
+    assert re.match(r"^[0-9a-f]{9},$", real[1])  # the ids our TIFFs are named with
