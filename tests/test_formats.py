@@ -283,6 +283,10 @@ def test_pairs_codec_rejects_bad_constants():
         rlemask.PairsCodec("x", relative=False, base=1, empty="1 1")
     with pytest.raises(TypeError, match=r"the 'siim' format takes no option order"):
         rlemask.decode("1 2", (3, 4), order="F")
+    with pytest.raises(TypeError, match=r"'kaggle' format takes no option size \(its options: or"):
+        rlemask.decode("1 2", (3, 4), format="kaggle", order="C", size=3)
+    with pytest.raises(RLEError, match="starts are 1-based, must be >= 1"):
+        rlemask.PairsCodec("r1", relative=True, base=1, empty="").decode_mask("0 1", (3, 4))
 
 
 def test_warmup_compiles_a_registered_pairs_codec(clean_registry):

@@ -120,10 +120,11 @@ class PairsCodec:
             return "F"
         if self.order_option and list(options) == ["order"]:
             return check_order(options["order"])
-        known = "order" if self.order_option else "none"
+        known = ("order",) if self.order_option else ()
+        unknown = sorted(set(options) - set(known))
         raise TypeError(
-            f"the {self.name!r} format takes no option {', '.join(sorted(options))} "
-            f"(its options: {known}); received {options}"
+            f"the {self.name!r} format takes no option {', '.join(unknown)} "
+            f"(its options: {', '.join(known) or 'none'}); received {options}"
         )
 
     # ------------------------------------------------------------ format knowledge
