@@ -66,7 +66,7 @@ import numpy as np
 
 from rlemask._errors import DicomError, ImageError
 from rlemask._validation import check_size
-from rlemask.dicom import _luma, read_dicom, read_dicom_meta
+from rlemask.dicom import _luma, read_dicom, read_dicom_meta, read_dicom_scaled
 
 __all__ = ["image_shape", "read_image", "read_region", "source_of"]
 
@@ -262,6 +262,7 @@ def _read_dicom_fast(
             str(ds.file_meta.TransferSyntaxUID) == _JPEG_BASELINE
             and ds.get("PhotometricInterpretation") == "MONOCHROME2"
             and ds.get("BitsStored") == 8 and ds.get("SamplesPerPixel", 1) == 1
+            and ds.get("PixelRepresentation", 0) == 0
             and int(ds.get("NumberOfFrames", 1) or 1) == 1
             and float(ds.get("RescaleSlope", 1) or 1) == 1
             and float(ds.get("RescaleIntercept", 0) or 0) == 0
@@ -284,8 +285,9 @@ def _read_dicom(name: str, channels: int, reduce: int | tuple[int, int]) -> tupl
             return fast
         arr = read_dicom(name, dtype=np.float32)
         return reduce_array(arr, _factor(reduce, arr.shape)), 1.0
-    arr = read_dicom(name)
-    return arr, 1.0 / 255.0
+    # uint8 for plain 8-bit data, float32 0..1 otherwise: a 12- or 16-bit file read
+    # as float32 keeps its precision (never through 8-bit steps)
+    return read_dicom_scaled(name)
 
 
 # ---------------------------------------------------------------- TIFF

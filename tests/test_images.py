@@ -115,6 +115,10 @@ def test_dicom_through_read_dicom(tmp_path):
 
     path = get_testdata_file("CT_small.dcm")
     assert np.array_equal(rlemask.read_image(path), rlemask.read_dicom(path))
+    # 16-bit CT as float32: read_dicom's own values, not 8-bit steps
+    unit = rlemask.read_image(path, dtype=np.float32)
+    assert np.array_equal(unit, rlemask.read_dicom(path, dtype=np.float32))
+    assert len(np.unique(unit)) > 256
     assert rlemask.image_shape(path) == (128, 128)
     small = rlemask.read_image(path, reduce=2, dtype=np.float32)
     assert np.allclose(small, block_mean(rlemask.read_dicom(path, dtype=np.float32), 2), atol=1e-5)
