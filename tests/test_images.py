@@ -213,3 +213,25 @@ def test_read_region_of_png_crops(tmp_path, rng):
     image = rng.integers(0, 256, (20, 30), dtype=np.uint8)
     Image.fromarray(image).save(tmp_path / "a.png")
     assert np.array_equal(rlemask.read_region(tmp_path / "a.png", (3, 4, 5, 6)), image[3:8, 4:10])
+
+
+def test_read_region_decodes_only_the_tiles_it_needs(tmp_path, monkeypatch, rng):
+    image = rng.integers(0, 256, (256, 256), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "big.tif", image, tile=(64, 64), compression="zlib")
+    decoded = []
+    real = tifffile.TiffPage.decode
+
+    def counting(self):
+        fn = real.__get__(self)
+
+        def decode(data, index, **kwargs):
+            decoded.append(index)
+            return fn(data, index, **kwargs)
+
+        return decode
+
+    monkeypatch.setattr(tifffile.TiffPage, "decode", property(counting))
+    monkeypatch.setattr(tifffile.TiffPage, "asarray", lambda *a, **k: pytest.fail("whole page"))
+    got = rlemask.read_region(tmp_path / "big.tif", (60, 10, 50, 60))
+    assert np.array_equal(got, image[60:110, 10:70])
+    assert sorted(decoded) == [0, 1, 4, 5]  # tile rows 0-1, tile columns 0-1 of a 4 x 4 grid
