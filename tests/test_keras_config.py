@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from rlemask_keras.config import ON_ERROR, TrainConfig, option_flag
+pytest.importorskip("keras")  # TrainConfig.to_dict asks the model builders for defaults
+
+from rlemask_keras.config import ON_ERROR, TrainConfig, option_flag  # noqa: E402
+
+pytestmark = [pytest.mark.keras]
 
 
 @pytest.mark.parametrize(

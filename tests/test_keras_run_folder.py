@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from rlemask_keras import run_folder as rf
-from rlemask_keras.config import TrainConfig
+pytest.importorskip("keras")  # TrainConfig.to_dict asks the model builders for defaults
+
+from rlemask_keras import run_folder as rf  # noqa: E402
+from rlemask_keras.config import TrainConfig  # noqa: E402
+
+pytestmark = [pytest.mark.keras]
 
 
 def _run(out: Path, *, epoch: int = 2, report: bool = True, **settings) -> TrainConfig:
