@@ -334,9 +334,12 @@ def _read_tiff(name: str, channels: int, reduce: int | tuple[int, int]) -> tuple
 
 
 def _tiff_failures() -> tuple:
+    """What reading a file may raise (Pillow, tifffile), named once for every reader."""
     import tifffile
+    from PIL import Image
 
-    return _PIL_FAILURES + (tifffile.TiffFileError, MemoryError)
+    # DecompressionBombError: Pillow's guard against images over 2 * MAX_IMAGE_PIXELS
+    return _PIL_FAILURES + (tifffile.TiffFileError, MemoryError, Image.DecompressionBombError)
 
 
 # ---------------------------------------------------------------- public

@@ -235,3 +235,12 @@ def test_read_region_decodes_only_the_tiles_it_needs(tmp_path, monkeypatch, rng)
     got = rlemask.read_region(tmp_path / "big.tif", (60, 10, 50, 60))
     assert np.array_equal(got, image[60:110, 10:70])
     assert sorted(decoded) == [0, 1, 4, 5]  # tile rows 0-1, tile columns 0-1 of a 4 x 4 grid
+
+
+def test_pillow_size_guard_is_an_image_error(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    PILImage.fromarray(np.zeros((100, 200), np.uint8)).save(tmp_path / "huge.png")
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(rlemask.ImageError, match=r"huge\.png.*exceeds limit"):
+        rlemask.read_image(tmp_path / "huge.png")
