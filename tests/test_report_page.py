@@ -28,6 +28,7 @@ import rlemask
 from rlemask import report_page
 from rlemask.report_page import COLOURS, OUTCOMES, overlay_image, write_report_page
 from rlemask.synthetic import make_dataset
+from rlemask.synthetic_kinds import make_kind
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -73,59 +74,45 @@ def siim(tmp_path_factory):
     return SimpleNamespace(root=root, sub=sub, report=report, data=root)  # load_dataset
 
 
-def _write_jpegs(folder: Path, ids, shape, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for image_id in ids:
-        pixels = rng.integers(60, 190, size=shape, dtype=np.uint8)
-        Image.fromarray(pixels).save(folder / image_id, "JPEG", quality=80)
-
-
-def _scored(root: Path, truth: list[str], sub: list[str], **options):
-    """``rlemask.score`` of the CSV lines ``sub`` against ``truth``, written under ``root``."""
-    (root / "train.csv").write_text("\n".join(truth) + "\n")
-    (root / "sub.csv").write_text("\n".join(sub) + "\n")
-    return rlemask.score(root / "sub.csv", root / "train.csv", **options)
+def _scored(root: Path, truth_csv: Path, lines: list[str], **options):
+    """``rlemask.score`` of the submission ``lines`` (CSV) against ``truth_csv``."""
+    (root / "sub.csv").write_text("\n".join(lines) + "\n")
+    return rlemask.score(root / "sub.csv", truth_csv, **options)
 
 
 @pytest.fixture(scope="module")
 def severstal(tmp_path_factory):
-    """6 steel strips of 32 x 200 with defects of 4 classes (v1 layout); per-class Dice."""
-    root = tmp_path_factory.mktemp("severstal")
-    ids = [f"{k:04x}a1b2c.jpg" for k in range(6)]
-    truth, sub = ["ImageId_ClassId,EncodedPixels"], ["ImageId_ClassId,EncodedPixels"]
-    for i, image_id in enumerate(ids):
-        for cls in range(1, 5):
-            mask = np.zeros((32, 200), np.uint8)
-            if (i + cls) % 3 == 0:
-                mask[4:20, 20 * cls : 20 * cls + 30] = 1
-            pred = _perturbed(mask, i)
-            truth.append(f"{image_id}_{cls},{rlemask.encode(mask, format='kaggle')}")
-            sub.append(f"{image_id}_{cls},{rlemask.encode(pred, format='kaggle')}")
-    report = _scored(root, truth, sub, metric="class-dice", shape=(32, 200))
-    _write_jpegs(root / "train_images", ids, (32, 200), 1)
+    """``rlemask synth --kind severstal``: 6 strips of 32 x 200, 4 classes (v1 layout);
+    per-class Dice of a perturbed copy."""
+    root = make_kind(tmp_path_factory.mktemp("severstal"), "severstal", n_images=6,
+                     size=(32, 200), seed=1)
+    truth = rlemask.read_labels(root / "train.csv")
+    lines = ["ImageId_ClassId,EncodedPixels"]
+    for i, image_id in enumerate(truth.ids):
+        for cls in truth.classes:
+            pred = _perturbed(truth.mask(image_id, cls, (32, 200)), i + int(cls))
+            lines.append(f"{image_id}_{cls},{rlemask.encode(pred, format='kaggle')}")
+    report = _scored(root, root / "train.csv", lines, metric="class-dice", shape=(32, 200))
     return SimpleNamespace(root=root, report=report, data=root / "train_images")
 
 
 @pytest.fixture(scope="module")
 def airbus(tmp_path_factory):
-    """5 tiles of 64 x 64 with 0-3 ships each, one row per ship; the F2 sweep."""
-    root = tmp_path_factory.mktemp("airbus")
-    ids = [f"{k:05x}e7.jpg" for k in range(5)]
-    truth, sub = ["ImageId,EncodedPixels"], ["ImageId,EncodedPixels"]
-    for i, image_id in enumerate(ids):
-        ships = [(4 + 18 * s, 6 + 10 * s) for s in range(i % 4)]
-        if not ships:
-            truth.append(f"{image_id},")
-            sub.append(f"{image_id},{'' if i else '100 20'}")
-        for s, (y, x) in enumerate(ships):
-            mask = np.zeros((64, 64), np.uint8)
-            mask[y : y + 8, x : x + 14] = 1
-            truth.append(f"{image_id},{rlemask.encode(mask, format='kaggle')}")
-            if s != 1:  # the second ship of each image is missed
-                sub.append(f"{image_id},{rlemask.encode(np.roll(mask, s, 1), format='kaggle')}")
-    report = _scored(root, truth, sub, metric="f2-sweep", shape=(64, 64))
-    _write_jpegs(root / "train_v2", ids, (64, 64), 2)
+    """``rlemask synth --kind airbus``: 8 tiles of 96 x 96, one row per ship; the F2 sweep of a
+    copy missing every other ship (the first of each image) and with one false alarm."""
+    root = make_kind(tmp_path_factory.mktemp("airbus"), "airbus", n_images=8, size=(96, 96),
+                     seed=2, positive_fraction=0.75)
+    truth = rlemask.read_labels(root / "train_ship_segmentations_v2.csv")
+    lines, false_alarm = ["ImageId,EncodedPixels"], True
+    for image_id in truth.ids:
+        ships = truth.objects(image_id, None, (96, 96))
+        kept = [np.roll(ship.to_mask(), 1, axis=1) for ship in ships[1::2]]
+        if not ships and false_alarm:
+            kept, false_alarm = [_perturbed(np.zeros((96, 96), np.uint8), 0)], False
+        lines += [f"{image_id},{rlemask.encode(m, format='kaggle')}" for m in kept] or [
+            f"{image_id},"]
+    report = _scored(root, root / "train_ship_segmentations_v2.csv", lines, metric="f2-sweep",
+                     shape=(96, 96))
     data = rlemask.load_dataset(root / "train_v2", report.truth)  # a Dataset, not a folder
     return SimpleNamespace(root=root, report=report, data=data)
 
