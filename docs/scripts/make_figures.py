@@ -4,6 +4,8 @@ Nothing in ``docs/_static`` is made by hand:
 
 * ``pooled_dice.md``  — ``docs/scripts/pooled_dice.py``;
 * ``compare.md``      — ``benchmarks/compare.py`` (rlemask vs pycocotools vs numpy);
+* ``report_page.png`` — ``docs/scripts/report_page_screenshot.py`` (the
+  error-analysis page in headless Chromium);
 * ``demo_report.md``, ``demo_curves.png``, ``demo_overlays.png`` — copied from
   the output of ``make demo`` (``runs/demo``), which is run first if missing;
 * ``activation.md``   — ``benchmarks/activation_experiment.py`` (run with
@@ -46,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
     run_to_file([py, "docs/scripts/pooled_dice.py"], static / "pooled_dice.md")
     run_to_file([py, "benchmarks/compare.py"], static / "compare.md")
+    # the error-analysis page, photographed in headless Chromium (make browser)
+    subprocess.run([py, "docs/scripts/report_page_screenshot.py", str(static)], cwd=ROOT,
+                   check=True)
 
     demo = ROOT / "runs" / "demo"
     if not (demo / "report.md").exists():
