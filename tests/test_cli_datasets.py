@@ -56,10 +56,6 @@ def test_cache_and_plot_a_multi_class_data_set(steel, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"wrote {png} (0007a71bf.jpg: 2 RLE rows (classes 2, 4))\n"
     assert png.read_bytes()[:4] == b"\x89PNG"
-    result = _rlemask("plot", steel, "--overview", "--samples", "2", "-o", tmp_path / "o.png")
-    assert result.returncode == 0 and "overview of 3 images" in result.stdout, result.stderr
-    result = _rlemask("plot", steel, "0007a71bf", "-o", png)  # the id keeps its .jpg
-    assert result.returncode == 2 and "no image with id '0007a71bf'" in result.stderr
 
 
 def test_cache_on_error_skip_lists_the_corrupt_file(steel, tmp_path):
@@ -79,3 +75,22 @@ def test_cache_on_error_skip_lists_the_corrupt_file(steel, tmp_path):
     cache = rlemask.SampleCache(out)
     assert [s["id"] for s in cache.skipped] == ["0007a71bf.jpg"]
     assert cache.ids == ["0002cc93b.jpg", "000a4bcdd.jpg"]
+
+
+def test_synth_cache_plot_of_uw_madison_slices(tmp_path):
+    """synth --kind uw-madison, then cache (pad) and plot, with no flag about the layout."""
+    data_dir, out = tmp_path / "uw", tmp_path / "cache"
+    result = _rlemask("synth", data_dir, "--kind", "uw-madison", "--images", "2", "--depth", "2")
+    assert result.returncode == 0, result.stderr
+    result = _rlemask("cache", data_dir, out, "--size", "32", "--policy", "pad", "--workers", "1",
+                      "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "4 samples at " in result.stdout and "large_bowel: " in result.stdout
+    cache = rlemask.SampleCache(out)
+    assert cache.classes == ("large_bowel", "small_bowel", "stomach") and cache.policy == "pad"
+    data = rlemask.load_dataset(data_dir, data_dir / "train.csv")
+    for row, image_id in enumerate(cache.ids):
+        _, mask = data.sample(image_id)
+        np.testing.assert_array_equal(cache.layout(row).to_image(cache.masks[row]), mask)
+    result = _rlemask("plot", data_dir, "--overview", "--samples", "2", "-o", tmp_path / "o.png")
+    assert result.returncode == 0 and "overview of 4 images" in result.stdout, result.stderr

@@ -630,3 +630,20 @@ def test_the_datasets_page_examples_run(tmp_path, monkeypatch):
     result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS,
                               raise_on_error=False, verbose=False)
     assert result.attempted > 10 and result.failed == 0
+
+
+def test_plot_command_helpers_name_ids_as_the_data_set_does(steel, tmp_path):
+    """The id a user types for a Severstal image keeps its .jpg (in-process, no subprocess)."""
+    import argparse
+
+    from rlemask.cli import CommandError
+    from rlemask.cli.plot import _plot_dataset
+
+    root, _ = steel
+    data = rlemask.load_dataset(root, root / "train.csv")
+    args = argparse.Namespace(overview=False, image_id="0002cc93b", data=str(root))
+    with pytest.raises(CommandError, match="no image with id '0002cc93b'"):
+        _plot_dataset(args, data)
+    args.overview, args.samples, args.seed = True, 2, 0
+    fig, what = _plot_dataset(args, data)
+    assert what == "overview of 3 images" and len(fig.axes) == 5
