@@ -37,7 +37,7 @@ def severstal(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def airbus(tmp_path_factory):
-    return make_kind(tmp_path_factory.mktemp("air"), "airbus", n_images=6, seed=1,
+    return make_kind(tmp_path_factory.mktemp("air"), "airbus", n_images=4, seed=1,
                      positive_fraction=0.5)
 
 
@@ -71,7 +71,7 @@ def test_severstal_layout_and_labels(severstal):
 
 def test_airbus_layout_and_ships(airbus):
     images = sorted((airbus / "train_v2").iterdir())
-    assert len(images) == 6 and all(HEX9.match(p.stem) for p in images)
+    assert len(images) == 4 and all(HEX9.match(p.stem) for p in images)
     header, rows = header_and_rows(airbus / "train_ship_segmentations_v2.csv")
     assert header == "ImageId,EncodedPixels"
     labels = rlemask.read_labels(airbus / "train_ship_segmentations_v2.csv")
@@ -79,10 +79,10 @@ def test_airbus_layout_and_ships(airbus):
     for image_id, rle in rows:
         by_id.setdefault(image_id, 0)
         by_id[image_id] += rle != ""
-    assert sum(n > 0 for n in by_id.values()) == 3  # round(6 * 0.5) images with ships
+    assert sum(n > 0 for n in by_id.values()) == 2  # round(4 * 0.5) images with ships
     blank = [r for r in rows if r[1] == ""]
     assert all(by_id[r[0]] == 0 for r in blank)  # one blank row only for an image with none
-    assert len(blank) == 3 and len({r[0] for r in blank}) == 3
+    assert len(blank) == 2 and len({r[0] for r in blank}) == 2
     seen = [r[0] for r in rows]
     for i, name in enumerate(dict.fromkeys(seen)):
         shape = rlemask.image_shape(airbus / "train_v2" / name)
@@ -162,7 +162,7 @@ def test_hubmap_default_is_at_least_8000_pixels(tmp_path):
 
 
 def test_same_seed_same_bytes_and_siim_default(tmp_path, airbus):
-    again = make_kind(tmp_path / "again", "airbus", n_images=6, seed=1, positive_fraction=0.5)
+    again = make_kind(tmp_path / "again", "airbus", n_images=4, seed=1, positive_fraction=0.5)
     name = "train_ship_segmentations_v2.csv"
     assert (again / name).read_bytes() == (airbus / name).read_bytes()
     for p in (airbus / "train_v2").iterdir():
