@@ -16,6 +16,16 @@ preprocessing to images in 0..1 (the range :class:`rlemask_keras.DataGenerator`
 yields).  So ``encoder_weights="imagenet"`` works for grey X-rays, and a
 model trained from scratch sees the same input scale as a pretrained one.
 
+``"resnet18"`` and ``"resnet34"`` are keras-hub backbones
+(``keras_hub.models.ResNetBackbone``, basic blocks), available when
+keras-hub is installed (``pip install keras-hub``); without it, asking for
+them raises a ``ModuleNotFoundError`` saying so.  They are listed by
+:func:`encoders` either way (:func:`is_available` tells).  Their ImageNet
+weights are keras-hub's presets (``resnet_18_imagenet``; keras-hub has no
+plain ResNet-34 preset), downloaded by keras-hub.  (keras-hub is not
+installed where this adapter is tested: these two are built from
+keras-hub's documented API, and only the missing-package message is tested.)
+
 ImageNet weights are downloaded by Keras on first use into
 ``~/.keras/models/``.  On a machine without internet, fetch them elsewhere
 (``keras.applications.ResNet50(include_top=False, weights="imagenet")``
@@ -41,7 +51,15 @@ from typing import Any
 import keras
 from keras import ops
 
-__all__ = ["encoders", "EncoderInput", "EncoderGate", "ENCODER_DEPTH", "encoder_features"]
+__all__ = [
+    "encoders",
+    "is_available",
+    "decoder_filters",
+    "EncoderInput",
+    "EncoderGate",
+    "ENCODER_DEPTH",
+    "encoder_features",
+]
 
 #: down-sampling steps of every supported encoder (output stride 2**5 = 32)
 ENCODER_DEPTH = 5
@@ -59,6 +77,15 @@ class _Spec:
     skips: tuple[str | None, str | None, str | None, str | None]  # strides 2, 4, 8, 16
     # the decoder's widths are `filters` times this (EfficientNet's width coefficient)
     width: float = 1.0
+    # keras-hub ResNetBackbone: blocks per stack (None: a keras.applications network)
+    hub_blocks: tuple[int, int, int, int] | None = None
+    hub_preset: str | None = None  # its ImageNet preset
+
+
+def _hub_resnet(blocks: tuple[int, int, int, int], preset: str | None) -> _Spec:
+    """A keras-hub basic-block ResNet: skips after the stem and the last block of stacks 0-2."""
+    skips = ("conv1_relu", *(f"stack{k}_block{blocks[k] - 1}_out" for k in range(3)))
+    return _Spec("ResNetBackbone", "torch", skips, hub_blocks=blocks, hub_preset=preset)
 
 
 # EfficientNet B0-B7 (Tan & Le, 2019) share their block names: the last layer
@@ -130,6 +157,9 @@ _SPECS: dict[str, _Spec] = {
         f"efficientnetb{k}": _Spec(f"EfficientNetB{k}", "0-255", _EFFICIENTNET_SKIPS, width)
         for k, width in enumerate(_EFFICIENTNET_WIDTHS)
     },
+    # keras-hub backbones (need keras-hub); torch-style ImageNet normalisation
+    "resnet18": _hub_resnet((2, 2, 2, 2), "resnet_18_imagenet"),
+    "resnet34": _hub_resnet((3, 4, 6, 3), None),
     "mobilenetv2": _Spec(
         "MobileNetV2",
         "-1..1",
@@ -144,7 +174,11 @@ _SPECS: dict[str, _Spec] = {
 
 # ImageNet channel means in BGR order, 0..255 (keras.applications.imagenet_utils, mode "caffe")
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-_MODES = ("caffe", "0-255", "-1..1")
+# ImageNet channel means and deviations in RGB order, 0..1 (mode "torch", keras-hub's ResNet)
+_TORCH_MEAN = (0.485, 0.456, 0.406)
+_TORCH_STD = (0.229, 0.224, 0.225)
+_MODES = ("caffe", "0-255", "-1..1", "torch")
+_HUB_INSTALL = "pip install keras-hub"
 
 
 def _check_depth(depth: Any, maximum: int, context: str = "") -> None:
@@ -176,6 +210,19 @@ def decoder_filters(name: str | None, filters: int) -> int:
     return max(1, round(filters * _spec(name).width))
 
 
+def is_available(name: str) -> bool:
+    """Whether encoder ``name`` can be built here (keras-hub backbones need keras-hub).
+
+    Examples
+    --------
+    >>> is_available("resnet50")
+    True
+    """
+    import importlib.util
+
+    return _spec(name).hub_blocks is None or importlib.util.find_spec("keras_hub") is not None
+
+
 def encoders() -> list[str]:
     """Names accepted by ``unet(..., encoder=NAME)`` and ``unet_plus_plus``, sorted.
 
@@ -203,11 +250,12 @@ class EncoderInput(keras.layers.Layer):
     ``"caffe"`` (ResNet): scaled to 0..255, RGB to BGR, ImageNet channel
     means subtracted; ``"0-255"`` (networks that rescale inside, such as
     EfficientNetV2 and ConvNeXt): scaled to 0..255; ``"-1..1"`` (MobileNetV2):
-    ``2 x - 1``.
+    ``2 x - 1``; ``"torch"`` (keras-hub's ResNet): ImageNet means subtracted
+    and divided by the deviations, in 0..1 RGB.
 
     Parameters
     ----------
-    mode : {"caffe", "0-255", "-1..1"}
+    mode : {"caffe", "0-255", "-1..1", "torch"}
         The encoder's preprocessing convention.
     **kwargs
         Passed to ``keras.layers.Layer`` (``name``, ``dtype``).
@@ -243,6 +291,9 @@ class EncoderInput(keras.layers.Layer):
             x = ops.concatenate([x, x, x], axis=-1)
         if self.mode == "-1..1":
             return x * 2.0 - 1.0
+        if self.mode == "torch":
+            mean = ops.convert_to_tensor(_TORCH_MEAN, dtype=self.compute_dtype)
+            return (x - mean) / ops.convert_to_tensor(_TORCH_STD, dtype=self.compute_dtype)
         x = x * 255.0
         if self.mode == "caffe":
             x = ops.flip(x, axis=-1)  # RGB -> BGR
@@ -310,9 +361,49 @@ def _load_weights(model: keras.Model, name: str, weights: Any) -> None:
         ) from err
 
 
+def _hub_backbone(name: str, spec: _Spec, weights: Any, shape: tuple) -> keras.Model:
+    """The keras-hub ResNet ``name`` on 3-channel input: random, a preset, or a weights file."""
+    try:
+        import keras_hub
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            f"Encoder {name!r} is a keras-hub backbone and keras-hub is not installed: "
+            f"{_HUB_INSTALL}"
+        ) from None
+    image_shape = (*shape, 3)
+    if isinstance(weights, str) and weights.lower() == "imagenet":
+        if spec.hub_preset is None:
+            raise ValueError(
+                f"keras-hub has no ImageNet preset of encoder {name!r}: pass None or the path "
+                f"of a weights file. Received: encoder_weights={weights!r}"
+            )
+        return keras_hub.models.ResNetBackbone.from_preset(
+            spec.hub_preset, image_shape=image_shape
+        )
+    model = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[7],
+        stackwise_num_filters=[64, 128, 256, 512],
+        stackwise_num_blocks=list(spec.hub_blocks),
+        stackwise_num_strides=[1, 2, 2, 2],
+        block_type="basic_block",
+        image_shape=image_shape,
+    )
+    if weights is not None and not (isinstance(weights, str) and weights.lower() == "none"):
+        if not isinstance(weights, (str, os.PathLike)):
+            raise TypeError(
+                "`encoder_weights` must be None, 'imagenet' or a path. "
+                f"Received: encoder_weights={weights!r}"
+            )
+        _load_weights(model, name, weights)
+    return model
+
+
 def _backbone(name: str, weights: Any, shape: tuple[int | None, int | None]) -> keras.Model:
     """The keras.applications network ``name`` without its top, on 3-channel input."""
     spec = _spec(name)
+    if spec.hub_blocks is not None:
+        return _hub_backbone(name, spec, weights, shape)
     constructor = getattr(keras.applications, spec.application)
     kwargs: dict[str, Any] = {"include_top": False, "input_shape": (*shape, 3)}
     if weights is None or (isinstance(weights, str) and weights.lower() == "none"):

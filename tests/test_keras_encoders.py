@@ -6,6 +6,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import importlib.util  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -20,6 +22,7 @@ from rlemask_keras.encoders import (  # noqa: E402
     decoder_filters,
     encoder_features,
     encoders,
+    is_available,
 )
 from rlemask_keras.losses import bce_dice_loss  # noqa: E402
 from rlemask_keras.metrics import DiceCoefficient  # noqa: E402
@@ -32,8 +35,14 @@ pytestmark = [
 ]
 
 TESTED = ["resnet50", "efficientnetv2b0"]
-# EfficientNet B1-B7 share B0's layer names (checked below); building B7 alone takes 4 s
-BUILT = [name for name in sorted(_SPECS) if not name.startswith("efficientnetb") or name[-1] == "0"]
+# EfficientNet B1-B7 share B0's layer names (checked below); building B7 alone takes 4 s.
+# keras-hub backbones are tested apart (keras-hub is optional)
+BUILT = [
+    name
+    for name, spec in sorted(_SPECS.items())
+    if spec.hub_blocks is None and (not name.startswith("efficientnetb") or name[-1] == "0")
+]
+HAS_KERAS_HUB = importlib.util.find_spec("keras_hub") is not None
 
 
 def _batch(channels, n=2, size=64, seed=0):
@@ -131,8 +140,32 @@ def test_encoder_input_preprocessing_matches_keras_applications():
     out = keras.ops.convert_to_numpy(EncoderInput("0-255")(grey))
     assert out.shape == (2, 4, 4, 3)
     np.testing.assert_allclose(out, np.repeat(grey, 3, -1) * 255, rtol=1e-6)
+    # torch: keras-hub's ResNet normalisation, (x - mean) / std per RGB channel in 0..1
+    got = keras.ops.convert_to_numpy(EncoderInput("torch")(rgb))
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    np.testing.assert_allclose(got, (rgb - mean) / std, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="Received: mode='bgr'"):
         EncoderInput("bgr")
+
+
+@pytest.mark.skipif(HAS_KERAS_HUB, reason="keras-hub is installed")
+def test_keras_hub_backbones_say_what_to_install_when_it_is_missing():
+    assert {"resnet18", "resnet34"} <= set(encoders())
+    assert not is_available("resnet18") and is_available("resnet50")
+    for builder in (unet, unet_plus_plus):
+        with pytest.raises(ModuleNotFoundError, match=r"'resnet18' is a keras-hub backbone and "
+                           r"keras-hub is not installed: pip install keras-hub"):
+            builder((64, 64, 1), encoder="resnet18")
+
+
+@pytest.mark.skipif(not HAS_KERAS_HUB, reason="needs keras-hub")
+@pytest.mark.parametrize("name", ["resnet18", "resnet34"])
+def test_keras_hub_backbones_build_with_skips_at_their_strides(name):
+    model = unet((64, 64, 1), filters=4, encoder=name)
+    assert model.output_shape == (None, 64, 64, 1)
+    assert model.get_layer("dec2_concat").output.shape[1:3] == (32, 32)
+    y = model.predict(np.zeros((1, 64, 64, 1), np.float32), verbose=0)
+    assert y.shape == (1, 64, 64, 1)
 
 
 def test_weights_file_is_loaded_into_the_encoder(tmp_path):
