@@ -22,9 +22,11 @@ row bands for row-major ones (``kaggle`` with ``order="C"``).  The writer
 knows the grid, so it knows which tiles touch each stretch of columns (rows):
 the moment the last of them has arrived, that stretch is blended,
 thresholded, encoded into runs and freed.  Fed in scan order, it holds about
-one band plus one overlap: ``H x (tile + overlap)`` float32 sums and weights,
-8 bytes per pixel (30,000 x 576 x 8 B = 138 MB for a 30,000-pixel-high image
-in 512-pixel tiles, against 3.6 GB for one dense float32 map).  Tiles may
+one band: ``H x tile`` float32 sums and weights, 8 bytes per pixel (the
+stretch a band shares with the next one is part of that band): 30,000 x 512
+x 8 B = 123 MB for a 30,000-pixel-high image in 512-pixel tiles, against
+3.6 GB for one dense float32 map (measured: ``benchmarks/compare_tiles.py``,
+docs/performance.md).  :attr:`TileWriter.peak_bytes` reports it.  Tiles may
 come in any order: a stretch is still encoded exactly when its last tile
 arrives, but bands stay open longer, so memory grows (a warning says so).
 
