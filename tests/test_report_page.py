@@ -25,8 +25,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import rlemask
-from rlemask import report_page
-from rlemask.report_page import COLOURS, OUTCOMES, overlay_image, write_report_page
+from rlemask import report_overlays, report_page
+from rlemask.report_overlays import COLOURS, overlay_image
+from rlemask.report_page import OUTCOMES, write_report_page
 from rlemask.synthetic import make_dataset
 from rlemask.synthetic_kinds import make_kind
 
@@ -251,7 +252,7 @@ def test_a_rewrite_replaces_the_overlays_and_a_failure_keeps_the_old_page(
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(report_page, "_draw_row", fail)
+    monkeypatch.setattr(report_page, "draw_overlay", fail)
     with pytest.raises(RuntimeError, match="disk full"):
         write_report_page(siim.report, tmp_path, data=siim.data)
     assert (tmp_path / "index.html").read_text() == before
@@ -352,7 +353,7 @@ def test_overlay_colours_are_the_three_okabe_ito_blends_with_a_box_per_region():
 
 
 def test_large_images_are_drawn_reduced_keeping_every_region(siim, tmp_path, monkeypatch):
-    monkeypatch.setattr(report_page, "MAX_OVERLAY_SIDE", 32)  # as a 30,000 px image at 4,096
+    monkeypatch.setattr(report_overlays, "MAX_OVERLAY_SIDE", 32)  # as a 30,000 px image at 4,096
     page = write_report_page(siim.report, tmp_path, data=siim.data, max_thumbnails=16)
     for row in siim.report.per_image:
         if not row["truth_area"]:
@@ -364,8 +365,8 @@ def test_large_images_are_drawn_reduced_keeping_every_region(siim, tmp_path, mon
                                     32, method="any")
         pred = rlemask.resize_mask(siim.report.submission.mask(row["image_id"], None, (128, 128)),
                                    32, method="any")
-        painted = full < 4 * report_page._LEVELS  # not a box outline
-        states = (full // report_page._LEVELS)[painted]
+        painted = full < 4 * report_overlays.LEVELS  # not a box outline
+        states = (full // report_overlays.LEVELS)[painted]
         assert (states == (truth + 2 * pred)[painted]).all() and painted.mean() > 0.5
     assert page.is_file()
 
