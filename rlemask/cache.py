@@ -326,9 +326,8 @@ class SampleCache:
             raise IndexError(f"index {i} is out of range for a cache of {n}")
         row = self._rows[i % n]
         layouts = self._index.get("layouts")
-        if layouts is None:  # resize: the image's shape was not needed to build
-            shape = self._index.get("image_shapes", [None] * (row + 1))[row]
-            return SampleLayout("resize", tuple(shape or self.img_size), self.img_size, 0, 0)
+        if layouts is None:  # resize: the build did not need the shape; the header gives it
+            return SampleLayout("resize", read_shape(self.paths[i % n]), self.img_size, 0, 0)
         top, left, h, w = layouts[row]
         return SampleLayout(self.policy, (h, w), self.img_size, top, left)
 

@@ -219,9 +219,30 @@ def read_pixels(path: str | os.PathLike, *, reduce: int = 1) -> tuple[np.ndarray
 
     if reduce > 1:
         return read_image(path, dtype=np.float32, reduce=reduce), 1.0
-    if _named_dicom(path) or source_of(path) == "dicom":
+    kind = "dicom" if _named_dicom(path) else source_of(path)
+    if kind == "dicom":
         return read_dicom_scaled(path)
+    if _more_than_8_bits(path, kind):  # rounded once, after the resize, as for DICOM
+        return read_image(path, dtype=np.float32), 1.0
     return read_image(path, dtype=np.uint8), 1.0 / 255
+
+
+def _more_than_8_bits(path: str | os.PathLike, kind: str) -> bool:
+    """Whether a PNG or TIFF stores more than 8 bits per sample (read from its header)."""
+    try:
+        if kind == "tiff":
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                return np.dtype(tif.pages[0].dtype).itemsize > 1
+        if kind == "png":
+            from PIL import Image
+
+            with Image.open(path) as im:
+                return im.mode.startswith("I") or im.mode == "F"
+    except (OSError, ValueError):  # corrupt: the read that follows names the file and why
+        pass
+    return False
 
 
 def _named_dicom(path: str | os.PathLike) -> bool:

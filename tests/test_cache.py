@@ -649,3 +649,84 @@ def test_on_error_skip_lists_corrupt_files(tmp_path, dataset):
         build_cache(files, more, tmp_path / "d", img_size=SIZE, workers=1, progress=False)
     with pytest.raises(ValueError, match="`on_error`"):
         build_cache(files, more, tmp_path / "e", img_size=SIZE, on_error="ignore")
+
+
+# --- any size, C classes, pad (issue 22) ---------------------------------------------------
+
+
+@pytest.fixture
+def strips(tmp_path):
+    """Three 19 x 45 PNGs (odd, non-square) named with their .png, labels of three classes."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    paths, rows = [], {}
+    for k in range(3):
+        path = tmp_path / "strips" / f"s{k}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (19, 45)).astype(np.uint8)).save(path)
+        paths.append(path)
+        rows[path.name] = {}
+        for c in ("a", "b", "c"):
+            mask = (rng.random((19, 45)) < (0.3 if (k + ord(c)) % 3 else 0.0)).astype(np.uint8)
+            rows[path.name][c] = [rlemask.encode(mask, format="kaggle")] if mask.any() else []
+    return paths, rows
+
+
+def test_multi_class_labels_by_mapping_with_ids(tmp_path, strips):
+    paths, rows = strips
+    ids = [p.name for p in paths]
+    cache = build_cache(paths, rows, tmp_path / "c", img_size=(7, 13), ids=ids, format="kaggle",
+                        workers=1, progress=False)
+    assert cache.ids == ids and cache.classes == ("a", "b", "c")
+    assert cache.masks.shape == (3, 7, 13, 3) and cache.images.shape == (3, 7, 13)
+    expected_positive = [[bool(rows[i][c]) for c in "abc"] for i in ids]
+    assert cache.positive_classes.tolist() == expected_positive
+    assert cache.positive.tolist() == [any(r) for r in expected_positive]
+    layout = cache.layout(1)  # resize: the image's own shape, from its header
+    assert layout.image_shape == (19, 45) and layout.sample_shape == (7, 13)
+    assert layout.to_image(cache.masks[1]).shape == (19, 45, 3)
+    for row, path in enumerate(paths):
+        image, mask = load_sample(path, rows[path.name], img_size=(7, 13), format="kaggle")
+        np.testing.assert_array_equal(cache[row][0], image)
+        np.testing.assert_array_equal(cache[row][1], mask)
+    # a class order of one's own; classes the labels do not have are refused
+    again = build_cache(paths, rows, tmp_path / "d", img_size=(7, 13), ids=ids,
+                        format="kaggle", classes=("c", "a", "b"), workers=1, progress=False)
+    np.testing.assert_array_equal(again.masks[:, ..., 0], cache.masks[:, ..., 2])
+    with pytest.raises(ValueError, match=r"classes \['c'\] not in classes=\('a', 'b'\)"):
+        build_cache(paths, rows, tmp_path / "e", ids=ids, classes=("a", "b"), progress=False)
+    with pytest.raises(ValueError, match="one id per path"):
+        build_cache(paths, rows, tmp_path / "e", ids=ids[:2], progress=False)
+
+
+def test_a_labels_object_brings_its_classes_and_format(tmp_path, strips):
+    paths, rows = strips
+    lines = ["ImageId,ClassId,EncodedPixels"] + [
+        f"{i},{c},{r}" for i, by_class in rows.items() for c, rs in by_class.items()
+        for r in (rs or [""])]
+    (tmp_path / "l.csv").write_text("\n".join(lines) + "\n")
+    labels = rlemask.read_labels(tmp_path / "l.csv", format="kaggle")
+    ids = [p.name for p in paths]
+    cache = build_cache(paths, labels, tmp_path / "c", img_size=(19, 45), ids=ids, workers=1,
+                        progress=False)
+    assert cache.classes == ("a", "b", "c") and cache.format == "kaggle"
+    for row, image_id in enumerate(ids):
+        truth = labels.masks(image_id, shape=(19, 45))
+        np.testing.assert_array_equal(cache.masks[row], np.moveaxis(truth, 0, -1))
+
+
+def test_pad_cache_of_one_size_is_load_samples_padding(tmp_path, strips):
+    paths, rows = strips
+    ids = [p.name for p in paths]
+    cache = build_cache(paths, rows, tmp_path / "c", img_size=8, ids=ids, format="kaggle",
+                        policy="pad", workers=1, progress=False)
+    assert cache.img_size == (24, 48) and cache.policy == "pad"
+    for row, path in enumerate(paths):
+        image, mask = load_sample(path, rows[path.name], img_size=8, format="kaggle",
+                                  policy="pad")
+        np.testing.assert_array_equal(cache[row][0], image)
+        np.testing.assert_array_equal(cache[row][1], mask)
+        layout = cache.layout(row)
+        assert (layout.top, layout.left, layout.image_shape) == (2, 1, (19, 45))
+    assert SampleCache(tmp_path / "c").layout(-1) == cache.layout(2)

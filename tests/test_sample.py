@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rlemask
 from rlemask import load_sample
@@ -171,3 +173,120 @@ def test_synthetic_data_set_round_trip(tmp_path):
         assert image.shape == mask.shape == (32, 32)
         full = rlemask.merge(rles, shape=(128, 128))
         np.testing.assert_array_equal(mask, rlemask.resize_mask(full, 32, method="area"))
+
+
+# --- any image, any shape, C classes, resize or pad (issue 22) -----------------------------
+
+
+def _png(path, pixels):
+    from PIL import Image
+
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_png_sample_at_odd_non_square_sizes_against_the_slow_reference(tmp_path, bits):
+    import reference_geometry as ref
+
+    rng = np.random.default_rng(bits)
+    top = 2**bits - 1
+    pixels = rng.integers(0, top + 1, (23, 37)).astype(np.uint8 if bits == 8 else np.uint16)
+    path = _png(tmp_path / "a.png", pixels)
+    for size in [(7, 11), (23, 37), (46, 9), (11, 37)]:
+        image, mask = load_sample(path, [], img_size=size)
+        assert image.shape == mask.shape == size
+        # slow and obvious: exact area means, rounded to the nearest 8-bit step
+        expected = np.rint(ref.resize_image_area(pixels, *size) / top * 255)
+        assert np.abs(np.rint(image * 255) - expected).max() <= 1  # ties may round apart
+        assert np.mean(np.rint(image * 255) == expected) > 0.95
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    h=st.integers(1, 19), w=st.integers(1, 19), oh=st.integers(1, 12), ow=st.integers(1, 12),
+    n_classes=st.integers(1, 3), seed=st.integers(0, 1000),
+)
+def test_each_class_resized_binary_safe_against_the_slow_reference(h, w, oh, ow, n_classes,
+                                                                    seed, tmp_path_factory):
+    import reference_geometry as geo
+    import reference_rle as ref
+
+    rng = np.random.default_rng(seed)
+    folder = tmp_path_factory.mktemp("s")
+    path = _png(folder / "a.png", rng.integers(0, 256, (h, w)).astype(np.uint8))
+    truth = (rng.random((n_classes, h, w)) < 0.4).astype(np.uint8)
+    rows = {f"c{c}": ([ref.kaggle_encode(truth[c])] if truth[c].any() else [])
+            for c in range(n_classes)}
+    _, mask = load_sample(path, rows, img_size=(oh, ow), format="kaggle")
+    assert mask.shape == (oh, ow, n_classes) and mask.dtype == np.uint8
+    for c in range(n_classes):
+        np.testing.assert_array_equal(mask[..., c], geo.resize_mask_area(truth[c], oh, ow))
+
+
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(1, 30), w=st.integers(1, 30), mh=st.integers(1, 16), mw=st.integers(1, 16),
+       seed=st.integers(0, 1000))
+def test_pad_keeps_every_pixel_centred_and_maps_back(h, w, mh, mw, seed, tmp_path_factory):
+    import reference_rle as ref
+
+    from rlemask.sample import sample_layout
+
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (h, w)).astype(np.uint8)
+    path = _png(tmp_path_factory.mktemp("p") / "a.png", pixels)
+    truth = (rng.random((h, w)) < 0.5).astype(np.uint8)
+    rle = ref.kaggle_encode(truth) if truth.any() else ""
+    image, mask = load_sample(path, {"x": [rle] if rle else [], "y": []}, img_size=(mh, mw),
+                              format="kaggle", policy="pad")
+    # slow and obvious: the next multiples, the spare pixels split (the odd one after)
+    H, W = -(-h // mh) * mh, -(-w // mw) * mw
+    top, left = (H - h) // 2, (W - w) // 2
+    padded = np.pad(pixels, ((top, H - h - top), (left, W - w - left)))
+    np.testing.assert_array_equal(image, to_unit(padded))
+    np.testing.assert_array_equal(mask[..., 0], np.pad(truth, ((top, H - h - top),
+                                                               (left, W - w - left))))
+    assert not mask[..., 1].any()
+    layout = sample_layout((h, w), (mh, mw), policy="pad")
+    assert (layout.top, layout.left, layout.sample_shape) == (top, left, (H, W))
+    np.testing.assert_array_equal(layout.to_image(mask)[..., 0], truth)
+    np.testing.assert_array_equal(layout.to_image(image), to_unit(pixels))
+
+
+def test_layouts_and_their_errors():
+    from rlemask.sample import sample_layout
+
+    resize = sample_layout((256, 1600), (64, 400))
+    assert resize.to_image(np.ones((64, 400), np.uint8)).shape == (256, 1600)
+    prob = resize.to_image(np.full((64, 400, 2), 0.25, np.float32))
+    assert prob.shape == (256, 1600, 2) and np.allclose(prob, 0.25)
+    assert sample_layout((5, 7), None).sample_shape == (5, 7)
+    assert sample_layout((5, 7), 4, policy="pad", canvas=(8, 12)).sample_shape == (8, 12)
+    with pytest.raises(ValueError, match="`canvas` must hold the image"):
+        sample_layout((5, 7), 4, policy="pad", canvas=(8, 6))
+    with pytest.raises(ValueError, match="`policy` must be one of"):
+        sample_layout((5, 7), 4, policy="crop")
+    with pytest.raises(ValueError, match=r"`prediction` must be \(64, 400\)"):
+        resize.to_image(np.ones((400, 64)))
+
+
+def test_reduced_read_matches_the_full_read(tmp_path, make_dicom):
+    """A 4x reduction read by the decoder: the same grid, within a grey level of the full read."""
+    from rlemask import sample as sample_module
+
+    rng = np.random.default_rng(7)
+    pixels = np.clip(rng.normal(120, 30, (128, 96)), 0, 255).astype(np.uint8)
+    path = make_dicom(tmp_path / "j.dcm", pixels, syntax="jpeg")
+    full = np.zeros((128, 96), np.uint8)
+    full[20:60, 8:40] = 1
+    reduced = load_sample(path, [rlemask.encode(full)], img_size=(32, 24))
+    assert sample_module._reduction((128, 96), (32, 24)) == 4
+    assert sample_module._reduction((101, 96), (32, 24)) == 1  # 4 does not divide 101
+    sample_module_reduction = sample_module._reduction
+    try:
+        sample_module._reduction = lambda shape, target: 1
+        plain = load_sample(path, [rlemask.encode(full)], img_size=(32, 24))
+    finally:
+        sample_module._reduction = sample_module_reduction
+    np.testing.assert_array_equal(reduced[1], plain[1])  # masks: exact, from the full size
+    assert np.abs(reduced[0] - plain[0]).max() <= 2 / 255
