@@ -465,15 +465,19 @@ def image_shape(path: str | os.PathLike) -> tuple[int, int]:
         raise ImageError(f"{name}: cannot read {kind.upper()} header ({_reason(err)})") from err
 
 
+class _WindowError(ValueError):
+    """A bad ``window`` argument (kept apart from the ValueErrors of a bad file)."""
+
+
 def _check_window(window: Any, shape: tuple[int, int]) -> tuple[int, int, int, int]:
     try:
         y, x, h, w = (int(v) for v in window)
     except (TypeError, ValueError):
-        raise ValueError(
+        raise _WindowError(
             f"`window` must be four integers (y, x, h, w); received window={window!r}"
         ) from None
     if h < 1 or w < 1 or y < 0 or x < 0 or y + h > shape[0] or x + w > shape[1]:
-        raise ValueError(
+        raise _WindowError(
             f"`window` must lie inside the image of shape {shape}; received window={window!r}"
         )
     return y, x, h, w
@@ -558,18 +562,20 @@ def read_region(
     """
     out = _check_options(dtype, channels)
     name = _name(path)
-    kind = source_of(name)
-    shape = image_shape(name)
-    y, x, h, w = _check_window(window, shape)
-    if kind != "tiff":
+    if source_of(name) != "tiff":
+        y, x, h, w = _check_window(window, image_shape(name))
         full = read_image(name, dtype=out, channels=channels)
         return np.ascontiguousarray(full[y : y + h, x : x + w])
     import tifffile
 
-    try:
+    try:  # one open per window: the header, then only the tiles the window meets
         with tifffile.TiffFile(name) as tif:
-            arr = _tiff_window(tif, tif.pages[0], y, x, h, w)
+            page = tif.pages[0]
+            y, x, h, w = _check_window(window, (int(page.imagelength), int(page.imagewidth)))
+            arr = _tiff_window(tif, page, y, x, h, w)
         arr, scale = _tiff_values(arr, channels, 1)
+    except _WindowError:
+        raise
     except _tiff_failures() as err:
         raise ImageError(f"{name}: cannot read TIFF window ({_reason(err)})") from err
     return _finish(arr, scale, out, channels)
