@@ -15,6 +15,7 @@ from numba import njit
 SPLIT_OK = 0
 SPLIT_UNTERMINATED = 1  # a quoted field that never ends
 SPLIT_STRAY = 2  # text after a closing quote, before the next comma
+SPLIT_FULL = 3  # more rows than the capacity given
 
 # what _rle_stats says of one RLE field
 RLE_OK = 0  # non-empty pairs text
@@ -38,33 +39,51 @@ def _is_blank(ch):
     return ch == 32 or ch == 9
 
 
+MAX_BAD = 4096  # rows of the wrong width kept (all are counted)
+
+_FNV_OFFSET = np.uint64(14695981039346656037)
+_FNV_PRIME = np.uint64(1099511628211)
+
+
 @njit(cache=True)
-def _split_rows(buf, pos, line, ncols, wanted, max_rows):
+def _split_rows(buf, pos, line, ncols, wanted, capacity, rle_col):
     """Split CSV rows of ``ncols`` fields from byte ``pos`` (physical line ``line``).
 
     ``wanted[c]`` is the output slot of column ``c`` (-1: not kept).  Fields
     are trimmed of spaces and tabs; a quoted field's bounds exclude its quotes
     (``quoted`` flags it, for un-doubling ``""``); ``\\n``, ``\\r\\n`` and a
-    lone ``\\r`` end a line; blank lines are skipped.  Rows with another field
-    count are not kept but listed (``bad_line``, ``bad_at`` -- the byte where
-    the row starts -- and ``bad_count``).  Returns ``(bounds, quoted, lines,
-    n, bad_line, bad_at, bad_count, nbad, err, err_line)``.
+    lone ``\\r`` end a line; blank lines are skipped.  Each kept field gets a
+    64-bit FNV-1a hash of its bytes (to factorize ids without a Python object
+    per row).  Column ``rle_col`` is measured as it is split
+    (:func:`_scan_rle`: its bytes are read once).  Rows with another field
+    count are listed (``bad_line``, ``bad_at`` -- the byte where the row
+    starts -- ``bad_count``; the first ``MAX_BAD``, all counted in ``nbad``).
+    More than ``capacity`` rows: ``SPLIT_FULL`` (the caller counts and
+    retries).  Returns ``(bounds, quoted, hashes, lines, n, bad_line, bad_at,
+    bad_count, nbad, err, err_line, stats)``.
     """
     nslots = 0
     for c in range(ncols):
         if wanted[c] >= 0:
             nslots += 1
-    bounds = np.empty((max_rows, max(nslots, 1), 2), np.int64)
-    quoted = np.zeros((max_rows, max(nslots, 1)), np.uint8)
-    lines = np.empty(max_rows, np.int64)
-    bad_line = np.empty(max_rows, np.int64)
-    bad_at = np.empty(max_rows, np.int64)
-    bad_count = np.empty(max_rows, np.int64)
+    width = max(nslots, 1)
+    bounds = np.empty((capacity, width, 2), np.int64)
+    quoted = np.zeros((capacity, width), np.uint8)
+    hashes = np.empty((capacity, width), np.uint64)
+    lines = np.empty(capacity, np.int64)
+    bad_line = np.empty(MAX_BAD, np.int64)
+    bad_at = np.empty(MAX_BAD, np.int64)
+    bad_count = np.empty(MAX_BAD, np.int64)
+    stats = _new_stats(capacity)
     n = 0
     nbad = 0
     size = buf.size
     i = pos
+    err = SPLIT_OK
     while i < size:
+        if n == capacity:
+            err = SPLIT_FULL
+            break
         row_line = line
         row_at = i
         col = 0
@@ -72,22 +91,27 @@ def _split_rows(buf, pos, line, ncols, wanted, max_rows):
         while True:
             while i < size and _is_blank(buf[i]):
                 i += 1
+            slot = wanted[col] if col < ncols else -1
+            h = _FNV_OFFSET
             q = 0
             if i < size and buf[i] == 34:  # '"'
                 i += 1
                 s = i
                 while True:
                     if i >= size:
-                        return (bounds, quoted, lines, n, bad_line, bad_at, bad_count, nbad,
-                                SPLIT_UNTERMINATED, row_line)
+                        return (bounds, quoted, hashes, lines, n, bad_line, bad_at, bad_count,
+                                nbad, SPLIT_UNTERMINATED, row_line, stats)
                     ch = buf[i]
                     if ch == 34:
                         if i + 1 < size and buf[i + 1] == 34:
+                            h = (h ^ np.uint64(34)) * _FNV_PRIME
+                            h = (h ^ np.uint64(34)) * _FNV_PRIME
                             i += 2
                             continue
                         break
                     if ch == 10 or (ch == 13 and not (i + 1 < size and buf[i + 1] == 10)):
                         line += 1
+                    h = (h ^ np.uint64(ch)) * _FNV_PRIME
                     i += 1
                 e = i
                 i += 1
@@ -96,22 +120,37 @@ def _split_rows(buf, pos, line, ncols, wanted, max_rows):
                 while i < size and _is_blank(buf[i]):
                     i += 1
                 if i < size and buf[i] != 44 and buf[i] != 10 and buf[i] != 13:
-                    return (bounds, quoted, lines, n, bad_line, bad_at, bad_count, nbad,
-                            SPLIT_STRAY, line)
-            else:
+                    return (bounds, quoted, hashes, lines, n, bad_line, bad_at, bad_count,
+                            nbad, SPLIT_STRAY, line, stats)
+                if col == rle_col:
+                    _store(stats, n, _scan_rle(buf, s, e, False))
+            elif col == rle_col:
                 s = i
-                while i < size and buf[i] != 44 and buf[i] != 10 and buf[i] != 13:
-                    i += 1
-                e = i
-                while e > s and _is_blank(buf[e - 1]):
-                    e -= 1
+                out = _scan_rle(buf, i, size, True)
+                i = out[0]
+                e = out[1]
+                _store(stats, n, out)
                 if e > s:
                     blank = False
-            if col < ncols and wanted[col] >= 0 and n < max_rows:
-                slot = wanted[col]
+            else:
+                s = i
+                e = i
+                while i < size:
+                    ch = buf[i]
+                    if ch == 44 or ch == 10 or ch == 13:
+                        break
+                    i += 1
+                    if not _is_blank(ch):  # trailing blanks are not part of the field
+                        while e < i:
+                            h = (h ^ np.uint64(buf[e])) * _FNV_PRIME
+                            e += 1
+                if e > s:
+                    blank = False
+            if slot >= 0:
                 bounds[n, slot, 0] = s
                 bounds[n, slot, 1] = e
                 quoted[n, slot] = q
+                hashes[n, slot] = h
             col += 1
             if i < size and buf[i] == 44:  # ','
                 i += 1
@@ -127,14 +166,120 @@ def _split_rows(buf, pos, line, ncols, wanted, max_rows):
         if blank and col == 1:
             continue
         if col != ncols:
-            bad_line[nbad] = row_line
-            bad_at[nbad] = row_at
-            bad_count[nbad] = col
+            if nbad < MAX_BAD:
+                bad_line[nbad] = row_line
+                bad_at[nbad] = row_at
+                bad_count[nbad] = col
             nbad += 1
             continue
         lines[n] = row_line
         n += 1
-    return bounds, quoted, lines, n, bad_line, bad_at, bad_count, nbad, SPLIT_OK, line
+    return (bounds, quoted, hashes, lines, n, bad_line, bad_at, bad_count, nbad, err, line,
+            stats)
+
+
+@njit(cache=True)
+def _is_delim(ch):
+    return ch == 44 or ch == 10 or ch == 13
+
+
+@njit(cache=True)
+def _scan_rle(buf, i, end, delims):
+    """Parse one RLE field from byte ``i``; ``delims``: stop at ``,`` / a line end.
+
+    Returns ``(stop, last, code, tok, npairs, first, flags, abs_end, rel_end)``:
+    ``stop`` is where the field ends (a delimiter or ``end``), ``last`` one
+    past its last non-blank byte; the rest as in :func:`_rle_stats`.  The
+    tokens are not kept: one pass measures the row.
+    """
+    s0 = i
+    k = 0
+    start = np.int64(0)
+    first = np.int64(0)
+    prev_start = np.int64(-1)
+    prev_end = np.int64(-1)
+    amax = np.int64(0)
+    cursor = np.int64(0)
+    bits = 0
+    bad = RLE_OK
+    dash = False  # the first token was "-" or "-1": an empty marker if it stays alone
+    while i < end:
+        ch = buf[i]
+        if delims and _is_delim(ch):
+            break
+        if ch == 32 or (ch >= 9 and ch <= 13):
+            i += 1
+            continue
+        if dash:
+            bad = RLE_NEGATIVE
+            k = 0
+            break
+        neg = ch == 45
+        if neg:
+            i += 1
+        val = np.int64(0)
+        t0 = i
+        while i < end:
+            d = np.int64(buf[i]) - 48
+            if d < 0 or d > 9:
+                break
+            val = val * 10 + d  # may wrap past 18 digits: refused just below
+            i += 1
+        nd = i - t0
+        if i < end:
+            ch = buf[i]
+            if not (ch == 32 or (ch >= 9 and ch <= 13) or (delims and ch == 44)):
+                bad = RLE_BAD_TOKEN
+                break
+        if nd > 18:
+            bad = RLE_TOO_LONG
+            break
+        if neg:
+            if k == 0 and (nd == 0 or val == 1):
+                dash = True
+                k += 1
+                continue
+            bad = RLE_NEGATIVE if nd else RLE_BAD_TOKEN
+            break
+        if nd == 0:
+            bad = RLE_BAD_TOKEN
+            break
+        if k % 2 == 0:
+            start = val
+        else:
+            if val <= 0:
+                bad = RLE_BAD_LENGTH
+                break
+            if k == 1:
+                first = start
+                cursor = start
+            else:
+                if start < prev_start:
+                    bits |= FLAG_UNSORTED
+                elif start - 1 < prev_end:
+                    bits |= FLAG_OVERLAP
+                cursor = min(cursor + start, _BIG)
+            if start == 0:
+                bits |= FLAG_ZERO_START
+            prev_start = start
+            prev_end = start - 1 + val
+            amax = max(amax, prev_end)
+            cursor = min(cursor + val, _BIG)
+        k += 1
+    if bad != RLE_OK and delims:
+        while i < end and not _is_delim(buf[i]):
+            i += 1
+    stop = i
+    last = i
+    while last > s0 and (buf[last - 1] == 32 or buf[last - 1] == 9):
+        last -= 1
+    if bad == RLE_OK:
+        if dash or k == 0:
+            bad = RLE_EMPTY
+        elif k % 2 == 1:
+            bad = RLE_ODD
+            k -= 1
+    return stop, last, bad, k, k // 2, first, bits, amax, cursor
 
 
 @njit(cache=True)
@@ -147,92 +292,29 @@ def _rle_stats(buf, starts, ends):
     read as SIIM relative offsets).
     """
     n = starts.size
-    code = np.zeros(n, np.int8)
-    tok = np.zeros(n, np.int64)
-    npairs = np.zeros(n, np.int64)
-    first = np.zeros(n, np.int64)
-    flags = np.zeros(n, np.uint8)
-    abs_end = np.zeros(n, np.int64)
-    rel_end = np.zeros(n, np.int64)
+    stats = _new_stats(n)
     for r in range(n):
-        s = starts[r]
-        e = ends[r]
-        if e == s or (e - s == 1 and buf[s] == 45) or (
-            e - s == 2 and buf[s] == 45 and buf[s + 1] == 49
-        ):
-            code[r] = RLE_EMPTY
-            continue
-        i = s
-        k = 0
-        start = np.int64(0)
-        prev_start = np.int64(-1)
-        prev_end = np.int64(-1)
-        amax = np.int64(0)
-        cursor = np.int64(0)
-        bits = 0
-        bad = RLE_OK
-        while i < e:
-            ch = buf[i]
-            if ch == 32 or (ch >= 9 and ch <= 13):
-                i += 1
-                continue
-            neg = ch == 45
-            if neg:
-                i += 1
-            val = np.int64(0)
-            nd = 0
-            while i < e:
-                ch = buf[i]
-                if ch >= 48 and ch <= 57:
-                    if nd == 18:
-                        bad = RLE_TOO_LONG
-                        break
-                    val = val * 10 + np.int64(ch - 48)
-                    nd += 1
-                    i += 1
-                elif ch == 32 or (ch >= 9 and ch <= 13):
-                    break
-                else:
-                    bad = RLE_BAD_TOKEN
-                    break
-            if bad == RLE_OK and nd == 0:
-                bad = RLE_BAD_TOKEN
-            if bad == RLE_OK and neg:
-                bad = RLE_NEGATIVE
-            if bad != RLE_OK:
-                break
-            if k % 2 == 0:
-                start = val
-            else:
-                if val <= 0:
-                    bad = RLE_BAD_LENGTH
-                    break
-                if k == 1:
-                    first[r] = start
-                    cursor = start
-                else:
-                    if start < prev_start:
-                        bits |= FLAG_UNSORTED
-                    elif start - 1 < prev_end:
-                        bits |= FLAG_OVERLAP
-                    cursor = min(cursor + start, _BIG)
-                if start == 0:
-                    bits |= FLAG_ZERO_START
-                prev_start = start
-                prev_end = start - 1 + val
-                amax = max(amax, prev_end)
-                cursor = min(cursor + val, _BIG)
-            k += 1
-        if bad == RLE_OK and k % 2 == 1:
-            bad = RLE_ODD
-            k -= 1
-        code[r] = bad
-        tok[r] = k
-        npairs[r] = k // 2
-        flags[r] = bits
-        abs_end[r] = amax
-        rel_end[r] = cursor
-    return code, tok, npairs, first, flags, abs_end, rel_end
+        out = _scan_rle(buf, starts[r], ends[r], False)
+        _store(stats, r, out)
+    return stats
+
+
+@njit(cache=True)
+def _new_stats(n):
+    return (np.zeros(n, np.int8), np.zeros(n, np.int64), np.zeros(n, np.int64),
+            np.zeros(n, np.int64), np.zeros(n, np.uint8), np.zeros(n, np.int64),
+            np.zeros(n, np.int64))
+
+
+@njit(cache=True)
+def _store(stats, r, out):
+    stats[0][r] = out[2]
+    stats[1][r] = out[3]
+    stats[2][r] = out[4]
+    stats[3][r] = out[5]
+    stats[4][r] = out[6]
+    stats[5][r] = out[7]
+    stats[6][r] = out[8]
 
 
 @njit(cache=True)
@@ -256,3 +338,18 @@ def _field_ints(buf, starts, ends):
             v = v * 10 + np.int64(ch - 48)
         out[r] = v
     return out, np.int64(-1)
+
+
+@njit(cache=True)
+def _equal_to(buf, starts, ends, rep):
+    """Whether every field equals the field of row ``rep[r]`` byte for byte (no collision)."""
+    for r in range(starts.size):
+        q = rep[r]
+        if ends[r] - starts[r] != ends[q] - starts[q]:
+            return False
+        a = starts[r]
+        b = starts[q]
+        for i in range(ends[r] - a):
+            if buf[a + i] != buf[b + i]:
+                return False
+    return True

@@ -31,7 +31,6 @@ from rlemask._label_conventions import (
     mark_empty_tokens,
     pairs_rule,
     rle_problem,
-    rle_stats,
 )
 from rlemask.competition_table import competition, competitions
 from rlemask.label_reader import ParsedRows, conflict_marker, images_and_classes, split_file
@@ -143,6 +142,9 @@ class _Problems:
 
 
 def _bad_rows(p: ParsedRows, out: _Problems) -> None:
+    out.counts["wrong-columns"] += p.n_bad_rows - len(p.bad_rows)  # beyond those listed
+    if not out.counts["wrong-columns"]:
+        del out.counts["wrong-columns"]
     for line, at, count in p.bad_rows:
         marker = conflict_marker(p.buf, at)
         if marker:
@@ -315,7 +317,7 @@ def inspect_labels(path: str | os.PathLike, *, shape: tuple[int, int] | None = N
     except LabelsFileError as err:  # an empty id, a wide id without a class: no table
         raise LabelsFileError(f"{err} (the rows cannot be inspected further)") from None
     s, e = p.fields["rle"]
-    stats = rle_stats(p.arr, s, e)
+    stats = p.rle_stats()
     markers = tuple(t for c in AUTO_CANDIDATES for t in empty_markers(c))
     mark_empty_tokens(stats, p.buf, s, e, markers + DEFAULT_EXTRA_EMPTY)
     npix = np.full(image.size, shape[0] * shape[1], np.int64) if shape else None
@@ -324,8 +326,13 @@ def inspect_labels(path: str | os.PathLike, *, shape: tuple[int, int] | None = N
     _duplicates(p, image, cls, ids, out)
     _overlapping_objects(p, stats, image, cls, ids, fmt, out)
     ok = stats.code == lk.RLE_OK
-    ends = stats.end(fmt) if fmt else np.maximum(stats.abs_end, stats.rel_end)
-    max_pixel = int(ends[ok].max()) if ok.any() else None
+    if fmt is not None:
+        ends = stats.end(fmt)
+        max_pixel = int(ends[ok].max()) if ok.any() else None
+    else:  # either convention may be the file's: the size must hold the smaller reach
+        ends = np.maximum(stats.abs_end, stats.rel_end)
+        max_pixel = (min(int(stats.abs_end[ok].max()), int(stats.rel_end[ok].max()))
+                     if ok.any() else None)
     if shape is not None and ends is not None:
         for row in np.flatnonzero(ok & (ends > shape[0] * shape[1])).tolist():
             out.add(p.line[row], "outside-image",

@@ -70,6 +70,15 @@ class ParsedRows:
     line: np.ndarray
     bad_rows: list[tuple[int, int, int]] = field(default_factory=list)  # (line, byte, fields)
     values: dict[str, list] = field(default_factory=dict)  # a frame's id/class values
+    stats: RleStats | None = None  # the RLE fields measured as the file was split
+    hashes: dict[str, np.ndarray] = field(default_factory=dict)  # role -> a hash per row
+    n_bad_rows: int = 0  # all rows of the wrong width (bad_rows lists the first ones)
+
+    def rle_stats(self) -> RleStats:
+        """What the scanner says of each RLE field (measured once)."""
+        if self.stats is None:
+            self.stats = rle_stats(self.arr, *self.fields["rle"])
+        return self.stats
 
 
 def is_frame(obj: Any) -> bool:
@@ -90,7 +99,8 @@ def _file_bytes(path: Path) -> bytes:
 
 def _line_end(buf: bytes, pos: int) -> int:
     """One past the end of the line at ``pos`` (``\\n``, ``\\r\\n`` or a lone ``\\r``)."""
-    lf, cr = buf.find(b"\n", pos), buf.find(b"\r", pos)
+    lf = buf.find(b"\n", pos)
+    cr = buf.find(b"\r", pos, lf if lf >= 0 else len(buf))
     if cr >= 0 and (lf < 0 or cr < lf):
         return cr + 2 if buf[cr + 1 : cr + 2] == b"\n" else cr + 1
     return len(buf) if lf < 0 else lf + 1
@@ -113,6 +123,18 @@ def _first_row(buf: bytes, pos: int, path: Path) -> tuple[list[str], int, int, i
         raise LabelsFileError(f"{path}, line {line}: not UTF-8 text: {err}") from None
     fields = next(csv.reader([decoded], skipinitialspace=True), [])
     return [f.strip() for f in fields], pos, end, line
+
+
+def _capacity(buf: bytes, start: int) -> int:
+    """Rows to allocate for: the line ends of the first MB, scaled to the file, plus slack.
+
+    Counting every line end first would cost a pass over the file; a file
+    of shorter rows than its first MB makes the splitter say so, and then
+    they are counted.
+    """
+    sample = buf[start : start + 2**20]
+    ends = sample.count(b"\n") + sample.count(b"\r") + 1
+    return int(ends * (len(buf) - start) / max(len(sample), 1) * 1.25) + 1024
 
 
 def split_file(
@@ -144,11 +166,13 @@ def split_file(
         wanted[roles[role]] = slot
     start, first_line = (row_end, line + 1) if header else (row_start, line)
     arr = np.frombuffer(buf, np.uint8)
-    tail = arr[start:]
-    max_rows = int(np.count_nonzero(tail == 10) + np.count_nonzero(tail == 13)) + 1
-    bounds, quoted, lines, n, bad_line, bad_at, bad_count, nbad, err, err_line = lk._split_rows(
-        arr, start, first_line, len(names), wanted, max_rows
-    )
+    out = lk._split_rows(arr, start, first_line, len(names), wanted,
+                         _capacity(buf, start), cols.rle)
+    if out[9] == lk.SPLIT_FULL:  # shorter rows than the sample said: count them all
+        rows = buf.count(b"\n", start) + buf.count(b"\r", start) + 1
+        out = lk._split_rows(arr, start, first_line, len(names), wanted, rows, cols.rle)
+    (bounds, quoted, hashes, lines, n, bad_line, bad_at, bad_count, nbad, err, err_line,
+     stats) = out
     if err:
         why = "a quoted field never ends" if err == lk.SPLIT_UNTERMINATED else (
             "text after a closing quote")
@@ -162,9 +186,12 @@ def split_file(
         arr=arr,
         fields={r: (bounds[:n, i, 0], bounds[:n, i, 1]) for i, r in enumerate(slots)},
         quoted={r: quoted[:n, i] for i, r in enumerate(slots)},
+        hashes={r: hashes[:n, i] for i, r in enumerate(slots)},
         line=lines[:n],
         bad_rows=list(zip(bad_line[:nbad].tolist(), bad_at[:nbad].tolist(),
-                          bad_count[:nbad].tolist(), strict=True)),
+                          bad_count[:nbad].tolist(), strict=False)),
+        n_bad_rows=int(nbad),
+        stats=RleStats(*(a[:n] for a in stats)),
     )
 
 
@@ -248,10 +275,47 @@ def _keys(p: ParsedRows, role: str) -> list:
     keys = [buf[a:b] for a, b in zip(s.tolist(), e.tolist(), strict=True)]
     for row in np.flatnonzero(p.quoted[role]).tolist():
         keys[row] = keys[row].replace(b'""', b'"')
+    return keys
+
+
+def _check_filled(p: ParsedRows, role: str) -> None:
+    s, e = p.fields[role]
     empty = np.flatnonzero(s == e)
     if empty.size:
         raise LabelsFileError(f"{_where(p, int(empty[0]))}: empty {role}")
-    return keys
+
+
+def _factorize_fields(p: ParsedRows, role: str) -> tuple[np.ndarray, list] | None:
+    """Codes (first-seen order) and unique keys of a file's column, hashed in one pass.
+
+    The unique keys are sliced from the buffer once each (a Python object per
+    distinct id, not per row).  None on a hash collision (then the caller
+    factorizes the slices themselves).
+    """
+    s, e = (np.ascontiguousarray(a) for a in p.fields[role])
+    _, first, inverse = np.unique(p.hashes[role], return_index=True, return_inverse=True)
+    if not lk._equal_to(p.arr, s, e, first[inverse]):
+        return None  # two different ids with one hash: never seen, but exact all the same
+    order = np.argsort(first, kind="stable")  # unique keys in first-seen order
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    rows = first[order]
+    quoted = p.quoted[role][rows]
+    uniques = [p.buf[a:b] for a, b in zip(s[rows].tolist(), e[rows].tolist(), strict=True)]
+    for i in np.flatnonzero(quoted).tolist():
+        uniques[i] = uniques[i].replace(b'""', b'"')
+    if quoted.any() and len(set(uniques)) < len(uniques):
+        return None  # '"a"' and 'a' are one id once unquoted
+    return rank[inverse.ravel()], uniques
+
+
+def _codes(p: ParsedRows, role: str) -> tuple[np.ndarray, list]:
+    if role not in p.values:
+        _check_filled(p, role)
+        found = _factorize_fields(p, role)
+        if found is not None:
+            return found
+    return _factorize(_keys(p, role))
 
 
 def _show(key: Any) -> str:
@@ -301,13 +365,13 @@ def _split_wide(p: ParsedRows, codes: np.ndarray, uniques: list) -> tuple:
 
 
 def images_and_classes(p: ParsedRows) -> tuple:
-    codes, uniques = _factorize(_keys(p, "id"))
+    codes, uniques = _codes(p, "id")
     if p.columns.layout == "wide":
         return _split_wide(p, codes, uniques)
     ids = _texts(p, uniques, codes)
     if p.columns.cls is None:
         return codes, ids, np.full(codes.size, -1, np.int64), ()
-    ccodes, cuniques = _factorize(_keys(p, "class"))
+    ccodes, cuniques = _codes(p, "class")
     return codes, ids, ccodes, _texts(p, cuniques, ccodes)
 
 
@@ -410,7 +474,7 @@ def build_labels(p: ParsedRows, *, format: str = "auto", tokens: tuple[str, ...]
     image, ids, cls, classes = images_and_classes(p)
     heights, widths = shape_columns(p)
     s, e = p.fields["rle"]
-    stats = rle_stats(p.arr, s, e)
+    stats = p.rle_stats()
     candidates = AUTO_CANDIDATES if format == "auto" else (format,)
     markers = tuple(t for c in candidates for t in empty_markers(c))
     mark_empty_tokens(stats, p.buf, s, e, markers + tokens)
