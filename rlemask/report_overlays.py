@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from rlemask.runs import Runs
+
 __all__ = ["COLOURS", "ImageSource", "LabelMasks", "draw_overlay", "overlay_image", "row_pixels"]
 
 #: Okabe-Ito colours (RGB) of the overlays: truth only, prediction only, both.
@@ -89,13 +91,33 @@ class ImageSource:
 
 
 class LabelMasks:
-    """One side's labels (the truth or the submission) as the overlays read them."""
+    """One side's labels (the truth or the submission) as the overlays read them.
+
+    A :class:`rlemask.Labels` gives its masks (``mask``, ``objects``); a side
+    that only lists its rows (``iter_rows()`` of ``(image_id, cls, text or
+    Runs)`` and a ``format``, as :func:`rlemask.score` keeps a mapping) is
+    indexed once and its rows parsed here.  Anything else has no masks:
+    :attr:`drawable` is False.
+    """
 
     def __init__(self, labels: Any):
         self.labels = labels
-        self.ids = set() if labels is None else set(labels.ids)
+        self.ids = set(getattr(labels, "ids", None) or ())
         # a single-class side of a per-class score: its one mask serves every class
         self.single = not getattr(labels, "classes", ())
+        self._rows: dict[str, list[tuple[Any, Any]]] | None = None
+        if labels is not None and not callable(getattr(labels, "mask", None)) and callable(
+            getattr(labels, "iter_rows", None)
+        ) and getattr(labels, "format", None):
+            self._rows = {}
+            for image_id, cls, value in labels.iter_rows():
+                if value is not None:
+                    self._rows.setdefault(str(image_id), []).append((cls, value))
+
+    @property
+    def drawable(self) -> bool:
+        """True when the masks can be drawn."""
+        return self._rows is not None or callable(getattr(self.labels, "mask", None))
 
     def shape_of(self, image_id: str) -> tuple[int, int] | None:
         """The image size the labels know (shape columns, ``read_labels(shape=)``), or None."""
@@ -106,6 +128,21 @@ class LabelMasks:
             shape = shape_of(image_id)
             return None if shape is None else tuple(shape)
         return None
+
+    def _objects(self, image_id: str, cls: str | None, shape: tuple[int, int]) -> list[Runs]:
+        if self._rows is None:
+            return self.labels.objects(image_id, cls, shape)
+        objects = []
+        for row_cls, value in self._rows.get(image_id, []):
+            if cls is not None and row_cls != cls:
+                continue
+            if not isinstance(value, Runs):
+                value = Runs.from_text(value, shape, format=self.labels.format)
+            elif tuple(value.shape) != tuple(shape):
+                raise ValueError(f"image {image_id!r}: its Runs are of shape {value.shape}, "
+                                 f"not the image's {tuple(shape)}")
+            objects.append(value)
+        return objects
 
     def mask(self, image_id: str, cls: str | None, shape: tuple[int, int], k: int) -> np.ndarray:
         """The row's mask (all classes OR-ed for ``cls=None``), reduced ``k`` times.
@@ -118,12 +155,13 @@ class LabelMasks:
         if image_id not in self.ids:
             return np.zeros(reduced, np.uint8)
         cls = None if self.single else cls
-        if k == 1:
+        if k == 1 and self._rows is None:
             return np.asarray(self.labels.mask(image_id, cls, shape))
-        objects = self.labels.objects(image_id, cls, shape)
+        objects = self._objects(image_id, cls, shape)
         if not objects:
             return np.zeros(reduced, np.uint8)
-        return functools.reduce(operator.or_, objects).resize(reduced, method="any").to_mask()
+        union = functools.reduce(operator.or_, objects)
+        return (union if k == 1 else union.resize(reduced, method="any")).to_mask()
 
 
 def row_pixels(

@@ -198,7 +198,8 @@ class _Drawn:
 
 
 def _write_overlays(
-    report: Any, images: ImageSource, selection: _Selection, folder: Path, *,
+    report: Any, sides: tuple[LabelMasks, LabelMasks], images: ImageSource,
+    selection: _Selection, folder: Path, *,
     size: int, full_size: bool,
 ) -> tuple[dict[int, _Drawn], int, int]:
     """Draw the selected rows into ``folder``.
@@ -207,8 +208,6 @@ def _write_overlays(
     """
     drawn: dict[int, _Drawn] = {}
     n_unsized = n_neutral = 0
-    sides = (LabelMasks(getattr(report, "truth", None)),
-             LabelMasks(getattr(report, "submission", None)))
     shape = getattr(report, "shape", None)
     for row in sorted(selection.rows, key=lambda r: (r.image_id, r.cls or "")):
         pixels = row_pixels(shape, sides, images, row.image_id, row.cls)
@@ -559,13 +558,15 @@ def _write_page(
     folder = html_path.parent / files
     drawn: dict[int, _Drawn] = {}
     selection, n_unsized, n_neutral = None, 0, 0
-    undrawable = [name for name in ("truth", "submission")
-                  if not callable(getattr(getattr(report, name, None), "mask", None))]
+    sides = (LabelMasks(getattr(report, "truth", None)),
+             LabelMasks(getattr(report, "submission", None)))
+    undrawable = [name for name, side in zip(("truth", "submission"), sides, strict=True)
+                  if not side.drawable]
     if undrawable:
         limit = 0  # nothing to draw the masks from
         verb = "hold" if len(undrawable) == 2 else "holds"
         why_none = (f"the report's {' and '.join(undrawable)} {verb} no masks "
-                    "(report.truth / report.submission have no mask())")
+                    "(neither mask() nor rows with a format)")
     elif images.dataset is None:
         why_none = "no image data was given (data=, or --data on the command line)"
     else:
@@ -574,7 +575,7 @@ def _write_page(
         selection = _select(rows, limit, seed)
         with _new_folder(folder) as tmp:
             drawn, n_unsized, n_neutral = _write_overlays(
-                report, images, selection, tmp, size=size, full_size=full_size)
+                report, sides, images, selection, tmp, size=size, full_size=full_size)
     note = _thumbnail_note(selection, drawn, len(rows), why_none, n_unsized, n_neutral)
     title = title or f"{report.metric}: {int(report.n_images):,} images"
     with atomic_write(html_path, "w", encoding="utf-8") as handle:

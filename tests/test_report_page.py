@@ -274,6 +274,20 @@ def test_a_report_without_masks_says_why_it_has_no_thumbnails(siim, tmp_path):
     assert "No thumbnails: the report's submission holds no masks" in table.counts
 
 
+def test_a_report_of_mappings_draws_their_rows(tmp_path):
+    truth, pred = np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8)
+    truth[1:4, 1:4] = 1
+    pred[2:5, 2:6] = 1
+    report = rlemask.score({"a": [rlemask.Runs.from_mask(pred)], "b": []},
+                           {"a": [rlemask.encode(truth)], "b": []}, shape=(8, 8), format="siim")
+    page = report.to_html(tmp_path, max_thumbnails=2)
+    assert len(_parse(page).images) == 2
+    index = [r["image_id"] for r in report.per_image].index("a")
+    full = np.asarray(Image.open(tmp_path / "index_files" / f"f{index:06d}.png"))
+    painted = full < 4 * report_overlays.LEVELS  # not a box outline
+    assert ((full // report_overlays.LEVELS) == truth + 2 * pred)[painted].all()
+
+
 def test_bad_arguments_name_the_parameter(siim, tmp_path):
     with pytest.raises(TypeError, match="`report` must be a rlemask.ScoreReport"):
         write_report_page({"score": 1.0}, tmp_path)
