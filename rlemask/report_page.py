@@ -284,7 +284,30 @@ def _summary_html(report: Any, rows: Sequence[_Row]) -> str:
 
 def _options_text(report: Any) -> str:
     options = getattr(report, "options", None) or {}
-    return ", ".join(f"{k}={v!r}" for k, v in options.items()) or "none"
+
+    def shown(value: Any) -> str:  # a function by its name, never its address
+        return getattr(value, "__name__", repr(value)) if callable(value) else repr(value)
+
+    return ", ".join(f"{k}={shown(v)}" for k, v in options.items()) or "none"
+
+
+def _scored_html(report: Any) -> str:
+    """What was scored: the metric, its options, the competition, ids missing or extra."""
+    competition = getattr(report, "competition", None)
+    text = (f"Metric <strong>{html.escape(str(report.metric))}</strong>"
+            + (f" ({html.escape(str(competition))})" if competition else "")
+            + f"; options: {html.escape(_options_text(report))}; "
+            f"{int(report.n_images):,} images scored.")
+    for name, side, what in (
+        ("missing_in_submission", "truth", "without a submission row, scored as empty"),
+        ("extra_in_submission", "submission", "not in the truth, not scored"),
+    ):
+        ids = list(getattr(report, name, None) or [])
+        if ids:
+            few = ", ".join(html.escape(str(i)) for i in ids[:5])
+            text += (f" {len(ids):,} {side} id{'s' if len(ids) != 1 else ''} {what}: "
+                     f"{few}{', ...' if len(ids) > 5 else ''}.")
+    return f"<p>{text}</p>"
 
 
 def _thumbnail_note(selection: _Selection | None, drawn: dict, n_rows: int, why_none: str,
@@ -420,8 +443,7 @@ def _page_html(report: Any, rows: Sequence[_Row], drawn: dict, files: str,
         f"<style>\n{_asset('report_page.css')}</style>",
         "</head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f'<p>Metric <strong>{html.escape(str(report.metric))}</strong>; options: '
-        f"{html.escape(_options_text(report))}; {int(report.n_images):,} images scored.</p>",
+        _scored_html(report),
         _summary_html(report, rows),
         "<h2>Every row</h2>",
         f'<p id="counts">The table shows all {counted}, worst first. {html.escape(note)}</p>',

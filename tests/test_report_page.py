@@ -278,10 +278,14 @@ def test_a_report_of_mappings_draws_their_rows(tmp_path):
     truth, pred = np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8)
     truth[1:4, 1:4] = 1
     pred[2:5, 2:6] = 1
-    report = rlemask.score({"a": [rlemask.Runs.from_mask(pred)], "b": []},
-                           {"a": [rlemask.encode(truth)], "b": []}, shape=(8, 8), format="siim")
-    page = report.to_html(tmp_path, max_thumbnails=2)
-    assert len(_parse(page).images) == 2
+    report = rlemask.score({"a": [rlemask.Runs.from_mask(pred)], "b": [], "x": []},
+                           {"a": [rlemask.encode(truth)], "b": [], "c": []}, shape=(8, 8),
+                           format="siim")
+    page = report.to_html(tmp_path, max_thumbnails=3)
+    assert len(_parse(page).images) == 3
+    text = page.read_text()
+    assert "1 truth id without a submission row, scored as empty: c." in text
+    assert "1 submission id not in the truth, not scored: x." in text
     index = [r["image_id"] for r in report.per_image].index("a")
     full = np.asarray(Image.open(tmp_path / "index_files" / f"f{index:06d}.png"))
     painted = full < 4 * report_overlays.LEVELS  # not a box outline
