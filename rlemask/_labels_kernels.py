@@ -341,15 +341,52 @@ def _field_ints(buf, starts, ends):
 
 
 @njit(cache=True)
-def _equal_to(buf, starts, ends, rep):
-    """Whether every field equals the field of row ``rep[r]`` byte for byte (no collision)."""
-    for r in range(starts.size):
-        q = rep[r]
-        if ends[r] - starts[r] != ends[q] - starts[q]:
+def _same_field(buf, starts, ends, a, b):
+    la = ends[a] - starts[a]
+    if la != ends[b] - starts[b]:
+        return False
+    sa = starts[a]
+    sb = starts[b]
+    for i in range(la):
+        if buf[sa + i] != buf[sb + i]:
             return False
-        a = starts[r]
-        b = starts[q]
-        for i in range(ends[r] - a):
-            if buf[a + i] != buf[b + i]:
-                return False
     return True
+
+
+@njit(cache=True)
+def _factorize_hashed(buf, starts, ends, hashes):
+    """Codes of the fields in first-seen order, from their hashes, in one pass.
+
+    An open-addressing table keyed by the hash; a hit is confirmed byte for
+    byte against the first row of that code, so equal hashes of different
+    text never merge.  Returns ``(codes, first_rows, n_unique, collided)``;
+    ``collided``: two different fields share a hash (the caller falls back).
+    """
+    n = starts.size
+    size = 1
+    while size < 2 * n + 2:
+        size *= 2
+    mask = np.uint64(size - 1)
+    table = np.full(size, -1, np.int64)  # slot -> code
+    codes = np.empty(n, np.int64)
+    first_rows = np.empty(n, np.int64)
+    m = 0
+    for r in range(n):
+        h = hashes[r]
+        slot = h & mask
+        while True:
+            c = table[slot]
+            if c < 0:
+                table[slot] = m
+                first_rows[m] = r
+                codes[r] = m
+                m += 1
+                break
+            q = first_rows[c]
+            if hashes[q] == h:
+                if not _same_field(buf, starts, ends, r, q):
+                    return codes, first_rows, m, True
+                codes[r] = c
+                break
+            slot = (slot + np.uint64(1)) & mask
+    return codes, first_rows, m, False

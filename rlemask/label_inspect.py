@@ -142,9 +142,6 @@ class _Problems:
 
 
 def _bad_rows(p: ParsedRows, out: _Problems) -> None:
-    out.counts["wrong-columns"] += p.n_bad_rows - len(p.bad_rows)  # beyond those listed
-    if not out.counts["wrong-columns"]:
-        del out.counts["wrong-columns"]
     for line, at, count in p.bad_rows:
         marker = conflict_marker(p.buf, at)
         if marker:
@@ -154,6 +151,8 @@ def _bad_rows(p: ParsedRows, out: _Problems) -> None:
         else:
             out.add(line, "wrong-columns",
                     f"{count} columns, expected {len(p.columns.names)}: row not read")
+    if p.n_bad_rows > len(p.bad_rows):  # the splitter kept the first ones, counted all
+        out.counts["wrong-columns"] += p.n_bad_rows - len(p.bad_rows)
 
 
 _KIND_OF_CODE = {lk.RLE_ODD: "odd-count", lk.RLE_BAD_TOKEN: "bad-token",

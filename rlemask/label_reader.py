@@ -293,20 +293,17 @@ def _factorize_fields(p: ParsedRows, role: str) -> tuple[np.ndarray, list] | Non
     factorizes the slices themselves).
     """
     s, e = (np.ascontiguousarray(a) for a in p.fields[role])
-    _, first, inverse = np.unique(p.hashes[role], return_index=True, return_inverse=True)
-    if not lk._equal_to(p.arr, s, e, first[inverse]):
+    codes, rows, m, collided = lk._factorize_hashed(p.arr, s, e, p.hashes[role])
+    if collided:
         return None  # two different ids with one hash: never seen, but exact all the same
-    order = np.argsort(first, kind="stable")  # unique keys in first-seen order
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    rows = first[order]
+    rows = rows[:m]
     quoted = p.quoted[role][rows]
     uniques = [p.buf[a:b] for a, b in zip(s[rows].tolist(), e[rows].tolist(), strict=True)]
     for i in np.flatnonzero(quoted).tolist():
         uniques[i] = uniques[i].replace(b'""', b'"')
     if quoted.any() and len(set(uniques)) < len(uniques):
         return None  # '"a"' and 'a' are one id once unquoted
-    return rank[inverse.ravel()], uniques
+    return codes, uniques
 
 
 def _codes(p: ParsedRows, role: str) -> tuple[np.ndarray, list]:

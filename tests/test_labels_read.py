@@ -327,3 +327,32 @@ def test_dataframe_long_layout_with_shapes_and_numbers():
     assert rlemask.read_labels(numbers).rles("a") == []
     with pytest.raises(ValueError, match=r"row 1: empty id"):
         rlemask.read_labels(pd.DataFrame({"ImageId": ["a", None], "EncodedPixels": ["", ""]}))
+
+
+def test_short_rows_after_a_long_first_megabyte(tmp_path):
+    # rows are allocated from the first MB's line ends: shorter rows later make the
+    # splitter run out and count them all (the retry path)
+    long_text = " ".join(f"{1 + 4 * i} 2" for i in range(2000))
+    head = "".join(f"l{i},{long_text}\n" for i in range(80))
+    tail = "".join(f"s{i},{1 + i % 5} 1\n" for i in range(40000))
+    p = write(tmp_path, "ImageId,EncodedPixels\n" + head + tail)
+    labels = rlemask.read_labels(p, format="kaggle")
+    assert labels.n_rows == 40080 and labels.ids[-1] == "s39999"
+    assert labels.rles("s39999") == ["5 1"] and len(labels.rles("l79")[0]) == len(long_text)
+
+
+def test_many_rows_of_the_wrong_width_are_all_counted(tmp_path):
+    p = write(tmp_path, "ImageId,EncodedPixels\n" + "a,1 2,3\n" * 5000 + "b,1 2\n")
+    report = rlemask.inspect_labels(p)
+    assert report.problem_counts == {"wrong-columns": 5000} and report.n_rows == 1
+    assert len(report.problems) == 20 and report.problems[0]["line"] == 2
+    with pytest.raises(LabelsFileError, match="line 2: expected 2 columns, got 3"):
+        rlemask.read_labels(p)
+
+
+def test_ids_that_hash_alike_stay_apart(tmp_path):
+    # the factorization is by hash, confirmed byte for byte: quoted and plain spellings
+    # of one id are one id, different ids are never merged
+    p = write(tmp_path, 'ImageId,EncodedPixels\n"a",1 1\na,3 1\n"a""",5 1\nab,7 1\nba,9 1\n')
+    labels = rlemask.read_labels(p, format="kaggle")
+    assert labels.ids == ("a", 'a"', "ab", "ba") and labels.rles("a") == ["1 1", "3 1"]
