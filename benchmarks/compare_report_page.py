@@ -23,6 +23,7 @@ images without a region gains a square (false positives).  Seeded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import gzip
 import io
@@ -34,7 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import rlemask
+from rlemask.report_overlays import draw_overlay
 from rlemask.report_page import _write_page
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "siim"
@@ -132,6 +137,50 @@ def _warm_up(work: Path) -> None:
                            shape=(8, 8), format="siim")
     rlemask.bboxes(mask)
     report.to_html(work / "warm-up", max_thumbnails=1)
+
+
+def _overlay_pngs_pillow(image, truth, pred) -> None:
+    full, thumb = draw_overlay(image, truth, pred, 160)
+    full.save(io.BytesIO(), "PNG", compress_level=1)
+    thumb.save(io.BytesIO(), "PNG")
+
+
+def _overlay_png_matplotlib(image, truth, pred) -> None:
+    fig = rlemask.plot_prediction_overlay(image, truth, pred, legend=False)
+    fig.savefig(io.BytesIO(), format="png", dpi=100)
+
+
+def rows() -> list[dict]:
+    """Rows of ``benchmarks/compare.py``: one overlay, Pillow against matplotlib; the real case.
+
+    The 1,000-image synthetic case writes 1,000 DICOMs first (minutes): run
+    this script for it.
+    """
+    from benchmarks.compare import best_time
+
+    rng = np.random.default_rng(1234)
+    image = rng.integers(0, 256, (1024, 1024), dtype=np.uint8)
+    truth = np.zeros((1024, 1024), np.uint8)
+    truth[300:600, 100:260] = 1
+    pred = np.roll(truth, 40, axis=0)
+    out = [{
+        "operation": "report page: one 1024 x 1024 overlay, full-size PNG + thumbnail (Pillow)",
+        "rlemask_s": best_time(lambda: _overlay_pngs_pillow(image, truth, pred), repeat=3),
+        "baseline": "matplotlib figure of the overlay, savefig PNG",
+        "baseline_s": best_time(lambda: _overlay_png_matplotlib(image, truth, pred), repeat=3),
+    }]
+    with tempfile.TemporaryDirectory() as tmp:
+        _warm_up(Path(tmp))
+        with contextlib.redirect_stdout(io.StringIO()):
+            real = real_case(Path(tmp))
+    if real is not None:
+        out.append({
+            "operation": "report page of the real SIIM stage-1 labels (12,047 rows, no images)",
+            "rlemask_s": real["score_s"] + real["page_s"],
+            "baseline": "the goal (score + page)", "baseline_s": GOALS["real_s"], "target": 1.0,
+            "note": f"page weight {real['loaded_mb']:.1f} MB",
+        })
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
