@@ -263,3 +263,56 @@ def test_convert_after_a_killed_convert_leaves_no_temporary(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # not 0600
+
+
+# ---------------------------------------------------------------- convert's empty rows, in-process
+
+
+@pytest.fixture
+def formats_restored():
+    from rlemask._formats import _FORMATS
+
+    state = _FORMATS.snapshot()
+    yield
+    _FORMATS.restore(state)
+
+
+def test_convert_empty_rows_are_the_source_formats_markers(tmp_path):
+    from rlemask.cli.convert import convert_rows, convert_to_coco
+
+    source = tmp_path / "kaggle.csv"
+    # kaggle reads "", "-" and "-1" as empty; "-" used to crash --coco-layout list (bbox of None)
+    source.write_text(f"ImageId,EncodedPixels\na,{EXAMPLE_KAGGLE}\nb,-\nc,\nd,-1\n")
+    rows = convert_rows(source, from_format="kaggle", to_format="siim", shape=(6, 5))
+    assert rows == [("a", EXAMPLE), ("b", "-1"), ("c", "-1"), ("d", "-1")]
+    annotations = convert_to_coco(source, from_format="kaggle", shape=(6, 5), layout="list")
+    assert [a["image_id"] for a in annotations] == ["a"]
+
+
+def test_convert_writes_the_target_codecs_declared_marker(tmp_path, formats_restored):
+    from rlemask.cli.convert import convert_rows
+
+    rlemask.register_format(
+        "h3-none", rlemask.PairsCodec("h3-none", relative=True, base=0, empty="NONE")
+    )
+
+    class NoMarker:  # a plugin codec need not declare `empty`: its empty mask's text is used
+        name = "h3-nomarker"
+
+        def parse(self, rle, shape, **options):
+            return rlemask.get_format("siim").parse(rle, shape)
+
+        def format(self, runs, **options):
+            return rlemask.get_format("siim").format(runs) if runs.area else "EMPTY"
+
+    rlemask.register_format("h3-nomarker", NoMarker)
+    source = tmp_path / "in.csv"
+    source.write_text(f"ImageId,EncodedPixels\na,{EXAMPLE}\nb,-1\n")
+    assert convert_rows(source, from_format="siim", to_format="h3-none", shape=(6, 5)) == [
+        ("a", EXAMPLE), ("b", "NONE")
+    ]
+    assert convert_rows(source, from_format="siim", to_format="h3-nomarker", shape=(6, 5)) == [
+        ("a", EXAMPLE), ("b", "EMPTY")
+    ]
+    with pytest.raises(ValueError, match="does not print text"):
+        convert_rows(source, from_format="siim", to_format="coco", shape=(6, 5))

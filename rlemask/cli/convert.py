@@ -28,7 +28,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from rlemask._atomic import atomic_write
+from rlemask._errors import LabelsFileError, RLEError
+from rlemask._formats import get_format, is_empty
+from rlemask._validation import check_shape
 from rlemask.cli import CommandError, add_shape_option, rle_format
+
+# rlemask.labels and rlemask.runs are imported where they are used: both load the
+# numba kernels, which `rlemask --help` (every command's parser built) must not pay for
 
 _ID = "ImageId"
 _RLE = "EncodedPixels"
@@ -68,18 +77,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _parsed_rows(
     source: str | os.PathLike, from_format: str, shape: tuple[int, int]
 ) -> Iterator[tuple[str, Any]]:
-    """``(image_id, Runs or None)`` per data row; None for an empty row."""
-    from rlemask._errors import LabelsFileError, RLEError
-    from rlemask._formats import get_format
-    from rlemask._validation import check_shape
+    """``(image_id, Runs or None)`` per data row; None where the source format reads it
+    as an empty mask (its own markers: ``-1`` for siim, ``""`` and ``-`` for kaggle)."""
     from rlemask.labels import rle_rows
     from rlemask.runs import Runs
 
     shape = check_shape(shape)
-    get_format(from_format)
+    codec = get_format(from_format)
     path = Path(source)
     for line, image_id, value in rle_rows(path):
-        if value in ("", "-1"):
+        if is_empty(codec, value):
             yield image_id, None
             continue
         try:
@@ -89,8 +96,6 @@ def _parsed_rows(
 
 
 def _empty_runs(shape: tuple[int, int]) -> Any:
-    import numpy as np
-
     from rlemask.runs import Runs
 
     return Runs(np.empty(0, np.int64), np.empty(0, np.int64), shape)
@@ -113,10 +118,13 @@ def convert_rows(
         Unknown format, or one that does not print text (``coco``: see
         :func:`convert_to_coco`).
     """
-    from rlemask._formats import get_format
-    from rlemask._validation import check_shape
-
-    empty = get_format(to_format).format(_empty_runs(check_shape(shape)))
+    shape = check_shape(shape)
+    codec = get_format(to_format)
+    # the marker the codec declares for label files; a plugin codec need not declare
+    # one (the plugin contract), and then prints its empty mask
+    empty = getattr(codec, "empty", None)
+    if empty is None:
+        empty = codec.format(_empty_runs(shape))
     if not isinstance(empty, str):
         raise ValueError(f"--to {to_format}: the format does not print text for a CSV")
     return [
@@ -145,8 +153,6 @@ def convert_to_coco(
     ...                                     layout="list")]
     [[0, 1, 2, 4], [3, 2, 1, 1]]
     """
-    from rlemask._validation import check_shape
-
     shape = check_shape(shape)
     if layout not in _LAYOUTS:
         raise ValueError(f"`layout` must be one of {', '.join(_LAYOUTS)}; received {layout!r}")
@@ -176,8 +182,6 @@ def convert_to_coco(
 
 
 def run(args: argparse.Namespace) -> int:
-    from rlemask._atomic import atomic_write
-
     shape = tuple(args.shape)
     if args.to_format == "coco":
         data = convert_to_coco(
