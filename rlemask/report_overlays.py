@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from rlemask.datasets import DEFAULT_EXCLUDE
 from rlemask.runs import Runs
 
 __all__ = ["COLOURS", "ImageSource", "LabelMasks", "draw_overlay", "overlay_image", "row_pixels"]
@@ -48,7 +49,8 @@ MAX_OVERLAY_SIDE = 4096
 class ImageSource:
     """Grey images by id from ``data``: None, a folder (``rlemask.load_dataset``) or a Dataset."""
 
-    def __init__(self, data: Any, truth: Any):
+    def __init__(self, data: Any, truth: Any, *, skip: Sequence[str] = ()):
+        """``skip``: folder names not searched for images (a page's own overlays)."""
         import rlemask
 
         self.dataset = None
@@ -59,7 +61,7 @@ class ImageSource:
             if not Path(data).is_dir():
                 raise ValueError(f"`data` must be a folder of images or a Dataset; "
                                  f"received data={str(data)!r}, which is not a folder")
-            data = rlemask.load_dataset(data, truth)
+            data = rlemask.load_dataset(data, truth, exclude=(*DEFAULT_EXCLUDE, *skip))
         if not callable(getattr(data, "path", None)):
             raise TypeError(f"`data` must be a folder or a rlemask Dataset; received "
                             f"{type(data).__name__}")

@@ -316,17 +316,20 @@ def _thumbnail_note(selection: _Selection | None, drawn: dict, n_rows: int, why_
     if selection is None:
         return f"No thumbnails: {why_none}."
     s = selection
-    if s.all_errors:
-        errors = f"every false positive and false negative ({s.n_errors_total:,})"
-    else:  # the limit cut them: say how many are missing
-        errors = (f"{s.n_errors_drawn:,} of the {s.n_errors_total:,} false positives and false "
-                  f"negatives")
     if len(s.rows) == n_rows:
         text = f"{len(drawn):,} thumbnails (at most {s.limit:,}): one for every row."
     else:
+        parts = [f"the {s.n_worst:,} lowest-scoring"]
+        if s.all_errors and s.n_errors_total:
+            parts.append(f"every false positive and false negative ({s.n_errors_total:,})")
+        elif s.n_errors_total:  # the limit cut them: say how many are missing
+            parts.append(f"{s.n_errors_drawn:,} of the {s.n_errors_total:,} false positives "
+                         "and false negatives")
+        if s.n_sample:
+            parts.append(f"a random sample of {s.n_sample:,} of the others")
+        listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
         text = (f"{len(drawn):,} thumbnails (at most {s.limit:,}), for the rows looked at "
-                f"first: the {s.n_worst:,} lowest-scoring, {errors} and a random sample of "
-                f"{s.n_sample:,} of the others.")
+                f"first: {listed}.")
     if n_neutral:
         text += f" {n_neutral:,} drawn on a neutral grey: no image for them."
     if n_unsized:
@@ -573,7 +576,8 @@ def _write_page(
     size = _count(thumbnail_size, "thumbnail_size", 16)
     html_path = _html_path(path)
     rows = _rows(report)
-    images = ImageSource(data, getattr(report, "truth", None))
+    # a page written inside its data folder: its earlier overlays are not images of the set
+    images = ImageSource(data, getattr(report, "truth", None), skip=(f"{html_path.stem}_files",))
     if limit is None:
         limit = DEFAULT_MAX_THUMBNAILS if images.dataset is not None else 0
     files = f"{html_path.stem}_files"

@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
+import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
@@ -258,6 +260,16 @@ def test_a_rewrite_replaces_the_overlays_and_a_failure_keeps_the_old_page(
     assert (tmp_path / "index.html").read_text() == before
     assert len(list(files.glob("t*.png"))) == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "index_files"]
+
+
+def test_a_page_inside_its_data_folder_does_not_read_its_own_overlays(severstal, tmp_path):
+    images = tmp_path / "train_images"
+    shutil.copytree(severstal.data, images)
+    write_report_page(severstal.report, images / "page", data=images)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # load_dataset warns of images without labels rows
+        page = write_report_page(severstal.report, images / "page", data=images)
+    assert len(_parse(page).images) == 24
 
 
 def test_to_html_is_the_page(siim, tmp_path):
