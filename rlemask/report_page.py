@@ -439,8 +439,11 @@ def _page_html(report: Any, rows: Sequence[_Row], drawn: dict, files: str,
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         # nothing may come from the network: only this file, its images and inline code
+        # ('self' where the page is served; file: where it is opened from disk, since
+        # browsers differ on what 'self' means there)
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-        "img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">",
+        "img-src 'self' file: data:; style-src 'unsafe-inline'; "
+        "script-src 'unsafe-inline'\">",
         '<link rel="icon" href="data:,">',
         f"<title>{html.escape(title)}</title>",
         f"<style>\n{_asset('report_page.css')}</style>",

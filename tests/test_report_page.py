@@ -460,6 +460,9 @@ def _open(browser, page_path: Path, **context):
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    # nothing from the network: every request is for the page's own files
+    page.on("request", lambda r: None if r.url.startswith(("file://", "data:")) else
+            problems.append(f"fetched: {r.url}"))
     page.goto(page_path.as_uri())
     page.wait_for_load_state("load")
     return page, problems
