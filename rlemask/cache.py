@@ -621,21 +621,36 @@ def _inputs(
 
 
 def _pad_layouts(
-    paths: list[Path], shapes: Sequence[Sequence[int]] | None, multiple: tuple[int, int]
+    paths: list[Path], shapes: Sequence[Sequence[int] | None] | None,
+    multiple: tuple[int, int], skip: bool,
 ) -> tuple[tuple[int, int], list[list[int]]]:
-    """The common canvas of a ``"pad"`` cache and each row's ``[top, left, h, w]``."""
-    if shapes is None:
-        shapes = [read_shape(p) for p in paths]
-    elif len(shapes) != len(paths):
+    """The common canvas of a ``"pad"`` cache and each row's ``[top, left, h, w]``.
+
+    A shape not given is read from the file's header; with ``skip`` a header
+    that cannot be read leaves that row to fail (and be skipped) when it is made.
+    """
+    if shapes is not None and len(shapes) != len(paths):
         raise ValueError(
             f"`shapes` must have one (height, width) per path ({len(paths)}); "
             f"received {len(shapes)}"
         )
-    own = [sample_layout(s, multiple, policy="pad").sample_shape for s in shapes]
+    known: list[tuple[int, int] | None] = []
+    for k, path in enumerate(paths):
+        shape = None if shapes is None else shapes[k]
+        if shape is None:
+            try:
+                shape = read_shape(path)
+            except _SAMPLE_ERRORS:
+                if not skip:
+                    raise
+        known.append(None if shape is None else (int(shape[0]), int(shape[1])))
+    own = [sample_layout(s, multiple, policy="pad").sample_shape for s in known if s]
+    if not own:
+        raise ValueError(f"build_cache: none of the {len(paths)} image headers can be read")
     canvas = (max(s[0] for s in own), max(s[1] for s in own))
     layouts = []
-    for shape in shapes:
-        layout = sample_layout(shape, multiple, policy="pad", canvas=canvas)
+    for shape in known:
+        layout = sample_layout(shape or (1, 1), multiple, policy="pad", canvas=canvas)
         layouts.append([layout.top, layout.left, *layout.image_shape])
     return canvas, layouts
 
@@ -705,9 +720,9 @@ def build_cache(
         ``"pad"``: every image at its own resolution, centred on one canvas
         (the largest image rounded up to a multiple of ``img_size``); the
         offsets are kept (:meth:`SampleCache.layout`).
-    shapes : sequence of (int, int), optional
-        ``"pad"``: each image's (height, width), when known (labels' shape
-        columns); otherwise read from each file's header.
+    shapes : sequence of (int, int) or None, optional
+        ``"pad"``: each image's (height, width), where known (labels' shape
+        columns; None where not); the others are read from the file's header.
     on_error : {"raise", "skip"}
         ``"skip"``: a file that cannot be made into a sample (unreadable
         image, RLE that does not fit) is left out, listed in
@@ -764,7 +779,7 @@ def build_cache(
         index["format_options"] = options
     canvas = None
     if policy == "pad":
-        canvas, index["layouts"] = _pad_layouts(paths, shapes, size)
+        canvas, index["layouts"] = _pad_layouts(paths, shapes, size, on_error == "skip")
         index.update(policy="pad", pad_multiple=list(size), img_size=list(canvas))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -403,7 +403,9 @@ class Dataset:
         else:
             rows = {i: self.rows(i)[""] for i in chosen}
         fmt = self.format or "kaggle"
-        shapes = [self.shape(i) for i in chosen] if policy == "pad" else None
+        # the labels' columns where they have them; the build reads the other headers
+        shapes = ([self.labels.shape_of(i) if i in self.labels else None for i in chosen]
+                  if policy == "pad" else None)
         return build_cache([self.path(i) for i in chosen], rows, out_dir, img_size=size,
                            ids=chosen, classes=self.classes or None, format=fmt,
                            policy=policy, shapes=shapes,

@@ -730,3 +730,21 @@ def test_pad_cache_of_one_size_is_load_samples_padding(tmp_path, strips):
         layout = cache.layout(row)
         assert (layout.top, layout.left, layout.image_shape) == (2, 1, (19, 45))
     assert SampleCache(tmp_path / "c").layout(-1) == cache.layout(2)
+
+
+def test_pad_cache_skips_a_file_whose_header_is_corrupt(tmp_path, strips):
+    paths, rows = strips
+    bad = paths[1].parent / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    files = [paths[0], bad, paths[2]]
+    labels = {p.name: rows.get(p.name, {"a": [], "b": [], "c": []}) for p in files}
+    ids = [p.name for p in files]
+    with pytest.raises(rlemask.ImageError, match=r"bad\.png"):
+        build_cache(files, labels, tmp_path / "r", img_size=8, ids=ids, format="kaggle",
+                    policy="pad", workers=1, progress=False)
+    with pytest.warns(UserWarning, match="1 of 3 images could not be read"):
+        cache = build_cache(files, labels, tmp_path / "c", img_size=8, ids=ids,
+                            format="kaggle", policy="pad", workers=1, progress=False,
+                            on_error="skip")
+    assert cache.ids == ["s0.png", "s2.png"] and cache.img_size == (24, 48)
+    assert cache.layout(1).image_shape == (19, 45)
