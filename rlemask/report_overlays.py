@@ -20,7 +20,7 @@ import contextlib
 import functools
 import operator
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +46,23 @@ MAX_OVERLAY_SIDE = 4096
 
 
 # -- images and masks ------------------------------------------------------------
+class _Files:
+    """Image files given one by one: a mapping id -> path, or paths named by their stem."""
+
+    def __init__(self, files: Mapping | Sequence):
+        if isinstance(files, Mapping):
+            self._paths = {str(k): Path(v) for k, v in files.items()}
+        else:
+            self._paths = {Path(p).stem: Path(p) for p in files}
+        self.ids = tuple(self._paths)
+
+    def path(self, image_id: str) -> Path:
+        return self._paths[image_id]
+
+
 class ImageSource:
-    """Grey images by id from ``data``: None, a folder (``rlemask.load_dataset``) or a Dataset."""
+    """Grey images by id from ``data``: None, a folder (``rlemask.load_dataset``), a Dataset,
+    a mapping image id -> path, or a list of paths (ids: their stems)."""
 
     def __init__(self, data: Any, truth: Any, *, skip: Sequence[str] = ()):
         """``skip``: folder names not searched for images (a page's own overlays)."""
@@ -62,9 +77,13 @@ class ImageSource:
                 raise ValueError(f"`data` must be a folder of images or a Dataset; "
                                  f"received data={str(data)!r}, which is not a folder")
             data = rlemask.load_dataset(data, truth, exclude=(*DEFAULT_EXCLUDE, *skip))
+        elif isinstance(data, Mapping) or (
+            isinstance(data, Sequence) and not isinstance(data, (str, bytes))
+        ):
+            data = _Files(data)
         if not callable(getattr(data, "path", None)):
-            raise TypeError(f"`data` must be a folder or a rlemask Dataset; received "
-                            f"{type(data).__name__}")
+            raise TypeError(f"`data` must be a folder, a rlemask Dataset, a mapping image id -> "
+                            f"path or a list of paths; received {type(data).__name__}")
         self.dataset = data
         self._ids = set(data.ids)
 

@@ -530,9 +530,10 @@ def write_report_page(
         ``.html`` file itself (``run/report.html``).  The overlays go to a
         folder beside the HTML file named after it (``index_files/``),
         replaced whole on every write; the HTML file is written atomically.
-    data : str, os.PathLike or Dataset, optional
+    data : str, os.PathLike, Dataset, mapping or list of paths, optional
         The images: a folder (read with :func:`rlemask.load_dataset` against
-        ``report.truth``) or a Dataset.  None: no images.
+        ``report.truth``), a Dataset, a mapping image id -> path, or a list of
+        paths whose stems are the ids (a validation split).  None: no images.
     max_thumbnails : int, optional
         Most rows drawn.  Default: 200 with ``data``, none without it; a
         number without ``data`` draws the masks on a neutral grey (sized by

@@ -277,6 +277,16 @@ def test_to_html_is_the_page(siim, tmp_path):
                                max_thumbnails=2)
     assert page == tmp_path / "run" / "report.html"
     assert len(_parse(page).images) == 2
+    assert (tmp_path / "run" / "report_files").is_dir()
+
+
+def test_images_given_as_a_list_of_paths_or_a_mapping(siim, tmp_path):
+    paths = sorted(siim.root.rglob("*.dcm"))[:5]  # a validation split: ids are the stems
+    table = _parse(write_report_page(siim.report, tmp_path / "a", data=paths))
+    assert len(table.images) == 16 and "11 drawn on a neutral grey" in table.counts
+    by_id = {p.stem: p for p in paths[:2]}
+    table = _parse(write_report_page(siim.report, tmp_path / "b", data=by_id))
+    assert "14 drawn on a neutral grey" in table.counts
 
 
 def test_a_report_without_masks_says_why_it_has_no_thumbnails(siim, tmp_path):
@@ -316,7 +326,7 @@ def test_bad_arguments_name_the_parameter(siim, tmp_path):
         write_report_page(siim.report, tmp_path / "taken")
     with pytest.raises(ValueError, match="`data` must be a folder"):
         write_report_page(siim.report, tmp_path, data=tmp_path / "nowhere")
-    with pytest.raises(TypeError, match="`data` must be a folder or a rlemask Dataset"):
+    with pytest.raises(TypeError, match="`data` must be a folder, a rlemask Dataset"):
         write_report_page(siim.report, tmp_path, data=42)
 
 
