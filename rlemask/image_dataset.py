@@ -402,7 +402,11 @@ class Dataset:
             rows: dict[str, Any] = {i: self.rows(i) for i in chosen}
         else:
             rows = {i: self.rows(i)[""] for i in chosen}
-        fmt = self.format or "kaggle"
+        fmt = "kaggle"
+        for image_id in chosen:  # an undecided format is refused, never guessed
+            fmt = self._format(image_id)
+            if self.format is not None:
+                break
         # the labels' columns where they have them; the build reads the other headers
         shapes = ([self.labels.shape_of(i) if i in self.labels else None for i in chosen]
                   if policy == "pad" else None)

@@ -647,3 +647,19 @@ def test_plot_command_helpers_name_ids_as_the_data_set_does(steel, tmp_path):
     args.overview, args.samples, args.seed = True, 2, 0
     fig, what = _plot_dataset(args, data)
     assert what == "overview of 3 images" and len(fig.axes) == 5
+
+
+def test_an_undecided_rle_format_is_refused_not_guessed(tmp_path):
+    _jpeg(tmp_path / "a.png", (6, 5))
+    _jpeg(tmp_path / "b.png", (6, 5))
+    # one single-run row: siim and kaggle read it the same, one pixel apart
+    (tmp_path / "l.csv").write_text("ImageId,EncodedPixels\na,3 4\nb,\n")
+    data = rlemask.load_dataset(tmp_path, tmp_path / "l.csv")
+    assert data.format is None
+    with pytest.raises(ValueError, match="undecided.*pass format='siim' or 'kaggle'"):
+        data.sample("a")
+    with pytest.raises(ValueError, match="undecided"):
+        data.build_cache(tmp_path / "c", 4, workers=1, progress=False)
+    assert not data.sample("b")[1].any()  # an empty image needs no format
+    fixed = rlemask.load_dataset(tmp_path, tmp_path / "l.csv", format="kaggle")
+    assert int(fixed.sample("a")[1].sum()) == 4
