@@ -298,8 +298,6 @@ def test_classifier_head_outputs_and_trains_on_a_plain_mask_target():
     given = model.evaluate(x, {"mask": y, "presence": presence}, verbose=0, return_dict=True)
     assert given["presence_loss"] == pytest.approx(logs["presence_loss"], rel=1e-5)
     assert given["loss"] == pytest.approx(logs["mask_loss"] + 2 * logs["presence_loss"], rel=1e-4)
-    history = model.fit(x, y, epochs=1, verbose=0).history
-    assert np.isfinite(history["loss"][0])
     with pytest.raises(ValueError, match=r"'mask' \(and 'presence'\). Received: keys \['y'\]"):
         model.evaluate(x, {"y": y}, verbose=0)
 
