@@ -24,6 +24,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rlemask import __version__
+from rlemask._formats import formats
+from rlemask._optional import explain
+from rlemask._validation import MAX_PIXELS
+from rlemask.datasets import CSV_NAMES, find_labels_csv, load_siim
+
 # one sub-command per module, in the order ``--help`` lists them
 _COMMANDS = [
     "synth",
@@ -71,8 +77,6 @@ def add_shape_option(parser: argparse.ArgumentParser) -> None:
 
 def rle_format(text: str) -> str:
     """argparse ``type`` of ``--format`` / ``--from`` / ``--to``: a registered format."""
-    from rlemask import formats
-
     known = formats()
     if text not in known:
         raise argparse.ArgumentTypeError(
@@ -103,8 +107,6 @@ def add_data_options(parser: argparse.ArgumentParser, *, optional: bool = False)
 
 def _check_shape(args: argparse.Namespace) -> str | None:
     """The ``--shape`` error message, or None when it fits."""
-    from rlemask._validation import MAX_PIXELS
-
     h, w = args.shape
     if h < 1 or w < 1:
         return f"--shape {h} {w}: height and width must be positive"
@@ -118,9 +120,6 @@ def load_data(args: argparse.Namespace) -> tuple[list[Path], dict[str, list[str]
 
     Returns the image paths, the labels and the labels CSV used.
     """
-    from rlemask import load_siim
-    from rlemask.datasets import CSV_NAMES, find_labels_csv
-
     data = Path(args.data)
     if not data.is_dir():
         raise CommandError(f"DATA {args.data!r} is not a folder")
@@ -141,8 +140,6 @@ def load_data(args: argparse.Namespace) -> tuple[list[Path], dict[str, list[str]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from rlemask import __version__
-
     parser = Parser(
         prog="rlemask",
         description="Run-length encoded masks: data sets, plots, scoring, conversion.",
@@ -186,8 +183,6 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
         print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
         return USER_ERROR
     except ModuleNotFoundError as err:
-        from rlemask._optional import explain
-
         message = explain(err, "this command")  # None: not an extra's package, a real bug
         if message is None:
             raise
