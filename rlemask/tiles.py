@@ -311,8 +311,9 @@ class TileWriter:
         ----------
         window : (int, int, int, int)
             ``(y, x, h, w)``, one of :meth:`windows`.
-        probabilities : array_like, shape (h, w)
-            Probabilities in 0..1 (any real dtype; no NaN).
+        probabilities : array_like, shape (h, w) or (h, w, 1)
+            Probabilities in 0..1 (any real dtype; no NaN).  A model's
+            one-channel output ``(h, w, 1)`` is taken as ``(h, w)``.
 
         Raises
         ------
@@ -320,7 +321,10 @@ class TileWriter:
             A window off the grid or added twice; probabilities of the wrong
             shape, with NaN, or outside 0..1.
         """
-        prob = check_probability_map(probabilities, "probabilities")
+        arr = np.asarray(probabilities)
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        prob = check_probability_map(arr, "probabilities")
         if prob.shape != (self._th, self._tw):
             raise ValueError(
                 f"`probabilities` must have the window's shape {(self._th, self._tw)}; "

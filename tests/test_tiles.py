@@ -132,6 +132,15 @@ def test_any_order_and_skipped_tiles_equal_dense_path(h, w, tile, overlap, seed,
     assert writer.finish() == dense_rle((h, w), items, "mean", 0.5, "kaggle")
 
 
+def test_one_channel_model_output_is_accepted():
+    writer = rlemask.TileWriter((6, 6), tile=4, overlap=2)
+    for window in writer.windows():
+        writer.add(window, np.ones((*window[2:], 1), np.float32))
+    assert writer.finish() == "1 36"
+    with pytest.raises(ValueError, match="2-dimensional|2-D"):
+        rlemask.TileWriter((6, 6), tile=4, overlap=2).add((0, 0, 4, 4), np.ones((4, 4, 2)))
+
+
 def test_band_runs_merge_across_boundaries():
     # a mask that is all foreground: one run through every band boundary
     writer = rlemask.TileWriter((7, 20), tile=4, overlap=1)
