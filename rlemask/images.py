@@ -524,8 +524,9 @@ def read_region(
     For a TIFF only the bytes the window needs are read: an uncompressed
     contiguous page through a memory map, a tiled or striped page by decoding
     only the tiles (strips) that meet the window.  Any other source is read
-    whole and cropped (JPEG and PNG cannot be decoded in part).  Values as
-    :func:`read_image`.
+    whole and cropped (JPEG and PNG cannot be decoded in part): for many
+    windows of such a file, read it once with :func:`read_image` and slice.
+    Values as :func:`read_image`.
 
     Parameters
     ----------
