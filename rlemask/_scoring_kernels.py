@@ -117,7 +117,8 @@ def _parse_objects(buf, obj_ptr, obj_key, key_npix, key_m, relative, base):
         boxes[o, 2] = p0
         boxes[o, 3] = p1
         area[o] = total
-    return starts[:r], lengths[:r], run_ptr, boxes, area, OK, -1
+    # copies: a view would keep the over-sized buffers alive as long as the runs
+    return starts[:r].copy(), lengths[:r].copy(), run_ptr, boxes, area, OK, -1
 
 
 @njit(cache=True)

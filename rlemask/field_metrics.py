@@ -11,6 +11,9 @@ Each metric is a function ``metric(pairs, **options) -> MetricResult`` of a
 ``needs_shape``
     Whether the image geometry is needed (only ``"dice-hausdorff"``: the
     others compare texts of one scan order on their linear runs).
+``mean_over_keys`` (optional)
+    The score is the mean of the rows' scores (NaN rows left out), so the
+    score over any subset of keys is the mean of those rows.
 
 Every empty rule is an explicit option and is returned in
 ``MetricResult.options``, so a report always states it.
@@ -125,6 +128,7 @@ def _mean_dice(pairs: ScorePairs, empty: Any) -> MetricResult:
 
 dice.keys = "image"
 dice.needs_shape = False
+dice.mean_over_keys = True
 
 
 def class_dice(pairs: ScorePairs, *, empty: float | str = 1.0) -> MetricResult:
@@ -140,6 +144,7 @@ def class_dice(pairs: ScorePairs, *, empty: float | str = 1.0) -> MetricResult:
 
 class_dice.keys = "class"
 class_dice.needs_shape = False
+class_dice.mean_over_keys = True
 
 
 def global_dice(pairs: ScorePairs, *, empty: float | str = 1.0) -> MetricResult:
@@ -242,6 +247,7 @@ def iou_sweep(
 
 iou_sweep.keys = "image"
 iou_sweep.needs_shape = False
+iou_sweep.mean_over_keys = True
 
 
 def f2_sweep(
@@ -263,6 +269,7 @@ def f2_sweep(
 
 f2_sweep.keys = "image"
 f2_sweep.needs_shape = False
+f2_sweep.mean_over_keys = True
 
 
 def case_day(image_id: str) -> str:

@@ -19,11 +19,12 @@ A metric is a callable ``metric(pairs, **options) -> MetricResult``
 (:class:`rlemask.field_metrics.MetricResult`) of a
 :class:`rlemask.score_pairs.ScorePairs`, which computes on the runs what
 metrics need (``dice_counts()``, ``match(thresholds)``, ``union()``,
-``objects()``).  Two optional attributes: ``keys`` (``"image"``, the
-default, or ``"class"``: what one scored key is) and ``needs_shape``
-(default ``False``).  It must reject unknown options with ``TypeError``
-(keyword-only parameters do) and return every empty rule it applied in
-``MetricResult.options``.
+``objects()``).  Optional attributes: ``keys`` (``"image"``, the
+default, or ``"class"``: what one scored key is), ``needs_shape``
+(default ``False``) and ``mean_over_keys`` (default ``False``; true: the
+score is the mean of the rows' scores, so a subset's needs no second pass).
+It must reject unknown options with ``TypeError`` (keyword-only parameters
+do) and return every empty rule it applied in ``MetricResult.options``.
 
 Examples
 --------

@@ -35,7 +35,7 @@ from rlemask.runs import Runs
 __all__ = ["BLOCK_KEYS", "LINEAR_SHAPE", "ScorePairs", "is_empty_object"]
 
 #: keys parsed per kernel call
-BLOCK_KEYS = 512
+BLOCK_KEYS = 256
 #: the shape a text is read with when no geometry is known: one long column
 LINEAR_SHAPE = (MAX_PIXELS, 1)
 # the formats the batch parser reads: (relative offsets, index base)
@@ -249,6 +249,7 @@ class ScorePairs:
                 t.starts, t.lengths, t.run_ptr, t.key_ptr, p.starts, p.lengths, p.run_ptr,
                 p.key_ptr,
             )
+            del t, p  # before the next block is parsed: one block in memory at a time
         return out
 
     def match(self, thresholds: Sequence[tuple[int, int]]) -> dict[str, np.ndarray]:
@@ -274,6 +275,7 @@ class ScorePairs:
             )
             tp[k0:k1], n_true[k0:k1], n_pred[k0:k1], areas[k0:k1] = res[:4]
             compared += int(res[4])
+            del t, p, res  # before the next block is parsed: one block in memory at a time
         return {
             "tp": tp, "n_true": n_true, "n_pred": n_pred,
             "truth_area": areas[:, 0], "pred_area": areas[:, 1],

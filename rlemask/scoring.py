@@ -147,7 +147,14 @@ def _summary(metric: Callable[..., Any], pairs: ScorePairs, options: dict) -> tu
     result = metric(pairs, **options)
     baseline = metric(pairs.with_empty_submission(), **options).score
     positive = np.flatnonzero(~pairs.truth_empty())
-    positive_only = metric(pairs.subset(positive), **options).score if positive.size else np.nan
+    if not positive.size:
+        positive_only = np.nan
+    elif getattr(metric, "mean_over_keys", False):  # the mean of its rows: no second match
+        kept = np.array([result.rows[k]["score"] for k in positive], np.float64)
+        kept = kept[~np.isnan(kept)]
+        positive_only = kept.mean() if kept.size else np.nan
+    else:
+        positive_only = metric(pairs.subset(positive), **options).score
     return result, float(baseline), float(positive_only)
 
 
