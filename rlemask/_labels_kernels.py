@@ -45,17 +45,19 @@ _FNV_OFFSET = np.uint64(14695981039346656037)
 _FNV_PRIME = np.uint64(1099511628211)
 
 
-@njit(cache=True)
-def _split_rows(buf, pos, line, ncols, wanted, capacity, rle_col):
-    """Split CSV rows of ``ncols`` fields from byte ``pos`` (physical line ``line``).
+@njit(cache=True, nogil=True)
+def _split_rows(buf, pos, stop, line, ncols, wanted, capacity, rle_col, measure):
+    """Split CSV rows of ``ncols`` fields in bytes ``pos:stop`` (physical line ``line``).
+
+    ``nogil``: chunks of one file that start at a line end are split in threads.
 
     ``wanted[c]`` is the output slot of column ``c`` (-1: not kept).  Fields
     are trimmed of spaces and tabs; a quoted field's bounds exclude its quotes
     (``quoted`` flags it, for un-doubling ``""``); ``\\n``, ``\\r\\n`` and a
     lone ``\\r`` end a line; blank lines are skipped.  Each kept field gets a
     64-bit FNV-1a hash of its bytes (to factorize ids without a Python object
-    per row).  Column ``rle_col`` is measured as it is split
-    (:func:`_scan_rle`: its bytes are read once).  Rows with another field
+    per row).  Column ``rle_col`` is measured as it is split when ``measure``
+    (:func:`_scan_rle`: its bytes are read once), else only skipped.  Rows with another field
     count are listed (``bad_line``, ``bad_at`` -- the byte where the row
     starts -- ``bad_count``; the first ``MAX_BAD``, all counted in ``nbad``).
     More than ``capacity`` rows: ``SPLIT_FULL`` (the caller counts and
@@ -74,10 +76,10 @@ def _split_rows(buf, pos, line, ncols, wanted, capacity, rle_col):
     bad_line = np.empty(MAX_BAD, np.int64)
     bad_at = np.empty(MAX_BAD, np.int64)
     bad_count = np.empty(MAX_BAD, np.int64)
-    stats = _new_stats(capacity)
+    stats = _new_stats(capacity if measure else 0)
     n = 0
     nbad = 0
-    size = buf.size
+    size = stop
     i = pos
     err = SPLIT_OK
     while i < size:
@@ -122,14 +124,26 @@ def _split_rows(buf, pos, line, ncols, wanted, capacity, rle_col):
                 if i < size and buf[i] != 44 and buf[i] != 10 and buf[i] != 13:
                     return (bounds, quoted, hashes, lines, n, bad_line, bad_at, bad_count,
                             nbad, SPLIT_STRAY, line, stats)
-                if col == rle_col:
+                if col == rle_col and measure:
                     _store(stats, n, _scan_rle(buf, s, e, False))
-            elif col == rle_col:
+            elif col == rle_col and measure:
                 s = i
                 out = _scan_rle(buf, i, size, True)
                 i = out[0]
                 e = out[1]
                 _store(stats, n, out)
+                if e > s:
+                    blank = False
+            elif col == rle_col:  # RLE text, neither hashed nor measured: find its end
+                s = i
+                while i < size:
+                    ch = buf[i]
+                    if ch == 44 or ch == 10 or ch == 13:
+                        break
+                    i += 1
+                e = i
+                while e > s and _is_blank(buf[e - 1]):
+                    e -= 1
                 if e > s:
                     blank = False
             else:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from rlemask._errors import LabelsFileError, RLEError
+from rlemask._label_conventions import pairs_rule, rle_problem, rle_stats
+from rlemask._labels_kernels import FLAG_OVERLAP, FLAG_UNSORTED, FLAG_ZERO_START, RLE_EMPTY
 from rlemask._validation import check_shape
 from rlemask.codec import decode, merge
 from rlemask.runs import Runs
@@ -147,10 +149,16 @@ class Labels:
 
     @property
     def max_pixel(self) -> int | None:
-        """One past the largest pixel index any row covers (bounds the image size)."""
-        if self._r.end is None:
-            return None
-        return int(self._r.end.max(initial=0))
+        """One past the largest pixel index any row covers (bounds the image size).
+
+        None when the format is undecided or not pairs text.
+        """
+        r = self._r
+        if r.end is None:
+            rows = np.flatnonzero(~r.empty)
+            end = self._measured(rows) if pairs_rule(r.format) is not None else None
+            return None if end is None else int(end.max(initial=0))
+        return int(r.end.max(initial=0))
 
     def __contains__(self, image_id: object) -> bool:
         return image_id in self._index
@@ -277,15 +285,48 @@ class Labels:
                 f"{r.source}: the RLE format is undecided ({r.format_evidence}); read it with "
                 "read_labels(..., format='siim') or format='kaggle'"
             )
-        if r.end is not None and rows.size:
-            past = r.end[rows] > shape[0] * shape[1]
+        end = r.end[rows] if r.end is not None else self._measured(rows)
+        if end is not None and rows.size:
+            past = end > shape[0] * shape[1]
             if past.any():
                 row = int(rows[np.flatnonzero(past)[0]])
                 raise RLEError(
-                    f"{self._where(row)}: the row covers pixels up to {int(r.end[row]) - 1}, "
-                    f"outside the image of shape {shape} ({shape[0] * shape[1]} pixels)"
+                    f"{self._where(row)}: the row covers pixels up to "
+                    f"{int(end[past][0]) - 1}, outside the image of shape {shape} "
+                    f"({shape[0] * shape[1]} pixels)"
                 )
         return r.format
+
+    def _measured(self, rows: np.ndarray) -> np.ndarray | None:
+        """End of each of ``rows`` (read without validation), checked as the reader would.
+
+        RLEError naming the line and id for malformed text or, in an
+        absolute format, runs that go backwards.
+        """
+        r = self._r
+        rule = pairs_rule(r.format)
+        if rule is None:
+            return None
+        arr = np.frombuffer(r.buf, np.uint8)
+        stats = rle_stats(arr, r.rle_start[rows], r.rle_end[rows])
+        bad = np.flatnonzero(stats.code > RLE_EMPTY)
+        if bad.size:
+            i = int(bad[0])
+            row = int(rows[i])
+            raise RLEError(f"{self._where(row)}: RLE " + rle_problem(
+                stats, r.buf, int(r.rle_start[row]), int(r.rle_end[row]), i))
+        relative, base = rule
+        backward = (stats.flags & (FLAG_UNSORTED | FLAG_OVERLAP)) != 0
+        zero = (stats.flags & FLAG_ZERO_START) != 0
+        if base == 1 and zero.any():
+            row = int(rows[np.flatnonzero(zero)[0]])
+            raise RLEError(f"{self._where(row)}: {r.format} RLE with a start of 0 (its starts "
+                           "are 1-based)")
+        if not relative and backward.any():
+            row = int(rows[np.flatnonzero(backward)[0]])
+            raise RLEError(f"{self._where(row)}: {r.format} RLE with starts that go backwards "
+                           "or runs that overlap (SIIM relative offsets? format='siim')")
+        return stats.end(r.format)
 
     def _decode(self, rows: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         if rows.size == 0:

@@ -356,3 +356,59 @@ def test_ids_that_hash_alike_stay_apart(tmp_path):
     p = write(tmp_path, 'ImageId,EncodedPixels\n"a",1 1\na,3 1\n"a""",5 1\nab,7 1\nba,9 1\n')
     labels = rlemask.read_labels(p, format="kaggle")
     assert labels.ids == ("a", 'a"', "ab", "ba") and labels.rles("a") == ["1 1", "3 1"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_large_files_split_in_threads_read_the_same(tmp_path, monkeypatch, newline):
+    from rlemask import label_reader
+
+    rows, bad = [], []
+    for i in range(3000):
+        rows.append(f"img{i // 3},c{i % 3},{'' if i % 4 else f'{1 + i % 7} 2 {20 + i % 5} 3'}")
+        bad.append(rows[-1])
+        if i % 997 == 0:
+            rows.append("")  # a blank line
+            bad += ["", "bad,row,with,too,many"]  # and a row of the wrong width
+    p = write(tmp_path, newline.join(["id,class,predicted", *rows]) + newline)
+    q = write(tmp_path, newline.join(["id,class,predicted", *bad]) + newline, "bad.csv")
+    serial, report = rlemask.read_labels(p, format="kaggle"), rlemask.inspect_labels(q)
+    monkeypatch.setattr(label_reader, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(label_reader.os, "cpu_count", lambda: 4)
+    assert len(label_reader._chunks(p.read_bytes(), 0)) == 5  # four chunks
+    threaded = rlemask.read_labels(p, format="kaggle")
+    assert threaded.ids == serial.ids and threaded.classes == serial.classes
+    assert list(threaded.iter_rows()) == list(serial.iter_rows())
+    assert rlemask.inspect_labels(q).problems == report.problems
+    assert [x["line"] for x in report.problems] == [4, 1003, 2002, 3001]
+    with pytest.raises(LabelsFileError, match=r"line 1000: expected 3 columns"):
+        rlemask.read_labels(write(tmp_path, newline.join(["id,class,predicted", *bad[3:]])
+                                  + newline, "later.csv"))
+
+
+def test_validate_false_checks_each_row_when_it_is_decoded(tmp_path):
+    p = write(tmp_path, "ImageId,EncodedPixels\na,1 2 6 1 9 2\nb,1 x\nc,5 1 2 1 9 1\n"
+                        "d,10 5\ne,\n")
+    labels = rlemask.read_labels(p, validate=False, shape=(4, 3))
+    assert labels.format == "kaggle" and "(from 4 of 4 non-empty rows)" in labels.format_evidence
+    assert labels.rles("b") == ["1 x"] and labels.rles("e") == []
+    np.testing.assert_array_equal(labels.mask("a"), ref.kaggle_decode("1 2 6 1 9 2", (4, 3)))
+    with pytest.raises(RLEError, match=r"line 3 \(id 'b'\): RLE token 1 \('x'\) is not an"):
+        labels.mask("b")
+    with pytest.raises(RLEError, match=r"line 4 \(id 'c'\): kaggle RLE with starts that go"):
+        labels.objects("c")
+    with pytest.raises(RLEError, match=r"line 5 \(id 'd'\): the row covers pixels up to 13"):
+        labels.masks("d")
+    assert labels.mask("e").sum() == 0
+    with pytest.raises(RLEError, match=r"line 3 \(id 'b'\)"):
+        labels.max_pixel  # noqa: B018 - measuring every row checks every row
+
+
+@pytest.mark.parametrize("name", ["siim/train-rle.stage1.csv.gz",
+                                  "uw-madison/submission_predicted_azkalot1.csv",
+                                  "dsb2018/stage1_sample_submission.csv"])
+def test_validate_false_reads_real_files_the_same(real_dir, name):
+    full = rlemask.read_labels(real_dir / name)
+    fast = rlemask.read_labels(real_dir / name, validate=False)
+    assert (fast.format, fast.ids, fast.classes) == (full.format, full.ids, full.classes)
+    assert list(fast.iter_rows()) == list(full.iter_rows())
+    assert fast.max_pixel == full.max_pixel
