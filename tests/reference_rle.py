@@ -8,6 +8,21 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
+# the worked example of FORMATS.md: a 6 x 5 mask (H=6, W=5) that ends on the last pixel;
+# siim "1 2 7 1 7 2 9 1", kaggle "2 2 11 1 19 2 30 1", box (0, 0, 5, 6)
+FORMATS_EXAMPLE = np.array(
+    [
+        [0, 0, 0, 1, 0],
+        [1, 0, 0, 1, 0],
+        [1, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0],
+        [0, 1, 0, 0, 0],
+        [0, 0, 0, 0, 1],
+    ],
+    np.uint8,
+)
+FORMATS_EXAMPLE.flags.writeable = False  # shared by the test modules: none may change it
+
 
 def runs_of(flat: np.ndarray) -> list[tuple[int, int]]:
     """(start, length) of each run of non-zero values of a 1-D sequence."""

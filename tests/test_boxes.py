@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import reference_geometry as ref
+import reference_rle
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -14,17 +15,7 @@ import rlemask
 pytestmark = pytest.mark.kernels
 
 # the worked example of FORMATS.md (H=6, W=5): siim "1 2 7 1 7 2 9 1", box (0, 0, 5, 6)
-EXAMPLE = np.array(
-    [
-        [0, 0, 0, 1, 0],
-        [1, 0, 0, 1, 0],
-        [1, 0, 0, 0, 0],
-        [0, 0, 0, 0, 0],
-        [0, 1, 0, 0, 0],
-        [0, 0, 0, 0, 1],
-    ],
-    np.uint8,
-)
+EXAMPLE = reference_rle.FORMATS_EXAMPLE
 
 
 @st.composite

@@ -18,17 +18,7 @@ from rlemask import RLEError
 pytestmark = pytest.mark.kernels
 
 # FORMATS.md worked example: a 6 x 5 mask that ends on the last pixel
-EXAMPLE = np.array(
-    [
-        [0, 0, 0, 1, 0],
-        [1, 0, 0, 1, 0],
-        [1, 0, 0, 0, 0],
-        [0, 0, 0, 0, 0],
-        [0, 1, 0, 0, 0],
-        [0, 0, 0, 0, 1],
-    ],
-    dtype=np.uint8,
-)
+EXAMPLE = ref.FORMATS_EXAMPLE
 SIIM = "1 2 7 1 7 2 9 1"
 KAGGLE = "2 2 11 1 19 2 30 1"
 KAGGLE_C = "4 1 6 1 9 1 11 1 22 1 30 1"

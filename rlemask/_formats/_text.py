@@ -67,25 +67,23 @@ def check_pairs(tok: np.ndarray, fmt: str) -> None:
         )
 
 
+# what each run error code of the kernels means; {first}: the format's rule for a start
+_RUN_ERRORS = {
+    k.ERR_NEG_OFFSET: "negative relative offset (runs would overlap or go backwards)",
+    k.ERR_BAD_LENGTH: "a run length must be positive",
+    k.ERR_PAST_END: "run goes past the last pixel (H*W = {npix} for shape {shape})",
+    k.ERR_OVERLAP: "run overlaps the previous run or goes backwards",
+    k.ERR_BAD_START: "{first}",
+}
+
+
 def raise_run_error(
     err: int, i: int, tok: np.ndarray, shape: tuple[int, int], fmt: str, first: str
 ) -> None:
     """Turn a kernel error code on token ``i`` into an RLEError message."""
-    v = int(tok[i])
+    why = _RUN_ERRORS.get(err, "invalid (code {err})")
     npix = shape[0] * shape[1]
-    where = f"{fmt} RLE: token {i} ({v})"
-    if err == k.ERR_NEG_OFFSET:
-        msg = f"{where}: negative relative offset (runs would overlap or go backwards)"
-    elif err == k.ERR_BAD_LENGTH:
-        msg = f"{where}: a run length must be positive"
-    elif err == k.ERR_PAST_END:
-        msg = f"{where}: run goes past the last pixel (H*W = {npix} for shape {shape})"
-    elif err == k.ERR_OVERLAP:
-        msg = f"{where}: run overlaps the previous run or goes backwards"
-    elif err == k.ERR_BAD_START:
-        msg = f"{where}: {first}"
-    elif err == k.ERR_NEG_COUNT:
-        msg = f"{where}: counts must not be negative"
-    else:  # pragma: no cover - every kernel code is handled above
-        msg = f"{where}: invalid (code {err})"
-    raise RLEError(msg)
+    raise RLEError(
+        f"{fmt} RLE: token {i} ({int(tok[i])}): "
+        + why.format(npix=npix, shape=shape, first=first, err=err)
+    )
