@@ -151,8 +151,11 @@ def _final_output(model, outputs):
     """The prediction of a model with one or several (deep-supervision) outputs.
 
     A deep-supervision U-Net++ returns a dict of every output; the last of
-    ``model.output_names`` is the full-depth one.
+    ``model.output_names`` is the full-depth one.  A model with named
+    ``mask`` and ``presence`` outputs is read by its ``mask``.
     """
+    if isinstance(outputs, Mapping) and "mask" in outputs:
+        return outputs["mask"]
     if isinstance(outputs, Mapping):
         names = [n for n in getattr(model, "output_names", []) if n in outputs]
         return outputs[names[-1] if names else sorted(outputs)[-1]]

@@ -15,6 +15,7 @@ One module knows the layout; the rest of the adapter asks it for names::
     report.md        describes ("model": {"sha256": ...})
     curves.png, overlays.png
     logs/train/, logs/validation/   TensorBoard (with --tensorboard)
+    cache/           the sample cache (a run on --data without --cache)
 
 ``.state.json`` is the run's single commit point.  After each epoch the new
 checkpoints are written (each to a temporary file renamed into place), then
@@ -58,6 +59,7 @@ __all__ = [
     "OVERLAYS",
     "STATE",
     "LOGS",
+    "CACHE",
     "OUTPUT_FILES",
     "CHECKPOINT_MONITOR",
     "resume_state",
@@ -83,6 +85,8 @@ CURVES = "curves.png"
 OVERLAYS = "overlays.png"
 STATE = ".state.json"
 LOGS = "logs"
+#: the sample cache's default folder for a run on a data folder (``cache_dir`` not given)
+CACHE = "cache"
 #: the folders of ``logs/`` that Keras' TensorBoard callback writes
 TENSORBOARD_DIRS = ("train", "validation")
 #: what a finished run leaves for its users
@@ -440,6 +444,11 @@ def resume_point(config) -> tuple[int, bool]:
         return epoch, True
     if epoch == config.epochs and not _finished(out, epoch):
         return epoch, False
+    if epoch > config.epochs:
+        raise ValueError(
+            f"`resume`: the run in {str(out)!r} already has {epoch} epoch(s); ask for "
+            f"epochs={epoch} to finish its report, or more to train on"
+        )
     raise ValueError(
         f"`resume`: the run in {str(out)!r} already has {epoch} epoch(s) and its report; "
         "ask for more with `epochs`"

@@ -141,7 +141,7 @@ def sample_cache(config: TrainConfig, data_root: Path, paths, labels):
     given = config.cache_dir is not None
     cache_dir = Path(config.cache_dir) if given else (
         data_root / f"cache-{config.img_size}" if config.data is None
-        else Path(config.out) / "cache"
+        else Path(config.out) / run_folder.CACHE
     )  # fmt: skip
     options = {"on_error": config.on_error} if config.on_error != "raise" else {}
     try:

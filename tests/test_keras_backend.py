@@ -102,17 +102,17 @@ def test_builders_get_their_own_default_depth():
     assert TrainConfig().to_dict()["depth"] == 4
     saved = json.loads(json.dumps(TrainConfig().to_dict()))  # as config.json holds it
     assert TrainConfig(depth=4).differences(saved) == []
-    assert TrainConfig(depth=3).differences(saved) == ["--depth 3 (the run has 4)"]
+    assert TrainConfig(depth=3).differences(saved) == ["`depth` 3 (the run has 4)"]
 
 
 @pytest.mark.parametrize(
     "settings, message",
     [
-        ({"encoder": "resnet50", "depth": 6}, "--depth must be at most 5 with --encoder"),
-        ({"depth": 9}, "--depth must be at most 8"),
-        ({"depth": 0}, "--depth must be a positive integer"),
-        ({"encoder": "resnet50", "img_size": 48}, r"2\*\*depth = 32 \(--depth 5\)"),
-        ({"img_size": 40}, r"2\*\*depth = 16 \(--depth 4\)"),
+        ({"encoder": "resnet50", "depth": 6}, "`depth` must be at most 5 with `encoder`"),
+        ({"depth": 9}, "`depth` must be at most 8"),
+        ({"depth": 0}, "`depth` must be a positive integer"),
+        ({"encoder": "resnet50", "img_size": 48}, r"2\*\*depth = 32 \(depth=5\)"),
+        ({"img_size": 40}, r"2\*\*depth = 16 \(depth=4\)"),
     ],
 )
 def test_depth_checks_use_the_depth_built(tmp_path, settings, message):

@@ -83,7 +83,7 @@ def test_resume_is_refused_on_every_worker(index, tmp_path, monkeypatch):
 
     monkeypatch.setenv("TF_CONFIG", _tf_config([1, 2], index))
     config = TrainConfig(out=tmp_path / "run", strategy="multiworker", resume=True)
-    with pytest.raises(ValueError, match="--resume: not with --strategy multiworker"):
+    with pytest.raises(ValueError, match="`resume`: not with `strategy` multiworker"):
         with _worker_scratch(config):
             pass
 

@@ -66,6 +66,8 @@ def test_resume_refuses_a_finished_run_and_other_settings(tmp_path):
     config = _run(tmp_path / "run")
     with pytest.raises(ValueError, match="already has 2 epoch.*its report.*`epochs`"):
         rf.resume_point(dataclasses.replace(config, resume=True))
+    with pytest.raises(ValueError, match="already has 2 epoch.*epochs=2 to finish its report"):
+        rf.resume_point(dataclasses.replace(config, resume=True, epochs=1))
     with pytest.raises(ValueError, match="settings differ.*`filters` 4"):
         rf.resume_point(dataclasses.replace(config, resume=True, epochs=3, filters=4))
     with pytest.raises(FileNotFoundError, match="`resume`.*no run to resume"):

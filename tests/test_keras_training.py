@@ -490,7 +490,7 @@ def test_overwrite_keeps_the_user_s_logs_and_files(tmp_path):
     assert (out / "model.keras").is_file()
 
 
-def test_on_error_skip_lists_the_unreadable_images(tmp_path):
+def test_on_error_skip_lists_the_unreadable_images(tmp_path, monkeypatch):
     """Issue 19.19 (train): a corrupt image stopped train whole; skipped, it is listed."""
     import dataclasses
 
@@ -503,7 +503,9 @@ def test_on_error_skip_lists_the_unreadable_images(tmp_path):
     broken.write_bytes(broken.read_bytes()[:200])  # cut inside its header
     out = tmp_path / "run"
     settings = {k: v for k, v in TINY_RUN.items() if k not in ("n_images", "synthetic_size")}
-    config = TrainConfig(data=data, out=out, epochs=1, cache_workers=1, **settings)
+    monkeypatch.chdir(tmp_path)  # the data folder given relative (issue 19.17: stored resolved)
+    config = TrainConfig(data=data.relative_to(tmp_path), out=out, epochs=1, cache_workers=1,
+                         **settings)  # fmt: skip
     with pytest.raises(ValueError, match=broken.stem):
         train(config, log=lambda *args: None)
     printed = []
@@ -513,6 +515,8 @@ def test_on_error_skip_lists_the_unreadable_images(tmp_path):
     skipped = report["data"]["skipped"]
     assert [s["id"] for s in skipped] == [broken.stem] and skipped[0]["path"] == str(broken)
     assert report["data"]["n_images"] == 7
+    assert report["data"]["root"] == str(data) == report["config"]["data"]
+    assert report["data"]["cache"] == str(out / "cache")
     assert any(broken.stem in line and "skipped" in line for line in printed)
     assert f"skipped 1 unreadable image: {broken}" in summary(report, out)
     assert broken.stem in (out / "report.md").read_text()
