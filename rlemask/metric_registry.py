@@ -35,10 +35,10 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 from collections.abc import Callable
 from typing import Any
+
+from rlemask._registry import PluginRegistry
 
 __all__ = ["ENTRY_POINT_GROUP", "get_metric", "metrics", "register_metric"]
 
@@ -54,19 +54,6 @@ _BUILTIN: dict[str, str] = {
     "dice-hausdorff": "rlemask.field_metrics:dice_hausdorff",
 }
 
-_registry: dict[str, Callable[..., Any]] = {}
-_entry_points: dict[str, importlib.metadata.EntryPoint] | None = None
-
-
-def _discover() -> dict[str, importlib.metadata.EntryPoint]:
-    global _entry_points
-    if _entry_points is None:
-        found: dict[str, importlib.metadata.EntryPoint] = {}
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            found.setdefault(ep.name, ep)
-        _entry_points = found
-    return _entry_points
-
 
 def _check_metric(name: str, metric: Any) -> Callable[..., Any]:
     if not callable(metric):
@@ -77,6 +64,10 @@ def _check_metric(name: str, metric: Any) -> Callable[..., Any]:
             f'metric {name!r}: `keys` must be "image" or "class"; received keys={keys!r}'
         )
     return metric
+
+
+#: the metrics: built-ins, run-time registrations, entry points of ENTRY_POINT_GROUP
+_METRICS = PluginRegistry("metric", ENTRY_POINT_GROUP, _BUILTIN, _check_metric)
 
 
 def register_metric(name: str, metric: Callable[..., Any], *, replace: bool = False) -> None:
@@ -110,11 +101,7 @@ def register_metric(name: str, metric: Callable[..., Any], *, replace: bool = Fa
     ...               metric="truth-objects").score
     2.0
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"`name` must be a non-empty str; received name={name!r}")
-    if not replace and (name in _registry or name in _BUILTIN):
-        raise ValueError(f"metric {name!r} is already registered; pass replace=True")
-    _registry[name] = _check_metric(name, metric)
+    _METRICS.register(name, metric, replace=replace)
 
 
 def metrics() -> list[str]:
@@ -126,7 +113,7 @@ def metrics() -> list[str]:
     >>> "iou-sweep" in rlemask.metrics()
     True
     """
-    return sorted(set(_BUILTIN) | set(_registry) | set(_discover()))
+    return _METRICS.names()
 
 
 def get_metric(name: str) -> Callable[..., Any]:
@@ -142,16 +129,4 @@ def get_metric(name: str) -> Callable[..., Any]:
     >>> get_metric("f2-sweep").keys
     'image'
     """
-    metric = _registry.get(name)
-    if metric is not None:
-        return metric
-    if name in _BUILTIN:
-        module, _, attr = _BUILTIN[name].partition(":")
-        metric = getattr(importlib.import_module(module), attr)
-    elif isinstance(name, str) and name in _discover():
-        metric = _discover()[name].load()
-    else:
-        raise ValueError(f"unknown metric {name!r}; available metrics: {', '.join(metrics())}")
-    metric = _check_metric(name, metric)
-    _registry[name] = metric
-    return metric
+    return _METRICS.get(name)

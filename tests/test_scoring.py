@@ -351,7 +351,8 @@ def test_register_metric_and_entry_points(monkeypatch):
         def load(self):
             return truth_objects
 
-    monkeypatch.setattr(metric_registry, "_entry_points", {"test-from-plugin": EntryPoint()})
+    monkeypatch.setattr(metric_registry._METRICS, "_entry_points",
+                        {"test-from-plugin": EntryPoint()})
     assert "test-from-plugin" in rlemask.metrics()
     assert metric_registry.get_metric("test-from-plugin") is truth_objects
 
