@@ -4,8 +4,9 @@ A registry knows its built-ins by import path (``"rlemask._formats.siim:CODEC"``
 so that listing them imports nothing), takes run-time registrations
 (``register``), and finds installed packages' entry points of its group,
 loaded lazily: the first time an unknown name is looked up, or when the names
-are listed.  The format registry (:mod:`rlemask._formats`) is one; any other
-(metrics, ...) is the same class with its own group, built-ins and check.
+are listed.  The format registry (:mod:`rlemask._formats`) and the metric
+registry (:mod:`rlemask.metric_registry`) are two instances, each with its own
+group, built-ins and check.
 
 Examples
 --------
