@@ -300,18 +300,35 @@ def _volumes(pairs: ScorePairs, volume: Callable[[str], str], classes: str) -> d
     return groups
 
 
-def _stack(pairs: ScorePairs, side: int, slices: list[int], ids: list[str]) -> np.ndarray:
-    """The volume (depth, H, W) of one side: each slice's rows OR-ed (classes too)."""
-    by_slice: dict[str, list[int]] = {}
-    for k in slices:
-        by_slice.setdefault(pairs.keys[k][0], []).append(k)
+def _volume_shape(pairs: ScorePairs, slices: list[int], ids: list[str]) -> tuple[int, int]:
     shapes = {pairs.shapes[k] for k in slices}
     if len(shapes) != 1 or None in shapes:
         raise ValueError(
             f"the slices of a volume must share one known shape; volume of {ids[0]!r} has "
             f"{sorted(map(str, shapes))}"
         )
-    h, w = shapes.pop()
+    return shapes.pop()
+
+
+def _volume_hausdorff(pairs: ScorePairs, slices: list[int], ids: list[str]) -> float:
+    """One volume's Hausdorff; the volumes are stacked only when the answer needs them."""
+    _volume_shape(pairs, slices, ids)
+    truth = any(pairs.sides[0][k] for k in slices)
+    pred = any(pairs.sides[1][k] for k in slices)
+    if not truth or not pred:
+        return math.nan if not truth and not pred else 1.0
+    same_rows = all(pairs.sides[0][k] == pairs.sides[1][k] for k in slices)
+    if same_rows and pairs.formats[0] == pairs.formats[1]:
+        return 0.0  # the same rows in the same format: the same volume
+    return hausdorff_3d(_stack(pairs, 0, slices, ids), _stack(pairs, 1, slices, ids))
+
+
+def _stack(pairs: ScorePairs, side: int, slices: list[int], ids: list[str]) -> np.ndarray:
+    """The volume (depth, H, W) of one side: each slice's rows OR-ed (classes too)."""
+    by_slice: dict[str, list[int]] = {}
+    for k in slices:
+        by_slice.setdefault(pairs.keys[k][0], []).append(k)
+    h, w = _volume_shape(pairs, slices, ids)
     out = np.zeros((len(by_slice), h, w), np.uint8)
     for z, sid in enumerate(sorted(by_slice)):
         for k in by_slice[sid]:
@@ -359,7 +376,7 @@ def dice_hausdorff(
     per_volume = []
     for (vol, cls), ks in _volumes(pairs, volume, classes).items():
         ids = [pairs.keys[k][0] for k in ks]
-        d = hausdorff_3d(_stack(pairs, 0, ks, ids), _stack(pairs, 1, ks, ids))
+        d = _volume_hausdorff(pairs, ks, ids)
         if math.isnan(d) and not math.isnan(rule):
             d = 1.0 - rule
         per_volume.append({"volume": vol, "class": cls, "hausdorff": d})

@@ -204,3 +204,22 @@ def test_score_command_reads_each_side_in_its_own_format(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "score                   1.0000" in result.stdout
     assert "all-empty baseline      0.5000" in result.stdout
+
+
+def test_uw_madison_file_against_itself(real_dir):
+    path = real_dir / "uw-madison" / "submission_predicted_azkalot1.csv"
+    # the file has no height/width columns: every slice read as 360 x 360 (all rows fit)
+    r = rlemask.score(path, path, competition="uw-madison-gi-tract-image-segmentation",
+                      shape=(360, 360))
+    assert r.score == 1.0 and r.all_empty_baseline == 0.0
+    assert r.options["empty"] == "skip" and r.options["classes"] == "union"
+    assert len(r.extra["per_volume"]) == 44  # case-days
+    assert set(r.per_class) == {"large_bowel", "small_bowel", "stomach"}
+
+
+def test_report_page(real_dir, tmp_path):
+    path = real_dir / "airbus" / "train_ship_segmentations_v2.sample.csv"
+    r = rlemask.score(path, path, competition="airbus-ship-detection")
+    page = r.to_html(tmp_path / "page")
+    assert page.name == "index.html"
+    assert "00a1aab5b.jpg" in page.read_text()
