@@ -101,6 +101,34 @@ def _case(name: str, sub: Path, truth: Path, out: Path, data: Path | None, goal_
     return {"score_s": t1 - t0, "page_s": t2 - t1, "loaded_mb": loaded, "full_mb": full}
 
 
+def browser_times(page: Path) -> dict | None:
+    """Seconds to open ``page`` in headless Chromium, sort it by score and filter it."""
+    chromium = "/usr/bin/chromium"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not os.access(chromium, os.X_OK):
+        return None
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=args)
+        tab = browser.new_page()
+        t0 = time.perf_counter()
+        tab.goto(page.as_uri())
+        tab.wait_for_load_state("load")
+        t1 = time.perf_counter()
+        tab.click("#rows th[aria-sort] button")  # by score, now descending
+        tab.evaluate("document.body.offsetHeight")  # the layout it causes, included
+        t2 = time.perf_counter()
+        tab.uncheck("#filters input[value=tn]")
+        tab.evaluate("document.body.offsetHeight")
+        t3 = time.perf_counter()
+        browser.close()
+    return {"open_s": t1 - t0, "sort_s": t2 - t1, "filter_s": t3 - t2}
+
+
 def real_case(work: Path) -> dict | None:
     source = REAL / "train-rle.stage1.csv.gz"
     if not source.is_file():
@@ -111,8 +139,13 @@ def real_case(work: Path) -> dict | None:
     truth.write_text(text)
     sub = work / "submission.csv"
     sub.write_text(perturbed(_rows(text)))
-    return _case("real SIIM stage-1 labels, no images", sub, truth, work / "real-page", None,
-                 GOALS["real_s"])
+    result = _case("real SIIM stage-1 labels, no images", sub, truth, work / "real-page", None,
+                   GOALS["real_s"])
+    seconds = browser_times(work / "real-page" / "index.html")
+    if seconds is not None:
+        print(f"  in Chromium: open {seconds['open_s']:.2f} s, sort by score "
+              f"{seconds['sort_s']:.2f} s, filter {seconds['filter_s']:.2f} s")
+    return result
 
 
 def synthetic_case(root: Path, work: Path) -> dict:
