@@ -164,12 +164,13 @@ def synthetic_case(root: Path, work: Path) -> dict:
 def _warm_up(work: Path) -> None:
     """Compile the kernels (codecs, scoring, region boxes) before anything is timed."""
     rlemask.warmup()
-    mask = np.zeros((8, 8), np.uint8)
-    mask[2:4, 2:5] = 1
-    report = rlemask.score({"a": [rlemask.encode(mask)]}, {"a": [rlemask.encode(mask)]},
-                           shape=(8, 8), format="siim")
-    rlemask.bboxes(mask)
-    report.to_html(work / "warm-up", max_thumbnails=1)
+    square = np.zeros((1024, 1024), np.uint8)
+    square[2:40, 2:50] = 1
+    csv_text = f"ImageId, EncodedPixels\na, {rlemask.encode(square)}\nb, -1\n"
+    (work / "warm-up.csv").write_text(csv_text)  # the files' own path: reading, detection
+    report = rlemask.score(work / "warm-up.csv", work / "warm-up.csv")
+    report.to_html(work / "warm-up", max_thumbnails=2)
+    rlemask.bboxes(square)  # the region boxes of the overlays
 
 
 def _overlay_pngs_pillow(image, truth, pred) -> None:
