@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the competition's rules: header, format, image size, one row "
                         "per id or per object (default: the header as written, kaggle RLE)")
     parser.add_argument("--sample", metavar="CSV",
-                        help="the sample submission: every id of it must have a row")
+                        help="the sample submission: every id of it must have a row "
+                        "(default: ids not checked)")
     parser.set_defaults(func=run)
 
 

@@ -64,12 +64,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="a metric: dice, class-dice, global-dice, iou-sweep, f2-sweep, "
                      "dice-hausdorff, ... (default: SIIM's per-image Dice)")
     how.add_argument("--competition", type=competition_name, metavar="NAME",
-                     help="score as NAME graded it (metric, options, format, image size)")
+                     help="score as NAME graded it: metric, options, format, image size "
+                     "(default: none)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true",
-                        help="print the report as JSON, per-image table included")
+                        help="print the report as JSON, per-image rows included (default: a table)")
     output.add_argument("--markdown", action="store_true",
-                        help="print a Markdown section (SIIM default only)")
+                        help="print a Markdown section, SIIM default only (default: a table)")
     parser.add_argument(
         "--only-predicted", action="store_true",
         help="SIIM default only: score only the truth's ids that SUB holds "
@@ -82,9 +83,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="RLE format of both files (SIIM default: siim; otherwise each "
                         "file's own convention)")
     parser.add_argument("--sub-format", type=rle_format, metavar="NAME",
-                        help="RLE format of SUB only")
+                        help="RLE format of SUB only (default: --format's)")
     parser.add_argument("--truth-format", type=rle_format, metavar="NAME",
-                        help="RLE format of TRUTH only")
+                        help="RLE format of TRUTH only (default: --format's)")
     parser.add_argument("--empty", type=_empty_rule, metavar="RULE",
                         help="score where both are empty: 1, 0 or skip (default: the "
                         "metric's or competition's rule)")
