@@ -93,7 +93,6 @@ _HE_ACTIVATIONS = {"relu", "elu", "gelu", "leaky_relu", "relu6", "silu", "swish"
 def _check_arguments(
     input_shape: Sequence[int | None],
     filters: int,
-    depth: int,
     dropout: float,
     upsampling: str,
     activation: str,
@@ -290,7 +289,7 @@ def _resolve(
     else:
         depth = DEFAULT_DEPTH if depth is None else depth
         encoders._check_depth(depth, MAX_DEPTH)
-    _check_arguments(input_shape, filters, depth, dropout, upsampling, activation)
+    _check_arguments(input_shape, filters, dropout, upsampling, activation)
     if encoder is not None and input_shape[-1] not in (1, 3):
         raise ValueError(
             "An ImageNet encoder takes 1 (grey) or 3 (RGB) input channels. "
