@@ -73,8 +73,10 @@ def _side(source: Any, name: str, comp: Competition | None, fmt: str | None, sha
     if isinstance(source, Mapping):
         return _MappingLabels(source, fmt, name)
     if isinstance(source, (str, os.PathLike)) or is_frame(source):
-        layout = comp.layout if comp is not None else "auto"
-        return read_labels(source, layout=layout, format=fmt or "auto", shape=shape)
+        # the layout is decided from each file's header (a truth file may be laid out
+        # unlike the submission); the format is the competition's unless named
+        fmt = fmt or (comp.format if comp is not None else "auto")
+        return read_labels(source, format=fmt, shape=shape)
     raise TypeError(
         f"`{name}` must be a CSV path, a pandas DataFrame, rlemask.Labels or a mapping "
         f"id -> RLE texts; received {type(source).__name__}"

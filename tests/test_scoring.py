@@ -387,3 +387,19 @@ def test_competition_fixes_metric_options_and_shape():
     contrails = "google-research-identify-contrails-reduce-global-warming"
     g = rlemask.score({"a": ["-"]}, {"a": ["-"]}, competition=contrails)
     assert g.metric == "global-dice" and g.score == 1.0
+
+
+def test_each_side_in_its_own_layout():
+    """Severstal: the re-release truth (long, defect rows only) against a v1 submission (wide)."""
+    truth = pd.DataFrame({"ImageId": ["a.jpg", "a.jpg", "b.jpg"], "ClassId": [1, 3, 2],
+                          "EncodedPixels": ["1 10", "20 5", "5 5"]})
+    sub = pd.DataFrame({
+        "ImageId_ClassId": [f"{i}_{c}" for i in ("a.jpg", "b.jpg") for c in range(1, 5)],
+        "EncodedPixels": ["1 10", "", "20 4", "", "", "5 5", "", "7 1"],
+    })
+    r = rlemask.score(sub, truth, competition="severstal-steel-defect-detection")
+    scores = {(row["image_id"], row["class"]): row["score"] for row in r.per_image}
+    assert len(scores) == 8  # every image x the competition's four classes
+    assert scores[("a.jpg", "3")] == pytest.approx(2 * 4 / 9)
+    assert scores[("b.jpg", "4")] == 0.0 and scores[("a.jpg", "2")] == 1.0
+    assert r.score == pytest.approx((1 + 1 + 8 / 9 + 1 + 1 + 1 + 1 + 0) / 8)
