@@ -229,11 +229,13 @@ def _asset(name: str) -> str:
     return resources.files("rlemask").joinpath(name).read_text(encoding="utf-8")
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
+def _fmt(value: Any, nan: str = "n/a") -> str:
+    """Four decimals; NaN as ``nan``: "skipped" for a row the empty rule skipped, "n/a"
+    for a summary with nothing to average (no non-empty truth)."""
     if value is None:
         return "—"
     value = float(value)
-    return "skipped" if math.isnan(value) else f"{value:.{digits}f}"
+    return nan if math.isnan(value) else f"{value:.4f}"
 
 
 def _classes(report: Any, rows: Sequence[_Row]) -> list[str]:
@@ -376,7 +378,7 @@ def _cells(row: _Row, columns: Sequence[tuple[str, str, str]], drawn: dict, file
         elif key == "score":
             skipped = row.score is None or math.isnan(row.score)
             value = "" if skipped else repr(row.score)
-            out.append(f'<td class="num" data-v="{value}">{_fmt(row.score)}</td>')
+            out.append(f'<td class="num" data-v="{value}">{_fmt(row.score, "skipped")}</td>')
         elif key == "outcome":
             out.append(f'<td class="outcome o-{row.outcome}">{OUTCOMES[row.outcome]}</td>')
         else:

@@ -204,7 +204,7 @@ def test_page_states_the_scores_beside_the_baselines(severstal, tmp_path):
         assert f"{value:.4f}" in text
     for cls, scores in report.per_class.items():
         row = re.search(rf"<tr><th scope=\"row\">class {cls}</th>(.*?)</tr>", text).group(1)
-        assert re.findall(r">([0-9.]+|skipped)<", row) == [
+        assert re.findall(r">([0-9.]+|n/a)<", row) == [
             report_page._fmt(scores[k]) for k in ("score", "all_empty_baseline", "positive_only")
         ]
     assert "empty=" in text  # the empty rule is always stated
@@ -312,6 +312,17 @@ def test_a_report_of_mappings_draws_their_rows(tmp_path):
     full = np.asarray(Image.open(tmp_path / "index_files" / f"f{index:06d}.png"))
     painted = full < 4 * report_overlays.LEVELS  # not a box outline
     assert ((full // report_overlays.LEVELS) == truth + 2 * pred)[painted].all()
+
+
+def test_rows_the_empty_rule_skipped_come_last_and_say_so(tmp_path):
+    truth = np.zeros((8, 8), np.uint8)
+    truth[1:4, 1:4] = 1
+    text = rlemask.encode(truth)
+    report = rlemask.score({"a": [text], "b": [], "c": []}, {"a": [text], "b": [], "c": [text]},
+                           shape=(8, 8), format="siim", empty="skip")
+    table = _parse(write_report_page(report, tmp_path))
+    assert [r["cells"][0] for r in table.rows] == ["c", "a", "b"]  # 0, 1, then skipped
+    assert table.rows[-1]["cells"][1] == "skipped" and table.rows[-1]["data_v"] == ""
 
 
 def test_bad_arguments_name_the_parameter(siim, tmp_path):
