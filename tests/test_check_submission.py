@@ -5,9 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rlemask
+from rlemask.submission import check_rle
 
 AIRBUS = "airbus-ship-detection"
 TGS = "tgs-salt-identification-challenge"
@@ -125,3 +129,45 @@ def test_check_command(real_dir):
         capture_output=True, text=True, timeout=120,
     )
     assert (good.returncode, good.stdout) == (0, "ok\n"), good.stderr
+
+
+tokens = st.lists(st.one_of(st.integers(-2, 30), st.sampled_from(["x", "1.5"])), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tokens, st.sampled_from(["kaggle", "siim"]))
+def test_check_rle_flags_exactly_what_the_codec_refuses(values, fmt):
+    """The reference: rlemask's own parser, which raises RLEError on every defect."""
+    text = " ".join(map(str, values))
+    if not text:
+        return
+    problem = check_rle(text, fmt, 30)
+    try:
+        rlemask.decode(text, (6, 5), format=fmt)
+        refused = False
+    except rlemask.RLEError:
+        refused = True
+    if text.strip() == "-1":  # an empty marker, read as empty by the codec
+        return
+    assert isinstance(problem[0], str) == refused, (text, problem)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.booleans(), min_size=30, max_size=30), min_size=2, max_size=4))
+def test_overlapping_objects_equal_a_dense_reference(objects):
+    masks = [np.array(m, bool).reshape(6, 5) for m in objects if any(m)]
+    rows = "".join(f"a.jpg,{rlemask.encode(m, format='kaggle')}\n" for m in masks)
+    path_rows = "ImageId,EncodedPixels\n" + rows
+    expected = {
+        j + 2  # the later row's line
+        for j in range(len(masks))
+        if any((masks[i] & masks[j]).any() for i in range(j))
+    }
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "sub.csv"
+        path.write_text(path_rows)
+        got = {p["line"] for p in rlemask.check_submission(path, competition=AIRBUS)}
+    assert got == expected
