@@ -531,6 +531,13 @@ def test_page_sorts_filters_and_shows_its_thumbnails_in_chromium(siim, browser, 
     page.click("#rows th:nth-child(4) button")  # truth area
     areas = [int(v) for v in _column(page, 3)]
     assert areas == sorted(areas)
+    page.click("#rows th:nth-child(2) button")  # image id: digits compare as numbers
+    ids = _column(page, 1)
+
+    def natural(text):
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+    assert ids == sorted(ids, key=natural) and len(set(ids)) == 16
 
     for code in ("tp", "fp", "tn"):
         page.uncheck(f"#filters input[value={code}]")
