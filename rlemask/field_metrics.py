@@ -75,6 +75,18 @@ class MetricResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _declare(keys: str, *, needs_shape: bool = False, mean_over_keys: bool = False):
+    """Set a metric's attributes (see the module docstring)."""
+
+    def mark(fn: Callable[..., MetricResult]) -> Callable[..., MetricResult]:
+        fn.keys = keys
+        fn.needs_shape = needs_shape
+        fn.mean_over_keys = mean_over_keys
+        return fn
+
+    return mark
+
+
 def _check_empty(empty: Any) -> float:
     """The empty rule as a float (NaN for ``"skip"``)."""
     if isinstance(empty, str) and empty == "skip":
@@ -105,6 +117,7 @@ def _dice_rows(counts: np.ndarray, empty: float) -> tuple[np.ndarray, list[dict[
     return scores, rows
 
 
+@_declare("image", mean_over_keys=True)
 def dice(pairs: ScorePairs, *, empty: float | str = 1.0) -> MetricResult:
     """Per-image Dice (SIIM, HuBMAP kidney): the mean over images of ``2|X & Y| / (|X| + |Y|)``.
 
@@ -126,11 +139,7 @@ def _mean_dice(pairs: ScorePairs, empty: Any) -> MetricResult:
     return MetricResult(_nanmean(scores), rows, {"empty": empty})
 
 
-dice.keys = "image"
-dice.needs_shape = False
-dice.mean_over_keys = True
-
-
+@_declare("class", mean_over_keys=True)
 def class_dice(pairs: ScorePairs, *, empty: float | str = 1.0) -> MetricResult:
     """Per-(image, class) Dice (Severstal, Clouds): the mean over every pair of Dice.
 
@@ -142,11 +151,7 @@ def class_dice(pairs: ScorePairs, *, empty: float | str = 1.0) -> MetricResult:
     return _mean_dice(pairs, empty)
 
 
-class_dice.keys = "class"
-class_dice.needs_shape = False
-class_dice.mean_over_keys = True
-
-
+@_declare("image")
 def global_dice(pairs: ScorePairs, *, empty: float | str = 1.0) -> MetricResult:
     """Dice pooled over every pixel of every image (contrails): ``2 S|X & Y| / (S|X| + S|Y|)``.
 
@@ -165,10 +170,6 @@ def global_dice(pairs: ScorePairs, *, empty: float | str = 1.0) -> MetricResult:
     total = int(counts[:, 0].sum() + counts[:, 1].sum())
     score = 2.0 * int(counts[:, 2].sum()) / total if total else rule
     return MetricResult(score, rows, {"empty": empty})
-
-
-global_dice.keys = "image"
-global_dice.needs_shape = False
 
 
 def sweep_thresholds(thresholds: Any) -> tuple[Fraction, ...]:
@@ -224,6 +225,7 @@ def _sweep(
     return MetricResult(_nanmean(scores), rows, options, {"pairs_compared": int(m["compared"])})
 
 
+@_declare("image", mean_over_keys=True)
 def iou_sweep(
     pairs: ScorePairs, *, thresholds: Sequence[float] = SWEEP, empty: float | str = 1.0
 ) -> MetricResult:
@@ -245,11 +247,7 @@ def iou_sweep(
     return _sweep(pairs, thresholds, empty, lambda tp, fp, fn: tp / (tp + fp + fn))
 
 
-iou_sweep.keys = "image"
-iou_sweep.needs_shape = False
-iou_sweep.mean_over_keys = True
-
-
+@_declare("image", mean_over_keys=True)
 def f2_sweep(
     pairs: ScorePairs, *, thresholds: Sequence[float] = SWEEP, empty: float | str = 1.0
 ) -> MetricResult:
@@ -265,11 +263,6 @@ def f2_sweep(
         Score of an image where both sides have no object.
     """
     return _sweep(pairs, thresholds, empty, lambda tp, fp, fn: 5 * tp / (5 * tp + 4 * fn + fp))
-
-
-f2_sweep.keys = "image"
-f2_sweep.needs_shape = False
-f2_sweep.mean_over_keys = True
 
 
 def case_day(image_id: str) -> str:
@@ -336,6 +329,7 @@ def _stack(pairs: ScorePairs, side: int, slices: list[int], ids: list[str]) -> n
     return out
 
 
+@_declare("class", needs_shape=True)
 def dice_hausdorff(
     pairs: ScorePairs,
     *,
@@ -391,9 +385,6 @@ def dice_hausdorff(
     extra = {"dice": dice_mean, "hausdorff": hd_mean, "per_volume": per_volume}
     return MetricResult(score, rows, options, extra)
 
-
-dice_hausdorff.keys = "class"
-dice_hausdorff.needs_shape = True
 
 #: name -> metric, the built-ins
 BUILTIN_METRICS: dict[str, Callable[..., MetricResult]] = {
