@@ -113,12 +113,6 @@ def compute_stats(
         areas_pct.append(100.0 * area / (size[0] * size[1]))
 
     n_positive = sum(1 for r in labels.values() if is_positive(r))
-    ages = [m["age"] for m in metas.values() if m.get("age") is not None]
-    sizes = [
-        f"{m['rows']}x{m['columns']}" if m.get("rows") and m.get("columns") else None
-        for m in metas.values()
-    ]
-    spacing = [m["pixel_spacing"][0] for m in metas.values() if m.get("pixel_spacing")]
     return {
         "data": str(data),
         "labels_csv": str(labels_csv),
@@ -141,20 +135,31 @@ def compute_stats(
         "invalid_label_ids": bad_labels[:10],
         "unreadable": len(unreadable),
         "unreadable_files": unreadable[:10],
-        "metadata": {
-            "sex": _counts([m.get("sex") for m in metas.values()]),
-            "view": _counts([m.get("view") for m in metas.values()]),
-            "age": {
-                "known": len(ages),
-                "unknown": len(metas) - len(ages),
-                **(_percentiles([float(a) for a in ages]) or {}),
-            },
-            "transfer_syntax": _counts([m.get("transfer_syntax") for m in metas.values()]),
-            "size": _counts(sizes),
-            "modality": _counts([m.get("modality") for m in metas.values()]),
-            "body_part": _counts([m.get("body_part") for m in metas.values()]),
-            "pixel_spacing_mm": _percentiles(spacing),
+        "metadata": _metadata_summary(list(metas.values())),
+    }
+
+
+def _metadata_summary(metas: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``metadata`` part of :func:`compute_stats`: what the DICOM headers say."""
+    ages = [m["age"] for m in metas if m.get("age") is not None]
+    sizes = [
+        f"{m['rows']}x{m['columns']}" if m.get("rows") and m.get("columns") else None
+        for m in metas
+    ]
+    spacing = [m["pixel_spacing"][0] for m in metas if m.get("pixel_spacing")]
+    return {
+        "sex": _counts([m.get("sex") for m in metas]),
+        "view": _counts([m.get("view") for m in metas]),
+        "age": {
+            "known": len(ages),
+            "unknown": len(metas) - len(ages),
+            **(_percentiles([float(a) for a in ages]) or {}),
         },
+        "transfer_syntax": _counts([m.get("transfer_syntax") for m in metas]),
+        "size": _counts(sizes),
+        "modality": _counts([m.get("modality") for m in metas]),
+        "body_part": _counts([m.get("body_part") for m in metas]),
+        "pixel_spacing_mm": _percentiles(spacing),
     }
 
 
