@@ -19,7 +19,8 @@ import math
 from rlemask.cli import CommandError, rle_format
 
 
-def _metric_name(text: str) -> str:
+def metric_name(text: str) -> str:
+    """argparse ``type`` of ``--metric``: a registered metric."""
     from rlemask import metrics
 
     if text not in metrics():
@@ -29,7 +30,12 @@ def _metric_name(text: str) -> str:
     return text
 
 
+# the name rlemask/cli/report.py imports (until it uses metric_name)
+_metric_name = metric_name
+
+
 def competition_name(text: str) -> str:
+    """argparse ``type`` of ``--competition``: a known competition."""
     from rlemask import competitions
 
     if text not in competitions():
@@ -60,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("predictions", metavar="SUB", help="submission / predictions CSV")
     parser.add_argument("truth", metavar="TRUTH", help="ground-truth labels CSV")
     how = parser.add_mutually_exclusive_group()
-    how.add_argument("--metric", type=_metric_name, metavar="NAME",
+    how.add_argument("--metric", type=metric_name, metavar="NAME",
                      help="a metric: dice, class-dice, global-dice, iou-sweep, f2-sweep, "
                      "dice-hausdorff, ... (default: SIIM's per-image Dice)")
     how.add_argument("--competition", type=competition_name, metavar="NAME",
