@@ -45,6 +45,74 @@ _FNV_OFFSET = np.uint64(14695981039346656037)
 _FNV_PRIME = np.uint64(1099511628211)
 
 
+@njit(cache=True)
+def _is_delim(ch):
+    return ch == 44 or ch == 10 or ch == 13
+
+
+@njit(cache=True)
+def _quoted_field(buf, i, size, line):
+    """The field after an opening quote at ``i - 1``: ``(s, e, i, line, hash, err)``.
+
+    ``s:e`` excludes the quotes; ``i`` is past the closing quote and the
+    blanks after it; ``line`` counts the line ends inside; ``err`` is
+    ``SPLIT_UNTERMINATED`` or ``SPLIT_STRAY`` (text after the closing quote).
+    """
+    h = _FNV_OFFSET
+    s = i
+    while True:
+        if i >= size:
+            return s, i, i, line, h, SPLIT_UNTERMINATED
+        ch = buf[i]
+        if ch == 34:
+            if i + 1 < size and buf[i + 1] == 34:  # a doubled quote: hashed as written
+                h = (h ^ np.uint64(34)) * _FNV_PRIME
+                h = (h ^ np.uint64(34)) * _FNV_PRIME
+                i += 2
+                continue
+            break
+        if ch == 10 or (ch == 13 and not (i + 1 < size and buf[i + 1] == 10)):
+            line += 1
+        h = (h ^ np.uint64(ch)) * _FNV_PRIME
+        i += 1
+    e = i
+    i += 1
+    while i < size and _is_blank(buf[i]):
+        i += 1
+    if i < size and not _is_delim(buf[i]):
+        return s, e, i, line, h, SPLIT_STRAY
+    return s, e, i, line, h, SPLIT_OK
+
+
+@njit(cache=True)
+def _field_end(buf, i, size):
+    """``(e, stop)``: one past the field's last non-blank byte, and its delimiter's index."""
+    s = i
+    while i < size and not _is_delim(buf[i]):
+        i += 1
+    e = i
+    while e > s and _is_blank(buf[e - 1]):
+        e -= 1
+    return e, i
+
+
+@njit(cache=True)
+def _hashed_field(buf, i, size):
+    """``(e, stop, hash)`` of an unquoted field: the FNV-1a hash of its trimmed bytes."""
+    h = _FNV_OFFSET
+    e = i
+    while i < size:
+        ch = buf[i]
+        if _is_delim(ch):
+            break
+        i += 1
+        if not _is_blank(ch):  # trailing blanks are not part of the field
+            while e < i:
+                h = (h ^ np.uint64(buf[e])) * _FNV_PRIME
+                e += 1
+    return e, i, h
+
+
 @njit(cache=True, nogil=True)
 def _split_rows(buf, pos, stop, line, ncols, wanted, capacity, rle_col, measure):
     """Split CSV rows of ``ncols`` fields in bytes ``pos:stop`` (physical line ``line``).
@@ -64,18 +132,13 @@ def _split_rows(buf, pos, stop, line, ncols, wanted, capacity, rle_col, measure)
     retries).  Returns ``(bounds, quoted, hashes, lines, n, bad_line, bad_at,
     bad_count, nbad, err, err_line, stats)``.
     """
-    nslots = 0
-    for c in range(ncols):
-        if wanted[c] >= 0:
-            nslots += 1
-    width = max(nslots, 1)
+    width = max(1, np.sum(wanted >= 0))
     bounds = np.empty((capacity, width, 2), np.int64)
     quoted = np.zeros((capacity, width), np.uint8)
     hashes = np.empty((capacity, width), np.uint64)
     lines = np.empty(capacity, np.int64)
-    bad_line = np.empty(MAX_BAD, np.int64)
-    bad_at = np.empty(MAX_BAD, np.int64)
-    bad_count = np.empty(MAX_BAD, np.int64)
+    bad = np.empty((3, MAX_BAD), np.int64)  # line, first byte, field count of bad rows
+    bad_line, bad_at, bad_count = bad[0], bad[1], bad[2]
     stats = _new_stats(capacity if measure else 0)
     n = 0
     nbad = 0
@@ -96,70 +159,27 @@ def _split_rows(buf, pos, stop, line, ncols, wanted, capacity, rle_col, measure)
             slot = wanted[col] if col < ncols else -1
             h = _FNV_OFFSET
             q = 0
+            s = i
             if i < size and buf[i] == 34:  # '"'
-                i += 1
-                s = i
-                while True:
-                    if i >= size:
-                        return (bounds, quoted, hashes, lines, n, bad_line, bad_at, bad_count,
-                                nbad, SPLIT_UNTERMINATED, row_line, stats)
-                    ch = buf[i]
-                    if ch == 34:
-                        if i + 1 < size and buf[i + 1] == 34:
-                            h = (h ^ np.uint64(34)) * _FNV_PRIME
-                            h = (h ^ np.uint64(34)) * _FNV_PRIME
-                            i += 2
-                            continue
-                        break
-                    if ch == 10 or (ch == 13 and not (i + 1 < size and buf[i + 1] == 10)):
-                        line += 1
-                    h = (h ^ np.uint64(ch)) * _FNV_PRIME
-                    i += 1
-                e = i
-                i += 1
+                s, e, i, line, h, qerr = _quoted_field(buf, i + 1, size, line)
+                if qerr:
+                    return (bounds, quoted, hashes, lines, n, bad_line, bad_at, bad_count,
+                            nbad, qerr, row_line if qerr == SPLIT_UNTERMINATED else line, stats)
                 q = 1
                 blank = False
-                while i < size and _is_blank(buf[i]):
-                    i += 1
-                if i < size and buf[i] != 44 and buf[i] != 10 and buf[i] != 13:
-                    return (bounds, quoted, hashes, lines, n, bad_line, bad_at, bad_count,
-                            nbad, SPLIT_STRAY, line, stats)
                 if col == rle_col and measure:
                     _store(stats, n, _scan_rle(buf, s, e, False))
             elif col == rle_col and measure:
-                s = i
                 out = _scan_rle(buf, i, size, True)
                 i = out[0]
                 e = out[1]
                 _store(stats, n, out)
-                if e > s:
-                    blank = False
             elif col == rle_col:  # RLE text, neither hashed nor measured: find its end
-                s = i
-                while i < size:
-                    ch = buf[i]
-                    if ch == 44 or ch == 10 or ch == 13:
-                        break
-                    i += 1
-                e = i
-                while e > s and _is_blank(buf[e - 1]):
-                    e -= 1
-                if e > s:
-                    blank = False
+                e, i = _field_end(buf, i, size)
             else:
-                s = i
-                e = i
-                while i < size:
-                    ch = buf[i]
-                    if ch == 44 or ch == 10 or ch == 13:
-                        break
-                    i += 1
-                    if not _is_blank(ch):  # trailing blanks are not part of the field
-                        while e < i:
-                            h = (h ^ np.uint64(buf[e])) * _FNV_PRIME
-                            e += 1
-                if e > s:
-                    blank = False
+                e, i, h = _hashed_field(buf, i, size)
+            if e > s:
+                blank = False
             if slot >= 0:
                 bounds[n, slot, 0] = s
                 bounds[n, slot, 1] = e
@@ -190,11 +210,6 @@ def _split_rows(buf, pos, stop, line, ncols, wanted, capacity, rle_col, measure)
         n += 1
     return (bounds, quoted, hashes, lines, n, bad_line, bad_at, bad_count, nbad, err, line,
             stats)
-
-
-@njit(cache=True)
-def _is_delim(ch):
-    return ch == 44 or ch == 10 or ch == 13
 
 
 @njit(cache=True)
@@ -280,12 +295,19 @@ def _scan_rle(buf, i, end, delims):
             amax = max(amax, prev_end)
             cursor = min(cursor + val, _BIG)
         k += 1
+    stop, last, bad, k = _field_tail(buf, s0, i, end, delims, bad, dash, k)
+    return stop, last, bad, k, k // 2, first, bits, amax, cursor
+
+
+@njit(cache=True)
+def _field_tail(buf, s0, i, end, delims, bad, dash, k):
+    """After a field's tokens: ``(stop, last, code, tokens)`` (a bad field is skipped to
+    its delimiter; ``last`` drops trailing blanks; no token or a lone dash is empty)."""
     if bad != RLE_OK and delims:
         while i < end and not _is_delim(buf[i]):
             i += 1
-    stop = i
     last = i
-    while last > s0 and (buf[last - 1] == 32 or buf[last - 1] == 9):
+    while last > s0 and _is_blank(buf[last - 1]):
         last -= 1
     if bad == RLE_OK:
         if dash or k == 0:
@@ -293,7 +315,7 @@ def _scan_rle(buf, i, end, delims):
         elif k % 2 == 1:
             bad = RLE_ODD
             k -= 1
-    return stop, last, bad, k, k // 2, first, bits, amax, cursor
+    return i, last, bad, k
 
 
 @njit(cache=True)
