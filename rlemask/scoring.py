@@ -245,6 +245,9 @@ def score(
             + "); are both files from the same data set?"
         )
     formats = (_format_of(t, s, fmts[0], comp), _format_of(s, t, fmts[1], comp))
+    for side, fmt in zip((t, s), formats, strict=True):
+        if isinstance(side, _MappingLabels):  # the report's readers need it (report page)
+            side.format = fmt
     pairs = _build(t, s, fn, shape, formats, comp)
     result, baseline, positive_only = _summary(fn, pairs, options)
     per_class = {}
