@@ -123,3 +123,4 @@ def _warp_batch(
             _blend_rows(src[r0[i]], src[r1[i]], wr[i], unit, tmp)
             _columns(tmp, c0, c1, wc, cn, ct, offset, masks[b, rn[i]], out_images[b, i],
                      out_masks[b, i])
+

@@ -256,28 +256,6 @@ def _check_batch(images: Any, masks: Any) -> tuple[np.ndarray, np.ndarray]:
     return images, np.ascontiguousarray(masks)
 
 
-def _pack_classes(masks: np.ndarray) -> np.ndarray:
-    """0/1 (B, H, W, C) masks, C <= 64, as one (B, H, W) word per pixel: bit ``c`` is class ``c``.
-
-    The kernel picks each output pixel's mask from one source pixel, so a
-    packed word carries every class there at once, exactly.
-    """
-    n_classes = masks.shape[-1]
-    dtype = next(d for d in (np.uint8, np.uint16, np.uint32, np.uint64)
-                 if np.iinfo(d).bits >= n_classes)
-    packed = np.zeros(masks.shape[:3], dtype)
-    for c in range(n_classes):
-        packed |= masks[..., c].astype(dtype) << dtype(c)
-    return packed
-
-
-def _unpack_classes(packed: np.ndarray, n_classes: int) -> np.ndarray:
-    out = np.empty((*packed.shape, n_classes), np.uint8)
-    for c in range(n_classes):
-        out[..., c] = (packed >> packed.dtype.type(c)) & 1
-    return out
-
-
 def warp_batch(
     images: np.ndarray, masks: np.ndarray, params: AugmentParams
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -352,17 +330,36 @@ def warp_batch(
         if n and images.size:
             _warp(images, masks, arrays, out_images, out_masks)
         return out_images, out_masks
-    # classes: 64 at a time packed into the bits of one word per pixel
+    # classes: the C bytes of a pixel read as one word (up to 8 classes per word),
+    # which the kernel carries as it carries a mask value: every class in one pass
     out_masks = np.empty_like(masks)
-    for start in range(0, max(masks.shape[-1], 1), 64):
-        part = masks[..., start:start + 64]
-        if not (n and images.size and part.shape[-1]):
-            break
-        packed = _pack_classes(part)
-        out_packed = np.empty_like(packed)
-        _warp(images, packed, arrays, out_images, out_packed)
-        out_masks[..., start:start + 64] = _unpack_classes(out_packed, part.shape[-1])
+    n_classes = masks.shape[-1]
+    for start in range(0, n_classes, 8):
+        words = _class_words(masks[..., start:start + 8])
+        width = min(8, n_classes - start)
+        exact = n_classes == width and words.dtype.itemsize == width
+        # 1, 2, 4 or 8 classes: the kernel writes the output's own bytes, no copy
+        out_words = out_masks.view(words.dtype)[..., 0] if exact else np.empty_like(words)
+        if n and images.size:
+            _warp(images, words, arrays, out_images, out_words)
+        if not exact:
+            out_masks[..., start:start + width] = out_words.view(np.uint8).reshape(
+                *words.shape, -1)[..., :width]
+    if n_classes == 0 and n and images.size:
+        _warp(images, np.zeros(images.shape, np.uint8), arrays, out_images,
+              np.empty(images.shape, np.uint8))
     return out_images, out_masks
+
+
+def _class_words(masks: np.ndarray) -> np.ndarray:
+    """(B, H, W, C <= 8) 0/1 bytes as one (B, H, W) word per pixel (C = 1, 2, 4, 8: a view)."""
+    n_classes = masks.shape[-1]
+    width = next(k for k in (1, 2, 4, 8) if k >= n_classes)
+    if width != n_classes:  # 3, 5, 6, 7 classes: padded with empty ones
+        masks = np.concatenate(
+            [masks, np.zeros((*masks.shape[:-1], width - n_classes), np.uint8)], axis=-1)
+    words = np.ascontiguousarray(masks).view(np.dtype(f"u{width}"))
+    return words.reshape(masks.shape[:-1])
 
 
 def _warp(images, masks, arrays, out_images, out_masks) -> None:

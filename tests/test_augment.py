@@ -372,7 +372,7 @@ def test_sampler_bad_arguments(kwargs, match):
 @st.composite
 def class_batches(draw):
     images, masks, params = draw(batches())
-    n_classes = draw(st.sampled_from([1, 2, 4, 9, 70]))  # 70: more than one 64-bit word
+    n_classes = draw(st.sampled_from([1, 2, 3, 4, 8, 9, 70]))  # 3: padded; 9, 70: several words
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     classes = (rng.random((*images.shape, n_classes)) < 0.4).astype(np.uint8)
     return images, classes, params
