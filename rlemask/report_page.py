@@ -454,7 +454,7 @@ def _page_html(report: Any, rows: Sequence[_Row], drawn: dict, files: str,
         _scored_html(report),
         _summary_html(report, rows),
         "<h2>Every row</h2>",
-        f'<p id="counts">The table shows all {counted}, worst first. {html.escape(note)}</p>',
+        f'<p id="counts">The table holds all {counted}, worst first. {html.escape(note)}</p>',
         _legend_html() if drawn else "",
         "<noscript><p class=\"note\">Sorting and filtering need JavaScript; "
         "the table below is in worst-first order.</p></noscript>",

@@ -191,7 +191,7 @@ def test_table_holds_every_row_worst_first_with_its_outcome(siim, tmp_path):
     assert {r["attrs"]["data-outcome"] for r in table.rows} == {"tp", "fp", "fn", "tn"}
     # 16 rows: every one is among the 50 worst, so every one has its thumbnail
     assert len(table.images) == 16 and all(i["loading"] == "lazy" for i in table.images)
-    assert "all 16 rows (16 images)" in table.counts
+    assert "holds all 16 rows (16 images)" in table.counts
     assert "16 thumbnails (at most 200): one for every row" in table.counts
     for image in table.images:
         assert (page.parent / image["src"]).is_file()
@@ -548,6 +548,29 @@ def test_page_sorts_filters_and_shows_its_thumbnails_in_chromium(siim, browser, 
     page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_function(_VISIBLE_THUMBNAILS_DONE)
     assert _visible_thumbnails_loaded(page)
+    assert problems == []
+
+
+def test_a_long_table_shows_a_thousand_rows_at_a_time_in_chromium(browser, tmp_path):
+    per_image = [{"image_id": f"i{k:05d}", "class": None, "score": (k * 7919 % 1200) / 1200,
+                  "truth_area": k % 3, "pred_area": k % 2, "tp": None, "fp": None, "fn": None}
+                 for k in range(1200)]
+    report = SimpleNamespace(score=0.5, metric="dice", options={"empty": 1.0}, n_images=1200,
+                             all_empty_baseline=0.5, positive_only=0.4, per_class={},
+                             per_image=per_image, truth=None, submission=None, shape=None)
+    page, problems = _open(browser, write_report_page(report, tmp_path))
+    assert len(_column(page, 1)) == 1000
+    assert page.inner_text("#shown") == (
+        "Showing the first 1,000 of 1,200 matching rows (1,200 in all)")
+    page.click("#rows th:nth-child(2) button")  # score (no overlay column): now descending
+    every = sorted((r["score"] for r in per_image), reverse=True)
+    assert [float(v) for v in _column(page, 1)] == every[:1000]
+    page.uncheck("#filters input[value=tn]")  # 1,200 - 200 true negatives: 1,000 left
+    assert page.inner_text("#shown") == "Showing 1,000 of 1,200 rows"
+    assert not page.is_visible("#more")
+    page.check("#filters input[value=tn]")
+    page.click("#more button:last-child")  # show all
+    assert len(_column(page, 1)) == 1200 and not page.is_visible("#more")
     assert problems == []
 
 
