@@ -245,6 +245,12 @@ def score(
             + "); are both files from the same data set?"
         )
     formats = (_format_of(t, s, fmts[0], comp), _format_of(s, t, fmts[1], comp))
+    orders = [getattr(side, "format_options", {}).get("order", "F") for side in (t, s)]
+    if orders[0] != orders[1]:  # runs are compared as they are scanned: one order for both
+        raise ValueError(
+            f"{t.source} is scanned in order {orders[0]!r} and {s.source} in {orders[1]!r}: "
+            "read both in one scan order (read_labels(..., order=))"
+        )
     for side, fmt in zip((t, s), formats, strict=True):
         if isinstance(side, _MappingLabels):  # the report's readers need it (report page)
             side.format = fmt

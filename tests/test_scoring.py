@@ -403,3 +403,12 @@ def test_each_side_in_its_own_layout():
     assert scores[("a.jpg", "3")] == pytest.approx(2 * 4 / 9)
     assert scores[("b.jpg", "4")] == 0.0 and scores[("a.jpg", "2")] == 1.0
     assert r.score == pytest.approx((1 + 1 + 8 / 9 + 1 + 1 + 1 + 1 + 0) / 8)
+
+
+def test_sides_of_two_scan_orders_are_refused():
+    frame = pd.DataFrame({"ImageId": ["a"], "EncodedPixels": ["1 2"]})
+    row_major = rlemask.read_labels(frame, format="kaggle", order="C")
+    col_major = rlemask.read_labels(frame, format="kaggle")
+    with pytest.raises(ValueError, match="order 'C' .* in 'F'"):
+        rlemask.score(col_major, row_major)
+    assert rlemask.score(row_major, row_major).score == 1.0
