@@ -33,7 +33,8 @@ from rlemask._label_conventions import (
     rle_problem,
 )
 from rlemask.competition_table import competition, competitions
-from rlemask.label_reader import ParsedRows, conflict_marker, images_and_classes, split_file
+from rlemask.label_reader import images_and_classes
+from rlemask.label_rows import ParsedRows, conflict_marker, split_file
 
 __all__ = ["LabelsReport", "inspect_labels", "PROBLEM_KINDS"]
 

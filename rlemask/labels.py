@@ -28,7 +28,8 @@ from rlemask._formats import get_format
 from rlemask._label_columns import looks_like_header, resolve_columns, role_of
 from rlemask._optional import install_hint
 from rlemask._validation import check_shape, is_empty_rle
-from rlemask.label_reader import build_labels, empty_tokens, is_missing, split_file
+from rlemask.label_reader import build_labels, empty_tokens
+from rlemask.label_rows import is_missing, split_file
 from rlemask.label_writer import check_row_id, check_text
 
 __all__ = [

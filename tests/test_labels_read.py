@@ -360,7 +360,7 @@ def test_ids_that_hash_alike_stay_apart(tmp_path):
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_large_files_split_in_threads_read_the_same(tmp_path, monkeypatch, newline):
-    from rlemask import label_reader
+    from rlemask import label_rows
 
     rows, bad = [], []
     for i in range(3000):
@@ -372,9 +372,9 @@ def test_large_files_split_in_threads_read_the_same(tmp_path, monkeypatch, newli
     p = write(tmp_path, newline.join(["id,class,predicted", *rows]) + newline)
     q = write(tmp_path, newline.join(["id,class,predicted", *bad]) + newline, "bad.csv")
     serial, report = rlemask.read_labels(p, format="kaggle"), rlemask.inspect_labels(q)
-    monkeypatch.setattr(label_reader, "_PARALLEL_BYTES", 1)
-    monkeypatch.setattr(label_reader.os, "cpu_count", lambda: 4)
-    assert len(label_reader._chunks(p.read_bytes(), 0)) == 5  # four chunks
+    monkeypatch.setattr(label_rows, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(label_rows.os, "cpu_count", lambda: 4)
+    assert len(label_rows._chunks(p.read_bytes(), 0)) == 5  # four chunks
     threaded = rlemask.read_labels(p, format="kaggle")
     assert threaded.ids == serial.ids and threaded.classes == serial.classes
     assert list(threaded.iter_rows()) == list(serial.iter_rows())
