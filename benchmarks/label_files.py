@@ -28,12 +28,23 @@ def _texts(rng: np.random.Generator, n: int, npix: int) -> list[str]:
     return out
 
 
+def _cached(name: str, folder: Path | None, write) -> Path:
+    """``folder/name``, holding ``write()``'s text (through a temporary file) if absent."""
+    path = Path(folder or tempfile.gettempdir()) / name
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(write())
+        tmp.replace(path)
+    return path
+
+
 def long_file(megabytes: float, folder: Path | None = None, seed: int = 1234) -> Path:
     """A long-layout label CSV of about ``megabytes`` MB (cached by size in ``folder``)."""
-    folder = Path(folder or tempfile.gettempdir())
-    path = folder / f"rlemask-bench-long-{megabytes:g}MB-{seed}.csv"
-    if path.exists():
-        return path
+    return _cached(f"rlemask-bench-long-{megabytes:g}MB-{seed}.csv", folder,
+                   lambda: _long_text(megabytes, seed))
+
+
+def _long_text(megabytes: float, seed: int) -> str:
     rng = np.random.default_rng(seed)
     pool = _texts(rng, 400, 266 * 266)
     target = int(megabytes * 1e6)
@@ -47,23 +58,20 @@ def long_file(megabytes: float, folder: Path | None = None, seed: int = 1234) ->
             row = f"case{s // 144}_day{s % 7}_slice_{s % 144:04d},{cls},{text}\n"
             parts.append(row)
             size += len(row)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(parts))
-    tmp.replace(path)
-    return path
+    return "".join(parts)
 
 
 def severstal_file(folder: Path | None = None, n_images: int = 200, seed: int = 1234) -> Path:
     """A Severstal v1 file: ``ImageId_ClassId,EncodedPixels``, four rows per image."""
-    folder = Path(folder or tempfile.gettempdir())
-    path = folder / f"rlemask-bench-severstal-{n_images}-{seed}.csv"
-    if path.exists():
-        return path
+    return _cached(f"rlemask-bench-severstal-{n_images}-{seed}.csv", folder,
+                   lambda: _severstal_text(n_images, seed))
+
+
+def _severstal_text(n_images: int, seed: int) -> str:
     rng = np.random.default_rng(seed)
     pool = _texts(rng, 50, 256 * 1600)
     rows = ["ImageId_ClassId,EncodedPixels\n"]
     for i in range(n_images):
         for c in range(1, 5):
             rows.append(f"{i:09x}.jpg_{c},{pool[int(rng.integers(len(pool)))]}\n")
-    path.write_text("".join(rows))
-    return path
+    return "".join(rows)
