@@ -412,3 +412,15 @@ def test_validate_false_reads_real_files_the_same(real_dir, name):
     assert (fast.format, fast.ids, fast.classes) == (full.format, full.ids, full.classes)
     assert list(fast.iter_rows()) == list(full.iter_rows())
     assert fast.max_pixel == full.max_pixel
+
+
+def test_header_only_latin1_and_utf16_files(tmp_path):
+    labels = rlemask.read_labels(write(tmp_path, "ImageId,EncodedPixels\n\n"))
+    assert (labels.n_rows, labels.ids, labels.format) == (0, (), None)
+    assert labels.to_dict() == {} and labels.max_pixel is None
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("ImageId,EncodedPixels\nbébé,1 2\n".encode("latin-1"))
+    with pytest.raises(LabelsFileError, match=r"latin\.csv, line 2: not UTF-8 text"):
+        rlemask.read_labels(latin)
+    with pytest.raises(LabelsFileError, match="UTF-16 text; save the file as UTF-8"):
+        rlemask.read_labels(write(tmp_path, "ImageId,EncodedPixels\n", "u16.csv", "utf-16"))
