@@ -1,6 +1,8 @@
 """``check_submission``: what a Kaggle checker rejects, found before the upload.
 
-One pass over the file's lines.  Each problem is a dict ``{"line", "id",
+With a competition, one pass over the file's lines in the competition's
+RLE format; without one, the rejections among :func:`rlemask.inspect_labels`'
+problems (the file read in its own conventions).  Each problem is a dict ``{"line", "id",
 "kind", "message"}`` (``line`` is 1-based in the submission, ``None`` for an
 id the submission lacks; ``id`` is ``None`` where no row is concerned).
 Kinds:
@@ -40,14 +42,20 @@ from typing import Any
 
 import numpy as np
 
+from rlemask._errors import LabelsFileError
 from rlemask.competition_table import Competition
 from rlemask.competition_table import competition as get_competition
+from rlemask.label_inspect import inspect_labels
+from rlemask.label_rows import conflict_marker
 from rlemask.labels import large_fields
 
 __all__ = ["check_submission"]
 
 _BOM = b"\xef\xbb\xbf"
-_MARKERS = ("<<<<<<<", "=======", ">>>>>>>")
+# inspect_labels' kinds that a checker rejects (the others are advice), and those of the file
+_REJECTED = frozenset({"bom", "merge-conflict", "wrong-columns", "odd-count", "bad-token",
+                       "unsorted-runs", "overlapping-runs", "outside-image"})
+_FILE_KINDS = frozenset({"bom", "merge-conflict"})
 
 
 def _lines(path: str | os.PathLike) -> tuple[bytes, list[str]]:
@@ -163,8 +171,9 @@ def check_submission(
     competition : str, optional
         A name of :func:`rlemask.competitions`: its header, RLE format, image
         size, one row per (id, class) or per object (objects must then not
-        overlap).  Without one: the header is taken as written, the format
-        is kaggle, no size and no duplicate checks.
+        overlap).  Without one: the file's own conventions, as
+        :func:`rlemask.inspect_labels` decides them, and what it finds that
+        a checker rejects (at most 20 problems of a kind listed).
     sample : str or os.PathLike, optional
         The competition's sample submission: every one of its ids must have
         a row, and no other id may.
@@ -198,17 +207,44 @@ def check_submission(
         problems.append(_problem(1, None, "bom", "the file starts with a UTF-8 byte-order mark"))
     data: list[tuple[int, str]] = []
     for number, text in enumerate(lines, start=1):
-        if text.startswith(_MARKERS):
+        marker = conflict_marker(text.encode("utf-8"), 0)
+        if marker:  # inspect_labels' words for it
             problems.append(_problem(number, None, "merge-conflict",
-                                     f"git merge-conflict marker {text[:7]!r}"))
+                                     f"{text.strip()!r}: {marker}"))
         elif text.strip():
             data.append((number, text))
     if not data:
         return problems + [_problem(None, None, "header", "the file has no header")]
-    problems += _check_rows(data, comp)
+    if comp is None:  # the file's own conventions, as inspect_labels decides them
+        problems = _inspected(path, data)
+    else:
+        problems += _check_rows(data, comp)
     if sample is not None:
         problems += _check_sample(data, comp, sample)
     return sorted(problems, key=lambda q: (q["line"] is None, q["line"] or 0))
+
+
+def _inspected(path: str | os.PathLike, data: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    """The rejections among :func:`rlemask.inspect_labels`' problems, each with its row's id.
+
+    Without a competition the RLE convention is the file's own (SIIM's
+    relative offsets are not Kaggle's unsorted starts), which
+    ``inspect_labels`` decides from the rows; its advice (placeholders,
+    repeated rows, overlapping rows of a file that may OR them) is left out.
+    """
+    try:
+        report = inspect_labels(path)
+    except LabelsFileError as err:
+        return [_problem(1, None, "header", str(err))]
+    with large_fields():
+        ids = {number: (fields[0].strip() if fields else None)
+               for (number, _), fields in zip(data, csv.reader([t for _, t in data]),
+                                              strict=True)}
+    return [
+        _problem(p["line"], None if p["kind"] in _FILE_KINDS else ids.get(p["line"]),
+                 p["kind"], p["message"])
+        for p in report.problems if p["kind"] in _REJECTED
+    ]
 
 
 def _check_rows(data: list[tuple[int, str]], comp: Competition | None) -> list[dict[str, Any]]:

@@ -78,6 +78,14 @@ def test_ids_missing_from_or_extra_to_the_sample(tmp_path):
     assert found(tmp_path, text, TGS, sample) == [(4, "z", "extra-id"), (None, "b", "missing-id")]
 
 
+def test_a_siim_submission_without_a_competition_is_read_in_its_own_convention(tmp_path):
+    # relative offsets that a Kaggle reading would call unsorted starts
+    text = "ImageId,EncodedPixels\na,10 5 2 3 1 1\nb,-1\nc,5 1 3 2\n"
+    assert found(tmp_path, text) == []
+    assert [k for _, _, k in found(tmp_path, text + "d,1 2 3\n")] == ["odd-count"]
+    assert found(tmp_path, text, "siim-acr-pneumothorax-segmentation") == []
+
+
 def test_real_merge_conflict_copy_of_dsb(real_dir):
     path = real_dir / "dsb2018" / "stage1_submission_jessecambon.merge-conflict.csv"
     problems = rlemask.check_submission(path)
@@ -116,11 +124,12 @@ def test_check_command(real_dir):
     bad = subprocess.run([sys.executable, "-m", "rlemask", "check", str(path)],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1, bad.stderr
-    assert bad.stdout.splitlines() == [
-        "line 2: merge-conflict: git merge-conflict marker '<<<<<<<'",
-        "line 1312: merge-conflict: git merge-conflict marker '======='",
-        "line 3327: merge-conflict: git merge-conflict marker '>>>>>>>'",
+    lines = bad.stdout.splitlines()
+    assert [line.split(":")[:2] for line in lines] == [
+        ["line 2", " merge-conflict"], ["line 1312", " merge-conflict"],
+        ["line 3327", " merge-conflict"],
     ]
+    assert "'<<<<<<< HEAD': a git merge-conflict marker" in lines[0]
     good = subprocess.run(
         [sys.executable, "-m", "rlemask", "check",
          str(real_dir / "dsb2018" / "stage1_submission_jessecambon.csv"),
