@@ -335,11 +335,11 @@ def _check_head(classes: Any, classifier: Any) -> None:
         raise ValueError(f"`classifier` must be True or False. Received: classifier={classifier!r}")
 
 
-def _outputs(blocks, inputs, x, masks: dict, bottleneck, classes: int, classifier: bool) -> dict:
+def _outputs(blocks, inputs, padded, masks: dict, bottleneck, classes: int, classifier: bool):
     """The heads: one mask output per entry of ``masks`` (cropped back), and the presence head."""
     outputs = {}
     for key, features in masks.items():
-        if x is not inputs:
+        if padded is not inputs:
             features = CropToInput(name=f"{key}_crop")([features, inputs])
         outputs[key] = blocks.head(features, key, classes)
     if classifier:
@@ -445,17 +445,17 @@ def unet(
     _check_head(classes, classifier)
     filters = encoders.decoder_filters(encoder, filters)
     blocks = _Blocks(activation, batch_norm, dropout, upsampling)
-    inputs, x = _network_input(input_shape, depth)
+    inputs, padded = _network_input(input_shape, depth)
     features = _features(
         blocks,
-        x,
+        padded,
         filters,
         depth,
         encoder,
         encoder_weights,
         lambda i: "bottleneck" if i == depth else f"enc{i + 1}",
     )
-    padded, x = x, features[depth]
+    x = features[depth]
     for level in range(depth, 0, -1):
         width = filters * 2 ** (level - 1)
         x = blocks.up(x, width, f"dec{level}")
