@@ -85,6 +85,9 @@ _EXPORTS: dict[str, str] = {
     "read_region": "rlemask.images",
     "tiles": "rlemask.tiles",
     "TileWriter": "rlemask.tiles",
+    "predict_tiled": "rlemask.tiled",
+    "predict_tiled_classes": "rlemask.tiled",
+    "TileDataset": "rlemask.tile_dataset",
     "load_siim": "rlemask.datasets",
     "split_dataset": "rlemask.datasets",
     "load_dataset": "rlemask.image_dataset",
@@ -210,5 +213,8 @@ if TYPE_CHECKING:
     from rlemask.resize import resize_mask as resize_mask
     from rlemask.runs import Runs as Runs
     from rlemask.sample import load_sample as load_sample
+    from rlemask.tile_dataset import TileDataset as TileDataset
+    from rlemask.tiled import predict_tiled as predict_tiled
+    from rlemask.tiled import predict_tiled_classes as predict_tiled_classes
     from rlemask.tiles import TileWriter as TileWriter
     from rlemask.tiles import tiles as tiles
