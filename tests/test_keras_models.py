@@ -316,3 +316,19 @@ def test_deep_supervision_with_a_head():
         0.5 * logs["out1_loss"] + 0.5 * logs["out2_loss"] + 0.5 * logs["presence_loss"], rel=1e-4
     )
     assert model.predict(x, verbose=0)["out2"].shape == (2, 20, 20, 2)
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 1), (5, 7), (8, 8), (9, 16)])
+def test_pad_and_crop_layers_against_numpy(height, width):
+    from rlemask_keras.models import CropToInput, PadToMultiple
+
+    x = np.random.default_rng(height * 31 + width).random((2, height, width, 3), np.float32)
+    padded = keras.ops.convert_to_numpy(PadToMultiple(4)(x))
+    expected = np.pad(x, [(0, 0), (0, -height % 4), (0, -width % 4), (0, 0)])
+    np.testing.assert_array_equal(padded, expected)
+    shape = PadToMultiple(4).compute_output_shape((None, height, width, 3))
+    assert shape == (None, *expected.shape[1:])
+    cropped = keras.ops.convert_to_numpy(CropToInput()([padded, x[..., :1]]))
+    np.testing.assert_array_equal(cropped, x)
+    with pytest.raises(ValueError, match="Received: multiple=0"):
+        PadToMultiple(0)
