@@ -98,7 +98,7 @@ def register_metric(name: str, metric: Callable[..., Any], *, replace: bool = Fa
     ...     return MetricResult(float(n), [], {})
     >>> rlemask.register_metric("truth-objects", truth_objects, replace=True)
     >>> rlemask.score({"a": ["1 2", "5 1"]}, {"a": ["1 2", "5 1"]},
-    ...               metric="truth-objects").score
+    ...               metric="truth-objects", format="kaggle").score
     2.0
     """
     _METRICS.register(name, metric, replace=replace)

@@ -94,14 +94,27 @@ def _rows(labels: Any, per_class: bool) -> dict[tuple[str, Any], list[Any]]:
     return out
 
 
-def _format_of(side: Any, other: Any, fmt: str | None, comp: Competition | None) -> str:
+def _format_of(side: Any, fmt: str | None, comp: Competition | None, name: str) -> str:
+    """The format ``side``'s texts are read in: named, the file's own, the competition's.
+
+    A side whose texts cannot tell (``read_labels`` left the format undecided,
+    or a mapping given without ``format=``) is an error, never a guess -- unless
+    it holds no text to read.
+    """
     if fmt is not None:
         return fmt
     if getattr(side, "format", None):
         return side.format
     if comp is not None:
         return comp.format
-    return getattr(other, "format", None) or "kaggle"
+    if not any(isinstance(text, (str, bytes)) for _, _, text in side.iter_rows()):
+        return "kaggle"  # nothing to parse: any format reads it
+    evidence = getattr(side, "format_evidence", "")
+    raise ValueError(
+        f"{side.source}: the RLE format of the {name} is undecided"
+        + (f" ({evidence})" if evidence else "")
+        + f"; name it with format= or {name}_format= (siim, kaggle, ...), or competition="
+    )
 
 
 def _classes(truth: Any, sub: Any, comp: Competition | None) -> tuple[str, ...]:
@@ -194,8 +207,9 @@ def score(
         per-image height/width columns); the others compare texts of one
         scan order on their runs, and check that they fit when given.
     format, truth_format, submission_format : str, optional
-        RLE format of both sides, or of each; default: each file's own
-        (decided by ``read_labels``), else the competition's, else kaggle.
+        RLE format of both sides, or of each; default: the competition's,
+        else each file's own (decided by ``read_labels``).  A side whose
+        format nothing decides is an error, never a guess.
     **options
         The metric's options (e.g. ``empty="skip"``, ``thresholds=``).
 
@@ -244,7 +258,8 @@ def score(
             + (f", submission e.g. {s.ids[0]!r}" if s.ids else "")
             + "); are both files from the same data set?"
         )
-    formats = (_format_of(t, s, fmts[0], comp), _format_of(s, t, fmts[1], comp))
+    formats = (_format_of(t, fmts[0], comp, "truth"),
+               _format_of(s, fmts[1], comp, "submission"))
     orders = [getattr(side, "format_options", {}).get("order", "F") for side in (t, s)]
     if orders[0] != orders[1]:  # runs are compared as they are scanned: one order for both
         raise ValueError(

@@ -136,13 +136,14 @@ def _overlaps(image_id: str, rows: list[tuple[int, np.ndarray, np.ndarray]]) -> 
     hit = np.flatnonzero(starts[1:] < reach[:-1]) + 1
     out, seen = [], set()
     for i in hit:
-        owner = int(line[int(np.flatnonzero(ends[:i] > starts[i])[-1])])
-        pair = tuple(sorted((owner, int(line[i]))))
-        if pair in seen or owner == int(line[i]):
-            continue
-        seen.add(pair)
-        out.append(_problem(pair[1], image_id, "overlapping-objects",
-                            f"shares pixels with the object on line {pair[0]}"))
+        # every earlier run still open at this start: a run may cross several objects
+        for j in np.flatnonzero(ends[:i] > starts[i]).tolist():
+            pair = tuple(sorted((int(line[j]), int(line[i]))))
+            if pair in seen or pair[0] == pair[1]:
+                continue
+            seen.add(pair)
+            out.append(_problem(pair[1], image_id, "overlapping-objects",
+                                f"shares pixels with the object on line {pair[0]}"))
     return out
 
 
