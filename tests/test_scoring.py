@@ -412,3 +412,14 @@ def test_sides_of_two_scan_orders_are_refused():
     with pytest.raises(ValueError, match="order 'C' .* in 'F'"):
         rlemask.score(col_major, row_major)
     assert rlemask.score(row_major, row_major).score == 1.0
+
+
+def test_an_undecided_format_is_an_error_not_a_guess():
+    # "1 2" is pixels 1-2 as siim, 0-1 as kaggle: nothing in the text decides
+    with pytest.raises(ValueError, match="format of the truth is undecided.*truth_format="):
+        rlemask.score({"a": ["1 2"]}, {"a": ["1 2"]})
+    frame = pd.DataFrame({"ImageId": ["a"], "EncodedPixels": ["1 2"]})
+    with pytest.raises(ValueError, match="undecided"):
+        rlemask.score(frame, frame)
+    assert rlemask.score(frame, frame, format="siim").score == 1.0
+    assert rlemask.score({"a": []}, {"a": []}).score == 1.0  # nothing to read
