@@ -223,3 +223,13 @@ def test_report_page(real_dir, tmp_path):
     page = r.to_html(tmp_path / "page")
     assert page.name == "index.html"
     assert "00a1aab5b.jpg" in page.read_text()
+
+
+def test_score_command_names_its_flags(tmp_path, capsys):
+    from rlemask.cli import main
+
+    path = tmp_path / "one.csv"
+    path.write_text("ImageId,EncodedPixels\na,1 2\n")
+    assert main(["score", str(path), str(path), "--metric", "dice"]) == 2
+    err = capsys.readouterr().err
+    assert "undecided" in err and "--format or --truth-format" in err and "format=" not in err

@@ -57,6 +57,15 @@ def _empty_rule(text: str) -> float | str:
     return value
 
 
+# score()'s parameters as this command's flags, for its messages
+_FLAGS = (
+    ("format= or truth_format=", "--format or --truth-format"),
+    ("format= or submission_format=", "--format or --sub-format"),
+    ("competition=", "--competition"),
+    ("shape=(height, width)", "--shape H W"),
+)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "score",
@@ -110,11 +119,18 @@ def run(args: argparse.Namespace) -> int:
     from rlemask import score
 
     options = {} if args.empty is None else {"empty": args.empty}
-    report = score(
-        args.predictions, args.truth, metric=args.metric or "dice",
-        competition=args.competition, shape=None if args.shape is None else tuple(args.shape),
-        truth_format=truth_fmt, submission_format=sub_fmt, **options,
-    )
+    try:
+        report = score(
+            args.predictions, args.truth, metric=args.metric or "dice",
+            competition=args.competition,
+            shape=None if args.shape is None else tuple(args.shape),
+            truth_format=truth_fmt, submission_format=sub_fmt, **options,
+        )
+    except ValueError as err:  # say it in flags: the library names its parameters
+        text = str(err)
+        for param, flag in _FLAGS:
+            text = text.replace(param, flag)
+        raise CommandError(text) from None
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     else:
