@@ -16,6 +16,7 @@ import numbers
 import operator
 import os
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -113,8 +114,8 @@ def read_rle_csv(
         of stage 2), the header aliases of :func:`rlemask.read_labels`
         (``fname,mask``, ``id,predicted``, ...), no header at all (SIIM's own
         ``train-rle-sample.csv``), a UTF-8 byte-order mark, CRLF; other columns
-        are ignored, spaces around values stripped.  A file with a class
-        column is refused: read it with :func:`rlemask.read_labels`.
+        are ignored, spaces around values stripped.  A class column is
+        ignored too, with a warning: :func:`rlemask.read_labels` keeps it.
     format : str
         Format of the RLE column.  For ``"siim"`` and ``"kaggle"`` each value
         is syntax-checked (integer tokens, an even number of them) when
@@ -133,9 +134,9 @@ def read_rle_csv(
     Raises
     ------
     LabelsFileError
-        No id or RLE column, a class column, a row of the wrong width, an
-        empty id, or a malformed RLE; the message names the file, the 1-based
-        line and the id.
+        No id or RLE column, a row of the wrong width, an empty id, or a
+        malformed RLE; the message names the file, the 1-based line and the
+        id.
     OSError
         The file cannot be opened.
 
@@ -149,10 +150,11 @@ def read_rle_csv(
     """
     parsed = split_file(path, "single")
     classes = [n for n in parsed.columns.names if role_of(n) == "class"]
-    if parsed.columns.header and classes:
-        raise LabelsFileError(
-            f"{path}, line 1: a class column ({classes[0]!r}): one mask per image cannot "
-            "hold its classes; read the file with rlemask.read_labels"
+    if parsed.columns.header and classes:  # ignored, as every other column (the contract)
+        warnings.warn(
+            f"{path}: the class column {classes[0]!r} is ignored (the rows of all classes of "
+            "an image are listed together); rlemask.read_labels keeps the classes",
+            stacklevel=2,
         )
     labels = build_labels(parsed, format=format, tokens=empty_tokens(None), validate=validate)
     return labels.to_dict()

@@ -308,10 +308,10 @@ def test_read_rle_csv_wide_ids_and_class_columns(tmp_path):
     wide = tmp_path / "w.csv"
     wide.write_text("ImageId_ClassId,EncodedPixels\na.jpg_1,1 2\na.jpg_2,\n")
     assert rlemask.read_rle_csv(wide, format="kaggle") == {"a.jpg_1": ["1 2"], "a.jpg_2": []}
-    long = tmp_path / "l.csv"
-    long.write_text("id,class,predicted\na,stomach,1 2\n")
-    with pytest.raises(LabelsFileError, match=r"line 1: a class column \('class'\).*read_labels"):
-        rlemask.read_rle_csv(long)
+    long = tmp_path / "l.csv"  # other columns are ignored (the contract), a class with a warning
+    long.write_text("ImageId,ClassId,EncodedPixels\na,3,1 2\na,1,5 1\n")
+    with pytest.warns(UserWarning, match=r"the class column 'ClassId' is ignored.*read_labels"):
+        assert rlemask.read_rle_csv(long, format="kaggle") == {"a": ["1 2", "5 1"]}
 
 
 def test_read_rle_csv_real_files_match_pandas(real_dir):
