@@ -13,24 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from test_dataset_kinds import _truth  # the labels decoded row by row, slow reference
 
 import rlemask
 from rlemask.synthetic_kinds import make_kind
 from rlemask.tile_dataset import window_positives
-
-
-def _truth(data, image_id):
-    import reference_rle as ref
-
-    shape = data.shape(image_id)
-    decode = ref.siim_decode if data.format == "siim" else ref.kaggle_decode
-    planes = []
-    for rows in data.rows(image_id).values():
-        plane = np.zeros(shape, np.uint8)
-        for text in rows:
-            plane |= decode(text, shape)
-        planes.append(plane)
-    return np.stack(planes, axis=-1)
 
 
 @pytest.fixture(scope="module", params=["severstal", "hubmap"])
