@@ -423,3 +423,13 @@ def test_an_undecided_format_is_an_error_not_a_guess():
         rlemask.score(frame, frame)
     assert rlemask.score(frame, frame, format="siim").score == 1.0
     assert rlemask.score({"a": []}, {"a": []}).score == 1.0  # nothing to read
+
+
+def test_the_scoring_page_examples_run():
+    import doctest
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "scoring.md"
+    result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS,
+                              raise_on_error=False, verbose=False)
+    assert result.attempted > 10 and result.failed == 0
