@@ -61,7 +61,9 @@ class ScoreReport:
         file), ``score`` (NaN where skipped), ``truth_area``, ``pred_area``,
         ``tp``, ``fp``, ``fn`` (None where objects are not matched).
     truth, submission : Labels or None
-        The label tables scored.
+        The label tables scored (for a mapping given to :func:`rlemask.score`,
+        a table with the same ``ids``, ``classes``, ``format``, ``source``,
+        ``iter_rows()`` and ``shape_of()``).
     shape : (int, int) or None
         The image shape the texts were read with (None: linearly, or per image).
     competition : str or None
