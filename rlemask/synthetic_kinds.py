@@ -62,21 +62,11 @@ import numpy as np
 from rlemask._atomic import atomic_write
 from rlemask.codec import encode
 from rlemask.synthetic import _check_number, _smooth_basis, make_dataset
+from rlemask.synthetic_layouts import KINDS, LAYOUTS
 from rlemask.tiles import TileWriter
 
 __all__ = ["KINDS", "LAYOUTS", "make_kind"]
 
-KINDS = ("siim", "severstal", "airbus", "uw-madison", "hubmap")
-
-#: per kind: image folder, labels file, default image count and size (h, w)
-LAYOUTS: dict[str, dict[str, Any]] = {
-    "siim": {"images": "dicom-images-train", "labels": "train-rle.csv", "n": 64, "size": 1024},
-    "severstal": {"images": "train_images", "labels": "train.csv", "n": 8, "size": (256, 1600)},
-    "airbus": {"images": "train_v2", "labels": "train_ship_segmentations_v2.csv", "n": 8,
-               "size": (768, 768)},
-    "uw-madison": {"images": "train", "labels": "train.csv", "n": 2, "size": None},
-    "hubmap": {"images": "train", "labels": "train.csv", "n": 1, "size": (8192, 8192)},
-}
 #: UW-Madison classes in the order of its train.csv
 UW_CLASSES = ("large_bowel", "small_bowel", "stomach")
 #: UW-Madison slice sizes (height, width) cycled over the volumes (the real set's)

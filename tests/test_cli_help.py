@@ -68,3 +68,16 @@ def test_argparse_errors_are_one_line():
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("rlemask cache: error: argument --size: --size must be")
+
+
+def test_building_the_command_line_loads_no_kernels_or_pydicom():
+    """``rlemask --help`` stays quick: each command's parser is built without numba or pydicom."""
+    script = (
+        "import sys; from rlemask.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('numba', 'pydicom', 'matplotlib', 'pandas', 'tensorflow') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -11,6 +11,7 @@ import argparse
 import time
 
 from rlemask.cli import CommandError
+from rlemask.synthetic_layouts import KINDS
 
 
 def _fraction(text: str) -> float:
@@ -71,7 +72,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("out", metavar="OUT", help="folder to write the data set into")
     from rlemask.synthetic import DEFAULT_DIFFICULTY, N_IMAGES_RANGE
-    from rlemask.synthetic_kinds import KINDS
 
     parser.add_argument("--kind", choices=KINDS, default="siim",
                         help="the competition whose layout is written (default: siim)")
