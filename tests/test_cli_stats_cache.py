@@ -158,7 +158,8 @@ def test_stats_user_errors_exit_2(tmp_path):
     assert result.returncode == 2
     # the command speaks in its arguments and flags, not Python parameters (issue 9)
     assert result.stderr.startswith("rlemask stats: error: no labels CSV")
-    assert "name it with --csv PATH" in result.stderr and "csv=" not in result.stderr
+    # any kind of data set: the general flag (a SIIM folder's --csv still works)
+    assert "name it with --labels CSV" in result.stderr and "csv=" not in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     result = _rlemask("stats", tmp_path / "missing")
     assert result.returncode == 2
