@@ -132,6 +132,11 @@ class TileDataset:
         every window.
     seed : int, default 0
         Seed of that draw.
+    image_ids : sequence of str, optional
+        Tile only these images of ``dataset`` (default: all), e.g. the
+        training part of an image-level split: windows of one image overlap
+        and look alike, so split the images, not the windows (or pass
+        :meth:`groups` to :func:`rlemask.split_dataset`).
 
     Attributes
     ----------
@@ -160,6 +165,7 @@ class TileDataset:
         overlap: int | tuple[int, int] = 0,
         positive_share: float | None = None,
         seed: int = 0,
+        image_ids: Sequence[str] | None = None,
     ) -> None:
         if not (hasattr(dataset, "ids") and hasattr(dataset, "labels")
                 and callable(getattr(dataset, "shape", None))):
@@ -175,7 +181,9 @@ class TileDataset:
         self._runs: dict[str, list[Runs | None]] = {}
         self._windows: dict[str, tuple[str, Window]] = {}
         positives = []
-        for image_id in dataset.ids:
+        chosen = dataset.ids if image_ids is None else list(image_ids)
+        for image_id in chosen:
+            dataset.path(image_id)  # an unknown id: the data set's KeyError names it
             positives.append(self._index_image(image_id))
         positive = (np.concatenate(positives) if positives
                     else np.zeros((0, max(1, len(self.classes))), bool))
@@ -240,7 +248,7 @@ class TileDataset:
         return window_id in self._windows
 
     def __repr__(self) -> str:
-        return (f"TileDataset({len(self.dataset.ids)} images, {len(self)} windows, "
+        return (f"TileDataset({len(self._runs)} images, {len(self)} windows, "
                 f"tile={self.tile!r}, overlap={self.overlap!r}, classes={list(self.classes)})")
 
     def window(self, window_id: str) -> tuple[str, Window]:
@@ -261,6 +269,10 @@ class TileDataset:
         """The window's ``(height, width)``."""
         _, (_, _, h, w) = self.window(window_id)
         return h, w
+
+    def groups(self) -> dict[str, str]:
+        """Window id -> its image id: ``split_dataset(tiles, groups=tiles.groups())``."""
+        return {window_id: self._windows[window_id][0] for window_id in self.ids}
 
     def positive(self) -> np.ndarray:
         """bool ``(N, C)``: which windows hold a region of each class (from the runs)."""

@@ -141,3 +141,19 @@ def test_the_generator_batches_tiles(kind):
     assert X.shape == (min(4, len(tiled)), 16, 16, 1)
     assert y.shape == (*X.shape[:3], max(1, len(data.classes)))
     assert gen.positive.tolist() == tiled.positive().any(axis=1).tolist()
+
+
+def test_image_ids_and_groups_keep_an_image_s_windows_together(kind):
+    data, _, _ = kind
+    first = data.ids[:1]
+    part = rlemask.TileDataset(data, 32, image_ids=first)
+    assert {part.window(i)[0] for i in part.ids} == set(first)
+    assert part.ids == tuple(i for i in rlemask.TileDataset(data, 32).ids if i in part)
+    whole = rlemask.TileDataset(data, 32)
+    groups = whole.groups()
+    assert set(groups) == set(whole.ids) and set(groups.values()) == set(data.ids)
+    if len(data.ids) > 1:
+        train, val = rlemask.split_dataset(whole, n_folds=len(data.ids), fold=0, groups=groups)
+        assert {groups[i] for i in train}.isdisjoint(groups[i] for i in val)
+    with pytest.raises(KeyError, match="no image 'nope'"):
+        rlemask.TileDataset(data, 32, image_ids=["nope"])
