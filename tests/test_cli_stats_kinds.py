@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import reference_rle as ref
+import tifffile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -113,12 +114,13 @@ def reference_dataset(root: Path, csv_path: Path, pattern: str):
     """Image formats and sizes (pixels decoded) and the row masks of every image."""
     rows = reference_rows(csv_path)
     files = sorted(root.glob(pattern))
-    ids = {p.name if p.suffix == ".jpg" else p.stem: p for p in files}
+    ids = {p.name if p.suffix == ".jpg" else p.stem: p for p in files}  # HuBMAP: the stem
     if pattern.endswith("png"):  # UW-Madison: case123_day20_slice_0001
         ids = {f"{p.parents[1].name}_{'_'.join(p.name.split('_')[:2])}": p for p in files}
     sizes, masks = {}, {}
     for image_id, path in ids.items():
-        shape = np.asarray(Image.open(path)).shape[:2]
+        pixels = tifffile.imread(path) if path.suffix == ".tiff" else np.asarray(Image.open(path))
+        shape = pixels.shape[:2]
         sizes[image_id] = shape
         masks[image_id] = {c: [ref.kaggle_decode(r, shape) for r in rles]
                            for c, rles in rows[image_id].items()}
@@ -130,6 +132,7 @@ KINDS = {  # kind: (make_kind arguments, the images' glob, labels file)
     "airbus": ({"n_images": 6, "size": (96, 96), "positive_fraction": 0.8}, "train_v2/*.jpg",
                "train_ship_segmentations_v2.csv"),
     "uw-madison": ({"n_images": 1, "depth": 5, "size": (40, 56)}, "train/**/*.png", "train.csv"),
+    "hubmap": ({"n_images": 2, "size": (300, 260)}, "train/*.tiff", "train.csv"),
 }
 
 
@@ -158,12 +161,13 @@ def test_dataset_stats_equal_the_reference(kinds, kind):
     assert set(stats["image_sizes"]) == expected_sizes
     assert sum(stats["image_sizes"].values()) == len(ids)
     assert stats["metadata"] is None  # no DICOMs: no DICOM metadata
+    assert stats["positive"] > 0  # the reference is checked on regions, not only on zeros
     classes = sorted({c for per in masks.values() for c in per if c is not None})
     assert sorted(stats["classes"]) == classes
     assert_counts(stats, reference_counts(masks, stats["classes"]))
     assert stats["format"] == "kaggle" and "absolute (Kaggle)" in stats["format_evidence"]
     assert stats["layout"] == {"severstal": "wide", "airbus": "single",
-                               "uw-madison": "long"}[kind]
+                               "uw-madison": "long", "hubmap": "single"}[kind]
     assert stats["areas_at"] == {"header_size": stats["positive"], "1024x1024": 0}
     json.dumps(stats)  # JSON-ready
     # an instance layout: a row per ship, so rows per image are ships per image
@@ -248,23 +252,26 @@ def test_labels_alone_of_real_severstal(real_dir):
 
 
 # -- the command --------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["severstal", "uw-madison"])
-def test_stats_command_on_a_kind(kinds, kind):
+@pytest.mark.parametrize(("kind", "as_json"), [("severstal", True), ("uw-madison", False)])
+def test_stats_command_on_a_kind(kinds, kind, as_json):
+    """The command prints what dataset_stats computes: as JSON, or as the table."""
     root = kinds[kind]
-    result = _rlemask("stats", root, "--json")
+    result = _rlemask("stats", root, *(["--json"] if as_json else []))
     assert result.returncode == 0, result.stderr
-    stats = json.loads(result.stdout)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         dataset = rlemask.load_dataset(root, root / KINDS[kind][2])
-    assert stats == json.loads(json.dumps(dataset_stats(dataset, data=str(root))))
-    table = _rlemask("stats", root)
-    assert table.returncode == 0, table.stderr
-    fmt = {"severstal": "jpeg", "uw-madison": "png"}[kind]
-    assert f"formats       {fmt}: {stats['images']}" in table.stdout
+    stats = dataset_stats(dataset, data=str(root))
+    if as_json:
+        assert json.loads(result.stdout) == json.loads(json.dumps(stats))
+        return
+    assert result.stdout == format_stats(stats) + "\n"
+    assert f"formats       png: {stats['images']}" in result.stdout
     for c in stats["classes"]:
-        assert f"class {c}" in table.stdout
-    assert "metadata" not in table.stdout and "\r" not in table.stderr
+        assert f"class {c}" in result.stdout
+    assert "metadata" not in result.stdout
+    # stderr is a pipe: plain progress lines, never tqdm's \r redraws
+    assert "\r" not in result.stderr and f"masks: {stats['images']}/" in result.stderr
 
 
 def test_stats_of_a_real_airbus_file_alone(real_dir):
