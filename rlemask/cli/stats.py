@@ -28,6 +28,7 @@ import numpy as np
 
 from rlemask.cli import CommandError, add_data_options, load_data
 from rlemask.cli._dataset import add_dataset_options, open_dataset
+from rlemask.datasets import n_rle_rows
 from rlemask.progress import progress as progress_line
 
 PERCENTILES = (0, 5, 25, 50, 75, 95, 100)
@@ -81,7 +82,7 @@ def _histogram(values: list[int]) -> dict[str, int]:
 
 # -- where the images and rows come from -----------------------------------------------
 @dataclass
-class Entry:
+class _Entry:
     """One image (or labels id) as the summary sees it.
 
     ``header``: ``(h, w)`` read from the image file's header (None: no file, or
@@ -95,7 +96,7 @@ class Entry:
 
 
 @dataclass
-class RowSource:
+class _RowSource:
     """The labels, as the summary reads them: rows counted, then decoded to runs.
 
     ``count(image_id)`` gives the non-empty rows per class (one number for a
@@ -108,22 +109,21 @@ class RowSource:
     runs: Callable[[str, tuple[int, int]], list[list[Any]]]
 
 
-def mapping_rows(labels: Mapping[str, Sequence[str]], format: str) -> RowSource:
+def _mapping_rows(labels: Mapping[str, Sequence[str]], format: str) -> _RowSource:
     """Rows of ``{id: [rle, ...]}`` (:func:`rlemask.load_siim`'s labels) in ``format``."""
-    from rlemask.datasets import n_rle_rows
-    from rlemask.runs import Runs
+    from rlemask import Runs  # numba kernels load here, not when the command line is parsed
 
     def non_empty(image_id: str) -> list[str]:
         return [r for r in labels.get(image_id, ()) if n_rle_rows([r])]
 
-    return RowSource(
+    return _RowSource(
         classes=(),
         count=lambda i: [len(non_empty(i))],
         runs=lambda i, shape: [[Runs.from_text(r, shape, format=format) for r in non_empty(i)]],
     )
 
 
-def labels_rows(labels: Any) -> RowSource:
+def _labels_rows(labels: Any) -> _RowSource:
     """Rows of a :class:`rlemask.Labels`, per class (ids without rows: none)."""
     per_class: tuple[Any, ...] = labels.classes or (None,)
 
@@ -137,10 +137,10 @@ def labels_rows(labels: Any) -> RowSource:
             return [[] for _ in per_class]
         return [labels.objects(image_id, c, shape=shape) for c in per_class]
 
-    return RowSource(classes=tuple(labels.classes), count=count, runs=runs)
+    return _RowSource(classes=tuple(labels.classes), count=count, runs=runs)
 
 
-def read_headers(
+def _read_headers(
     paths: Mapping[str, Path], *, progress: bool = False
 ) -> tuple[dict[str, tuple[int, int]], dict[str, Any]]:
     """Each image's size and kind from its header (no pixel decoding), and the DICOM metadata.
@@ -149,7 +149,8 @@ def read_headers(
     holds ``kinds`` (id -> ``"dicom"``, ``"png"``, ...), ``metas`` (DICOM id
     -> :func:`rlemask.read_dicom_meta`) and ``unreadable`` (paths).
     """
-    # pydicom and Pillow load here, not when the command line is parsed
+    # pydicom and Pillow load here, not when the command line is parsed (rlemask.images
+    # imports pydicom)
     from rlemask import DicomError, ImageError, image_shape, read_dicom_meta
     from rlemask.images import source_of
 
@@ -175,7 +176,7 @@ def read_headers(
 
 # -- the counts ---------------------------------------------------------------------------
 @dataclass
-class Tally:
+class _Tally:
     """Rows, regions and areas of one class (or of every class together) over the images."""
 
     positive: int = 0
@@ -212,7 +213,7 @@ class Tally:
 
 
 def _union(runs: list[Any], shape: tuple[int, int]) -> Any:
-    from rlemask.runs import Runs
+    from rlemask import Runs
 
     runs = [r for r in runs if r.starts.size]  # empty ones add nothing (of any scan order)
     if not runs:
@@ -223,7 +224,7 @@ def _union(runs: list[Any], shape: tuple[int, int]) -> Any:
     return out
 
 
-def _size_of(entry: Entry, fallback: tuple[int, int]) -> tuple[tuple[int, int], str]:
+def _size_of(entry: _Entry, fallback: tuple[int, int]) -> tuple[tuple[int, int], str]:
     """The shape the masks of ``entry`` are read at, and where it came from."""
     if entry.header is not None:
         return entry.header, "header_size"
@@ -232,8 +233,8 @@ def _size_of(entry: Entry, fallback: tuple[int, int]) -> tuple[tuple[int, int], 
     return fallback, f"{fallback[0]}x{fallback[1]}"
 
 
-def count_rows(
-    entries: Sequence[Entry], source: RowSource, *, fallback: tuple[int, int],
+def _count_rows(
+    entries: Sequence[_Entry], source: _RowSource, *, fallback: tuple[int, int],
     progress: bool = False,
 ) -> dict[str, Any]:
     """The label part of the summary: every labelled entry's rows, regions and areas.
@@ -243,7 +244,7 @@ def count_rows(
     """
     from rlemask import RLEError
 
-    total, per_class = Tally(), [Tally() for _ in source.classes]
+    total, per_class = _Tally(), [_Tally() for _ in source.classes]
     areas_at: Counter[str] = Counter({"header_size": 0, f"{fallback[0]}x{fallback[1]}": 0})
     bad_labels: list[str] = []
     labelled = [e for e in entries if e.labelled]
@@ -304,8 +305,8 @@ def compute_stats(
     ``shape`` (default 1024 x 1024); ``areas_at`` says which.
     """
     by_id = {p.stem: p for p in paths}
-    sizes, found = read_headers(by_id, progress=progress)
-    entries = [Entry(key, True, sizes.get(key)) for key in labels]
+    sizes, found = _read_headers(by_id, progress=progress)
+    entries = [_Entry(key, True, sizes.get(key)) for key in labels]
     fallback = tuple(shape) if shape is not None else DEFAULT_SHAPE
     return {
         "data": str(data),
@@ -315,7 +316,7 @@ def compute_stats(
         "format_evidence": "a SIIM folder is read as siim unless --format names another",
         **_images_part(by_id, found, sizes),
         "unlabelled": len(paths) - len(labels),
-        **count_rows(entries, mapping_rows(labels, format), fallback=fallback,
+        **_count_rows(entries, _mapping_rows(labels, format), fallback=fallback,
                      progress=progress),
     }
 
@@ -341,9 +342,9 @@ def dataset_stats(
     columns disagree, the header wins and ``shape_conflicts`` names the ids.
     """
     paths = {i: dataset.path(i) for i in dataset.ids}
-    sizes, found = read_headers(paths, progress=progress)
+    sizes, found = _read_headers(paths, progress=progress)
     labels = dataset.labels
-    entries = [Entry(i, i in labels, sizes.get(i), labels.shape_of(i) if i in labels else None)
+    entries = [_Entry(i, i in labels, sizes.get(i), labels.shape_of(i) if i in labels else None)
                for i in dataset.ids]
     conflicts = [e.image_id for e in entries
                  if e.header is not None and e.listed is not None and e.header != e.listed]
@@ -355,7 +356,7 @@ def dataset_stats(
         "unlabelled": sum(not e.labelled for e in entries),
         "shape_conflicts": len(conflicts),
         "shape_conflict_ids": conflicts[:10],
-        **count_rows(entries, labels_rows(labels), fallback=fallback, progress=progress),
+        **_count_rows(entries, _labels_rows(labels), fallback=fallback, progress=progress),
     }
 
 
@@ -365,16 +366,28 @@ def labels_stats(
     """The summary of a :class:`rlemask.Labels` alone (no images), as :func:`compute_stats`.
 
     Masks are read at the labels' height/width columns, else ``shape``
-    (default 1024 x 1024).
+    (default 1024 x 1024); ``areas_at`` counts the positive images read at it.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, rlemask
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "steel.csv"
+    >>> _ = p.write_text("ImageId_ClassId,EncodedPixels\\n"
+    ...                  "a.jpg_1,1 2 9 2\\na.jpg_2,\\nb.jpg_1,\\nb.jpg_2,3 2 7 2\\n")
+    >>> stats = labels_stats(rlemask.read_labels(p), shape=(4, 3))
+    >>> stats["layout"], stats["positive"], stats["per_class"]["2"]["area_px"]["p50"]
+    ('wide', 2, 4.0)
+    >>> stats["regions_per_image"], stats["areas_at"]
+    ({'1': 1, '2': 1}, {'header_size': 0, '4x3': 2})
     """
-    entries = [Entry(i, True, None, labels.shape_of(i)) for i in labels.ids]
+    entries = [_Entry(i, True, None, labels.shape_of(i)) for i in labels.ids]
     fallback = tuple(shape) if shape is not None else DEFAULT_SHAPE
     return {
         "data": str(labels.source),
         **_labels_part(labels),
         **_images_part({}, {"kinds": {}, "metas": {}, "unreadable": []}, {}),
         "unlabelled": 0,
-        **count_rows(entries, labels_rows(labels), fallback=fallback, progress=progress),
+        **_count_rows(entries, _labels_rows(labels), fallback=fallback, progress=progress),
     }
 
 
