@@ -303,3 +303,35 @@ def test_stats_command_errors(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["positive"] == 1
     assert main(["stats", str(path), "--labels", str(path)]) == 2
     assert "is a file: give a folder with --labels" in capsys.readouterr().err
+
+
+def test_sizes_come_from_headers_and_bad_rows_are_counted(tmp_path):
+    """A PNG cut after its header still has a size (no pixel is decoded); a row past its
+    image is an invalid label, not a crash; a file that is no image is unreadable."""
+    folder = tmp_path / "train"
+    folder.mkdir()
+    noise = np.random.default_rng(0).integers(0, 256, (6, 400), np.uint8)
+    for name in ("cut.png", "whole.png", "long.png"):
+        Image.fromarray(noise).save(folder / name)
+    (folder / "cut.png").write_bytes((folder / "cut.png").read_bytes()[:200])  # IHDR kept
+    with pytest.raises(OSError):  # its pixels cannot be decoded
+        np.asarray(Image.open(folder / "cut.png"))
+    (folder / "junk.png").write_bytes(b"not an image")
+    (tmp_path / "labels.csv").write_text(
+        "ImageId,EncodedPixels\ncut.png,1 2 11 2\nwhole.png,\nlong.png,1 2401\njunk.png,1 2\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        dataset = rlemask.load_dataset(tmp_path, tmp_path / "labels.csv", format="kaggle")
+    stats = dataset_stats(dataset, data=tmp_path, shape=(2, 4))
+    assert stats["images"] == 4 and stats["image_formats"] == {"png": 3}
+    assert stats["image_sizes"] == {"6x400": 3}
+    assert stats["unreadable"] == 1 and stats["unreadable_files"][0].endswith("junk.png")
+    assert stats["invalid_labels"] == 1 and stats["invalid_label_ids"] == ["long.png"]
+    # cut.png at its header's 6 x 400; junk.png (no header) at --shape 2 x 4
+    assert stats["areas_at"] == {"header_size": 2, "2x4": 1}
+    assert stats["area_px"]["p0"] == 2 and stats["area_px"]["p100"] == 4
+    assert stats["area_percent"]["p100"] == pytest.approx(100 * 2 / 8)
+    assert stats["regions_per_image"] == {"0": 1, "1": 1, "2": 1}
+    table = format_stats(stats)
+    assert "invalid RLE   1 images, e.g. long.png" in table
+    assert "1 positive images read at 2x4 (no image header" in table
