@@ -158,11 +158,17 @@ def tiff_pipeline(tiff: Path, skip_glass: bool = False) -> dict[str, Any]:
         predicted.append(len(batch))
         return colour_model(batch)
 
-    tracemalloc.start()
+    def run() -> str:
+        predicted.clear()
+        return rlemask.predict_tiled(tiff, model, tile=TILE, overlap=OVERLAP, channels=3,
+                                     batch_size=8, skip=glass if skip_glass else None)
+
+    # timed untraced (tracemalloc slows numpy's allocations several times), then traced
     start = time.perf_counter()
-    rle = rlemask.predict_tiled(tiff, model, tile=TILE, overlap=OVERLAP, channels=3,
-                                batch_size=8, skip=glass if skip_glass else None)
+    rle = run()
     seconds = time.perf_counter() - start
+    tracemalloc.start()
+    run()
     traced = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     truth = rlemask.read_labels(tiff.parent.parent / "train.csv").objects(tiff.stem, shape=shape)

@@ -145,7 +145,7 @@ def _probabilities(out: Any, n_tiles: int, model_shape: tuple[int, int], n: int)
 
 
 class _Batcher:
-    """Tiles waiting for the model, kept in the writers' order (skipped ones included)."""
+    """Tiles waiting for the model (float32 at its size), in the writers' order, skips included."""
 
     def __init__(self, predict: Callable, writers: list[TileWriter], size: Any):
         self.predict, self.writers, self.size = predict, writers, size
@@ -165,7 +165,7 @@ class _Batcher:
         tiles = [t for _, t in self.pending if t is not None]
         prob = None
         if tiles:
-            batch = np.stack([fit_tile(t, self.size) for t in tiles])
+            batch = np.stack(tiles)
             prob = _probabilities(self.predict(batch), len(tiles), batch.shape[1:3],
                                   len(self.writers))
             self.calls += 1
@@ -246,10 +246,12 @@ def predict_tiled_classes(
     batcher = _Batcher(predict, writers, model_size)
     for window in writers[0].windows():
         pixels = source.read(window)
-        if skip is not None and skip(to_unit(pixels)):
+        # 0..1 once: for skip() and, at the tile's own size, the model's input too
+        unit = to_unit(pixels) if skip is not None or model_size is None else None
+        if skip is not None and skip(unit):
             batcher.put(window, None)
             continue
-        batcher.put(window, pixels)
+        batcher.put(window, unit if model_size is None else fit_tile(pixels, model_size))
         if batcher.n_tiles == batch:
             batcher.flush()
     batcher.flush()
