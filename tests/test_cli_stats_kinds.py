@@ -335,3 +335,11 @@ def test_sizes_come_from_headers_and_bad_rows_are_counted(tmp_path):
     table = format_stats(stats)
     assert "invalid RLE   1 images, e.g. long.png" in table
     assert "1 positive images read at 2x4 (no image header" in table
+
+
+def test_long_histograms_are_lumped_in_the_table_only():
+    from rlemask.cli.stats import _histogram_cells
+
+    assert _histogram_cells({"0": 3, "1": 1, "2": 1}) == "0: 3, 1: 1, 2: 1"
+    wide = {str(k): k + 1 for k in range(15)}
+    assert _histogram_cells(wide) == ", ".join(f"{k}: {k + 1}" for k in range(9)) + ", 9-14: 75"

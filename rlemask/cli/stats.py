@@ -430,13 +430,28 @@ def _pairs(counts: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in counts.items())
 
 
+#: a histogram line of the table shows this many counts; the rest are summed in one range
+SHOWN_COUNTS = 10
+
+
+def _histogram_cells(hist: Mapping[str, int]) -> str:
+    """``0: 3, 1: 1, 2: 1``; past :data:`SHOWN_COUNTS` counts the tail as ``10-232: 190``
+    (the JSON keeps every count)."""
+    items = list(hist.items())
+    if len(items) <= SHOWN_COUNTS:
+        return _pairs(hist)
+    head, tail = items[: SHOWN_COUNTS - 1], items[SHOWN_COUNTS - 1 :]
+    lumped = f"{tail[0][0]}-{tail[-1][0]}: {sum(v for _, v in tail)}"
+    return _pairs(dict(head)) + ", " + lumped
+
+
 def _distribution_lines(part: Mapping[str, Any], indent: str = "") -> list[str]:
     """Rows, regions and areas of one class (or of all) as table lines."""
     width = 14 - len(indent)
     lines = [
-        f"{indent}{'RLE rows':<{width}}{_pairs(part['rle_rows_per_image'])}"
+        f"{indent}{'RLE rows':<{width}}{_histogram_cells(part['rle_rows_per_image'])}"
         "  (images by non-empty rows)",
-        f"{indent}{'regions':<{width}}{_pairs(part['regions_per_image'])}"
+        f"{indent}{'regions':<{width}}{_histogram_cells(part['regions_per_image'])}"
         "  (images by connected regions of the merged mask)",
     ]
     for key, unit, fmt in (("area_px", "px", "{:.0f}"), ("area_percent", "%", "{:.2f}")):
