@@ -82,18 +82,19 @@ def load_keras_model(path: str | os.PathLike):
 
 
 def check_model_output(model, name: str | None = None) -> None:
-    """Refuse a model whose output is not one map of probabilities, (B, S, S, 1).
+    """Refuse a model whose mask output is not one map of probabilities, (B, S, S, 1).
 
-    What prediction understands is a single-class segmentation model: one
-    output channel of probabilities (a sigmoid).  A softmax over channels,
-    several channels (a multi-class model) or an output that is not a map
-    would be read wrongly (channel 0 of a 2-class softmax is the background:
-    an inverted map), so they are refused, naming the model.
+    The DICOM path (SIIM) predicts one class: one output channel of
+    probabilities (a sigmoid).  Several channels (a multi-class model: see
+    :func:`rlemask_keras.predict_folder`), a softmax over channels (channel 0
+    of a 2-class softmax is the background: an inverted map) or an output
+    that is not a map would be read wrongly, so they are refused, naming the
+    model (:func:`mask_channels` gives the checks every path shares).
 
     Raises
     ------
     ValueError
-        The model's final output is not ``(batch, S, S, 1)``, or it ends in a
+        The model's mask output is not ``(batch, S, S, 1)``, or it ends in a
         softmax.
 
     Examples
@@ -107,30 +108,106 @@ def check_model_output(model, name: str | None = None) -> None:
     ...     print(str(err)[:58])
     the model 'two.keras' outputs 2 channels; prediction under
     """
-    shape = _final_output_shape(model)
     label = f"the model {name!r}" if name else "the model"
-    if len(shape) != 4:
-        raise ValueError(
-            f"{label} outputs shape {tuple(shape)}, not a map (batch, height, width, 1); "
-            "prediction understands single-class segmentation models"
-        )
-    if shape[-1] != 1:
+    shape = _final_output_shape(model)
+    if len(shape) == 4 and shape[-1] != 1:
         raise ValueError(
             f"{label} outputs {shape[-1]} channels; prediction understands one channel of "
-            "probabilities (a 1-channel sigmoid output): multi-class models are not "
-            "supported by predict yet"
+            "probabilities on the DICOM path (a 1-channel sigmoid output): predict a "
+            "multi-class model with a layout (`competition` or `layout`)"
         )
-    last = model.layers[-1] if getattr(model, "layers", None) else None
-    activation = getattr(getattr(last, "activation", None), "__name__", "")
-    if activation == "softmax" or type(last).__name__ == "Softmax":
+    mask_channels(model, name)
+
+
+def mask_channels(model, name: str | None = None) -> int:
+    """The number ``C`` of classes of a segmentation model; refuses what prediction misreads.
+
+    Understood: a mask output ``(batch, H, W, C)`` of probabilities (one
+    sigmoid per class), alone, or beside deep-supervision outputs
+    (``out1 .. outN``, the last one predicted) and a presence head
+    ``"presence"`` of shape ``(batch, C)``.  Refused, naming the model: an
+    output that is not a map, a softmax (its channels are exclusive classes
+    with a background, not independent masks), outputs of other names.
+
+    Examples
+    --------
+    >>> import rlemask_keras
+    >>> mask_channels(rlemask_keras.unet((16, 16, 1), filters=2, depth=1, classes=4,
+    ...                                  classifier=True))
+    4
+    """
+    label = f"the model {name!r}" if name else "the model"
+    output = model.output
+    if isinstance(output, Mapping):
+        mask_name = _mask_name(model, dict(output))
+        others = sorted(set(output) - {mask_name, PRESENCE} - set(_deep_names(output)))
+        if others:
+            raise ValueError(
+                f"{label} has outputs {sorted(output)}; prediction understands a mask output "
+                f"({mask_name!r}, deep-supervision outputs out1..outN) and a presence head "
+                f"{PRESENCE!r}, not {others}"
+            )
+    shape = _final_output_shape(model)
+    if len(shape) != 4:
         raise ValueError(
-            f"{label} ends in a softmax over its one channel (always 1); prediction "
-            "understands a sigmoid output"
+            f"{label} outputs shape {tuple(shape)}, not a map (batch, height, width, classes); "
+            "prediction understands segmentation models with one sigmoid channel per class"
         )
+    if _ends_in_softmax(model):
+        raise ValueError(
+            f"{label} ends in a softmax over its {shape[-1]} channel(s); prediction understands "
+            "one sigmoid channel per class (a softmax's channels are exclusive, with a "
+            "background channel)"
+        )
+    if isinstance(output, Mapping) and PRESENCE in output:
+        presence = tuple(output[PRESENCE].shape)
+        if presence[1:] != (shape[-1],):
+            raise ValueError(
+                f"{label}'s presence head has shape {presence}, not (batch, {shape[-1]}): one "
+                "probability per class of its mask"
+            )
+    return int(shape[-1])
+
+
+#: the output name of the presence head (``rlemask_keras.models``)
+PRESENCE = "presence"
+
+
+def _deep_names(outputs) -> list[str]:
+    return [n for n in outputs if n.startswith("out") and n[3:].isdigit()]
+
+
+def _mask_name(model, outputs: Mapping) -> str:
+    """The output to segment with: ``model.mask_output``, ``mask``, else the deepest ``outN``."""
+    named = getattr(model, "mask_output", None)
+    if isinstance(named, str) and named in outputs:
+        return named
+    if "mask" in outputs:
+        return "mask"
+    deep = sorted(_deep_names(outputs), key=lambda n: int(n[3:]))
+    if deep:
+        return deep[-1]
+    names = [n for n in getattr(model, "output_names", []) if n in outputs and n != PRESENCE]
+    return names[-1] if names else sorted(n for n in outputs if n != PRESENCE)[-1]
+
+
+def _ends_in_softmax(model) -> bool:
+    """Whether the layer that makes the mask output is (or ends in) a softmax."""
+    output = model.output
+    if isinstance(output, Mapping):
+        tensor = output[_mask_name(model, dict(output))]
+    elif isinstance(output, (list, tuple)):
+        tensor = output[-1]
+    else:
+        tensor = output
+    history = getattr(tensor, "_keras_history", None)
+    layer = history[0] if history else (model.layers[-1] if model.layers else None)
+    activation = getattr(getattr(layer, "activation", None), "__name__", "")
+    return activation == "softmax" or type(layer).__name__ == "Softmax"
 
 
 def _final_output_shape(model) -> tuple:
-    """The shape of the output :func:`_final_output` picks (the full-depth one)."""
+    """The shape of the output :func:`_final_output` picks (the full-depth mask)."""
     output = model.output
     if isinstance(output, Mapping):
         return tuple(_final_output(model, dict(output)).shape)
@@ -148,39 +225,89 @@ def model_input_size(model) -> int | None:
 
 
 def _final_output(model, outputs):
-    """The prediction of a model with one or several (deep-supervision) outputs.
+    """The mask prediction of a model with one or several outputs.
 
-    A deep-supervision U-Net++ returns a dict of every output; the last of
-    ``model.output_names`` is the full-depth one.  A model with named
-    ``mask`` and ``presence`` outputs is read by its ``mask``.
+    A deep-supervision U-Net++ returns a dict of every output (``out1 ..
+    outN``, the last the full-depth one); a model with a presence head names
+    its mask ``model.mask_output`` (``"mask"``): the head is never the map.
     """
-    if isinstance(outputs, Mapping) and "mask" in outputs:
-        return outputs["mask"]
     if isinstance(outputs, Mapping):
-        names = [n for n in getattr(model, "output_names", []) if n in outputs]
-        return outputs[names[-1] if names else sorted(outputs)[-1]]
+        return outputs[_mask_name(model, outputs)]
     if isinstance(outputs, (list, tuple)):
         return outputs[-1]
     return outputs
 
 
+#: test-time augmentation: the name -> the (rotations k of 90 degrees, horizontal flip)
+#: passes averaged; ``flip`` is the older name of ``hflip``
+TTA_PASSES: dict[str, tuple[tuple[int, bool], ...]] = {
+    "none": ((0, False),),
+    "hflip": ((0, False), (0, True)),
+    "flips": ((0, False), (0, True), (2, True), (2, False)),
+    "d4": tuple((k, f) for k in range(4) for f in (False, True)),
+}
+TTA_PASSES["flip"] = TTA_PASSES["hflip"]
+
+
+def _forward(x: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    """``x`` (B, H, W, ...) flipped left-right (when ``flip``), then turned ``k`` x 90 degrees."""
+    if flip:
+        x = x[:, :, ::-1]
+    return np.ascontiguousarray(np.rot90(x, k, axes=(1, 2)) if k else x)
+
+
+def _backward(y: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    """The inverse of :func:`_forward` on a prediction map."""
+    if k:
+        y = np.rot90(y, -k, axes=(1, 2))
+    return y[:, :, ::-1] if flip else y
+
+
+def model_outputs(
+    model, x: np.ndarray, *, tta: str | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(masks (B, h, w, C), presence (B, C) or None)`` of ``x`` (B, h, w, channels).
+
+    ``tta`` averages the probabilities of the passes of :data:`TTA_PASSES`
+    (``"hflip"``: and the left-right mirror; ``"flips"``: the four mirrors;
+    ``"d4"``: the eight symmetries of the square), each map brought back
+    before averaging; the presence head's probabilities are averaged over
+    the same passes.  Quarter turns need a square input or a model of any size.
+    """
+    passes = TTA_PASSES[_check_tta(tta) or "none"]
+    fixed = model_input_size(model)
+    if fixed is not None and x.shape[1] != x.shape[2] and any(k % 2 for k, _ in passes):
+        raise ValueError(
+            f"`tta`={tta!r} turns images by 90 degrees, which a model of input "
+            f"{tuple(x.shape[1:3])} cannot take; use tta='flips'"
+        )
+    masks, presence = 0.0, None
+    for k, flip in passes:
+        out = model.predict_on_batch(_forward(x, k, flip))
+        mask = np.asarray(_final_output(model, out), np.float32)
+        masks = masks + _backward(mask, k, flip)
+        if isinstance(out, Mapping) and PRESENCE in out:
+            presence = (0.0 if presence is None else presence) + np.asarray(out[PRESENCE])
+    n = len(passes)
+    masks = np.clip(masks / n, 0.0, 1.0).astype(np.float32)
+    if presence is not None:
+        presence = np.clip(presence / n, 0.0, 1.0).astype(np.float32)
+    return masks, presence
+
+
 def model_probabilities(model, images: np.ndarray, *, tta: str | None = None) -> np.ndarray:
     """Probabilities (B, S, S) float32 of ``images`` (B, S, S) in 0..1, at the model's size.
 
-    ``tta="flip"`` averages with the prediction of the horizontally flipped
-    images, flipped back.
+    ``tta="flip"`` (or ``"hflip"``) averages with the prediction of the
+    horizontally flipped images, flipped back; ``"flips"`` and ``"d4"`` with
+    more symmetries (:func:`model_outputs`).
     """
     x = np.ascontiguousarray(images[..., None], dtype=np.float32)
     shape = model.input_shape[0] if isinstance(model.input_shape, list) else model.input_shape
     if shape[-1] == 3:
         x = np.repeat(x, 3, axis=-1)
     check_model_output(model)
-    prob = np.asarray(_final_output(model, model.predict_on_batch(x)), np.float32)[..., 0]
-    if tta == "flip":
-        flipped = model.predict_on_batch(np.ascontiguousarray(x[:, :, ::-1]))
-        back = np.asarray(_final_output(model, flipped), np.float32)[..., 0][:, :, ::-1]
-        prob = 0.5 * (prob + back)
-    return np.clip(prob, 0.0, 1.0)
+    return model_outputs(model, x, tta=tta)[0][..., 0]
 
 
 def _check_batch_size(batch_size) -> None:
@@ -191,8 +318,10 @@ def _check_batch_size(batch_size) -> None:
 
 
 def _check_tta(tta: str | None) -> str | None:
-    if tta not in (None, "none", "flip"):
-        raise ValueError(f"`tta` must be 'none' or 'flip'; received tta={tta!r}")
+    if tta is not None and tta not in TTA_PASSES:
+        raise ValueError(
+            f"`tta` must be one of {sorted(TTA_PASSES)}; received tta={tta!r}"
+        )
     return None if tta == "none" else tta
 
 
@@ -421,8 +550,8 @@ def thresholds_from_file(path: str | os.PathLike) -> tuple[float, float, float]:
     return check_triplet(*triplet)
 
 
-def _triplet_from_report(model_path: Path) -> tuple[float, float, float] | None:
-    """The thresholds of the training report beside ``model_path``, if it describes that model.
+def model_report(model_path: Path) -> dict | None:
+    """The training report beside ``model_path`` (None if absent), refused if of another model.
 
     A report that describes another model (a run stopped in its final phase
     after a resumed training replaced ``model.keras``) is refused: its
@@ -433,7 +562,7 @@ def _triplet_from_report(model_path: Path) -> tuple[float, float, float] | None:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(report, dict) or "thresholds" not in report:
+    if not isinstance(report, dict):
         return None
     if not run_folder.report_matches_model(report, model_path):
         raise ValueError(
@@ -442,8 +571,16 @@ def _triplet_from_report(model_path: Path) -> tuple[float, float, float] | None:
             "report was rewritten): finish the run with 'rlemask-keras train --resume', or "
             "pass `triplet`"
         )
+    return report
+
+
+def _triplet_from_report(model_path: Path) -> tuple[float, float, float] | None:
+    """The thresholds of the training report beside ``model_path`` (:func:`model_report`)."""
+    report = model_report(model_path)
+    if report is None or "thresholds" not in report:
+        return None
     try:
-        return thresholds_from_file(path)
+        return thresholds_from_file(model_path.parent / run_folder.REPORT_JSON)
     except ValueError:
         return None
 

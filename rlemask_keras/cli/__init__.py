@@ -57,6 +57,13 @@ FLAGS: dict[str, dict[str, str]] = {
         "triplet": "--thresholds",
         "resolution": "--resolution",
         "progress": "--quiet",
+        "competition": "--competition",
+        "layout": "--layout",
+        "format": "--format",
+        "pattern": "--pattern",
+        "image_id": "--image-id",
+        "tile": "--tile",
+        "overlap": "--overlap",
         **_PREDICTION_FLAGS,
     },
     "oof": {"runs": "RUN_DIR", "out": "--out", **_PREDICTION_FLAGS},
@@ -110,9 +117,10 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
     """``--tta`` and ``--batch-size``, shared by the commands that run models."""
     parser.add_argument(
         "--tta",
-        choices=("none", "flip"),
+        choices=("none", "flip", "hflip", "flips", "d4"),
         default="none",
-        help="flip: average with the horizontally flipped prediction (default: none)",
+        help="average over symmetries: flip or hflip (and the left-right mirror), flips "
+        "(the four mirrors), d4 (the eight symmetries of the square) (default: none)",
     )
     parser.add_argument(
         "--batch-size", type=int, default=16, help="images per model call (default: 16)"

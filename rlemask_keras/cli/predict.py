@@ -1,4 +1,10 @@
-"""``rlemask-keras predict MODEL [MODEL ...] DATA``: a submission CSV for a folder of DICOMs."""
+"""``rlemask-keras predict MODEL [MODEL ...] DATA``: a submission for a folder of images.
+
+A folder of DICOMs without layout options keeps the SIIM path
+(:func:`rlemask_keras.predict.predict`); ``--competition``, ``--layout``,
+``--format``, ``--pattern``, ``--image-id``, ``--tile``, or a folder of other
+images, take :func:`rlemask_keras.predict_folder.predict_folder`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,11 @@ from pathlib import Path
 
 from rlemask_keras.cli import add_prediction_options, add_runtime_options, runtime
 from rlemask_keras.predict import check_triplet, predict, thresholds_from_file
+from rlemask_keras.predict_folder import predict_folder
+
+SIIM = "siim-acr-pneumothorax-segmentation"
+#: the options of the layout path (predict_folder), none of which the DICOM path takes
+_LAYOUT_OPTIONS = ("layout", "format", "pattern", "image_id", "tile")
 
 
 def _triplet(text: str) -> tuple[float, float, float]:
@@ -42,16 +53,42 @@ def _weights(text: str) -> list[float]:
     return values
 
 
+def _add_layout_options(parser: argparse.ArgumentParser) -> None:
+    layout = parser.add_argument_group("layouts (any image folder)")
+    layout.add_argument("--competition", metavar="NAME",
+                        help="write NAME's layout, format, classes and header ('rlemask score "
+                        "--help' lists the names)")
+    layout.add_argument("--layout", choices=("single", "long", "wide"),
+                        help="without --competition: the label file's layout (default single)")
+    layout.add_argument("--format", help="without --competition: the RLE format (default kaggle)")
+    layout.add_argument("--pattern", metavar="GLOB",
+                        help="images to predict, a glob relative to DATA (default: every "
+                        "DICOM, PNG, JPEG and TIFF at any depth)")
+    layout.add_argument("--image-id", choices=("stem", "name", "uw-madison"),
+                        help="how an image is named: file stem, file name (Severstal, Airbus: "
+                        "'0002cc93b.jpg') or UW-Madison's case_day_slice (default: the "
+                        "competition's, else stem)")
+    layout.add_argument("--tile", type=int, metavar="N",
+                        help="predict each image in N x N tiles read lazily (gigapixel TIFFs); "
+                        "a pixel is foreground above each class's BOTTOM threshold")
+    layout.add_argument("--overlap", type=int, default=64, metavar="M",
+                        help="pixels tiles overlap by, blended (default: 64)")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "predict",
         # argparse would print a "+" positional with a compound metavar twice
         usage="rlemask-keras predict [options] MODEL [MODEL ...] DATA",
-        help="write a submission CSV for a folder of DICOMs",
+        help="write a submission for a folder of images, in any competition's layout",
         description=(
-            "Predict every DICOM under DATA with MODEL (several: their probabilities are "
-            "averaged per image) and write the competition's CSV at each image's original "
-            "resolution (one row per image, -1 for empty, SIIM relative RLE)."
+            "Predict every image under DATA with MODEL (several: their probabilities are "
+            "averaged per image) and write the submission at each image's own size. A folder "
+            "of DICOMs without layout options: SIIM's CSV (one row per image, -1 for empty, "
+            "SIIM relative RLE). --competition NAME: that competition's layout, format, "
+            "classes and header, one row per region for instance competitions; --layout and "
+            "--format for others. Multi-class models apply each class's post-processing "
+            "from the report.json beside them (and the presence head's gate)."
         ),
     )
     parser.add_argument(
@@ -92,16 +129,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "arrays, blockier edges, and near the thresholds an image can keep or lose its "
         "whole region: a peak narrower than a model pixel is lowered by the bilinear map)",
     )
+    _add_layout_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_prediction_options(parser)
     add_runtime_options(parser)
     parser.set_defaults(func=run)
 
 
+def _dicom_path(args: argparse.Namespace, data: Path) -> bool:
+    """Whether the SIIM path predicts: DICOMs under DATA and no layout option."""
+    if args.competition not in (None, SIIM) or any(
+        getattr(args, name) is not None for name in _LAYOUT_OPTIONS
+    ):
+        return False
+    return data.is_dir() and next(data.rglob("*.dcm"), None) is not None
+
+
 def run(args: argparse.Namespace) -> int:
     if len(args.paths) < 2:
         raise ValueError("expected MODEL [MODEL ...] DATA: at least one model and a folder")
     *models, data = args.paths
+    if not _dicom_path(args, data):
+        if args.resolution != "image":
+            raise ValueError("`resolution`='model' is the DICOM path's; the layouts "
+                             "post-process at each image's size")
+        with runtime(args):
+            predict_folder(
+                models, data, args.out, competition=args.competition, layout=args.layout,
+                format=args.format, pattern=args.pattern, image_id=args.image_id,
+                tta=args.tta, weights=args.weights, triplet=args.triplet,
+                batch_size=args.batch_size, tile=args.tile, overlap=args.overlap,
+                progress=not args.quiet,
+            )
+        return 0
     with runtime(args):
         predict(
             models,
