@@ -24,7 +24,9 @@ a synthetic HuBMAP TIFF of N x N (:mod:`rlemask.synthetic_kinds`) and runs
 the whole tiled path on it in a fresh process: :func:`rlemask.predict_tiled`
 (each tile read lazily with :func:`rlemask.read_region`, a colour-rule
 "model" on batches of 8, :class:`rlemask.TileWriter`), once on every tile
-and once with the glass tiles skipped.
+and once with the glass tiles skipped; then indexes its training windows
+with :class:`rlemask.TileDataset` (positives from the label's runs) and
+samples some.
 """
 
 from __future__ import annotations
@@ -181,6 +183,29 @@ def tiff_pipeline(tiff: Path, skip_glass: bool = False) -> dict[str, Any]:
             "predicted": sum(predicted), "calls": len(predicted), "shape": shape}
 
 
+def tile_dataset(root: Path) -> dict[str, Any]:
+    """Index the TIFF's training windows with :class:`rlemask.TileDataset`; sample positives."""
+    import tracemalloc
+
+    import rlemask
+
+    data = rlemask.load_dataset(root, root / "train.csv")
+    rlemask.TileDataset(data, 2048)  # compile the kernels the index uses
+    tracemalloc.start()
+    start = time.perf_counter()
+    tiles = rlemask.TileDataset(data, TILE)
+    index_s = time.perf_counter() - start
+    traced = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    positive = np.flatnonzero(tiles.positive().any(axis=1))
+    start = time.perf_counter()
+    for k in positive[:50]:
+        tiles.sample(tiles.ids[k], 256)
+    per_sample = (time.perf_counter() - start) / max(1, min(50, len(positive)))
+    return {"windows": len(tiles), "positive": len(positive), "index_s": index_s,
+            "traced_peak": traced, "sample_s": per_sample}
+
+
 def rows() -> list[dict[str, Any]]:
     import tracemalloc
 
@@ -261,6 +286,10 @@ def _hubmap(size: int) -> None:
                   f"traced peak {r['traced_peak'] / 2**20:.0f} MB, max RSS "
                   f"{r['maxrss'] / 2**20:.0f} MB, Dice of the colour model against the label "
                   f"{r['dice']:.3f}")
+        t = tile_dataset(root)
+        print(f"TileDataset({TILE}) index: {t['windows']} windows ({t['positive']} positive) in "
+              f"{t['index_s']:.2f} s, traced peak {t['traced_peak'] / 2**20:.0f} MB; a positive "
+              f"window sampled at 256 px in {t['sample_s'] * 1e3:.1f} ms")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
