@@ -26,3 +26,43 @@ class TileWriterSuite:
 
     def peakmem_encode(self, path):
         self.fn(SHAPE)
+
+
+class PredictTiledSuite:
+    """``predict_tiled`` (the colour model) and ``TileDataset`` on a 4096^2 HuBMAP TIFF."""
+
+    timeout = 300
+
+    def setup_cache(self):
+        import tempfile
+
+        from rlemask.synthetic_kinds import make_kind
+
+        return str(make_kind(tempfile.mkdtemp(prefix="rlemask-bench-"), "hubmap", size=4096))
+
+    def setup(self, root):
+        from pathlib import Path
+
+        import rlemask
+
+        self.root = Path(root)
+        (self.tiff,) = (self.root / "train").iterdir()
+        self.data = rlemask.load_dataset(self.root, self.root / "train.csv")
+        rlemask.TileDataset(self.data, 1024)  # compile off the clock
+
+    def time_predict_tiled(self, root):
+        import rlemask
+
+        rlemask.predict_tiled(self.tiff, compare_tiles.colour_model, tile=512, overlap=64,
+                              channels=3)
+
+    def time_predict_tiled_skip_glass(self, root):
+        import rlemask
+
+        rlemask.predict_tiled(self.tiff, compare_tiles.colour_model, tile=512, overlap=64,
+                              channels=3, skip=compare_tiles.glass)
+
+    def time_tile_dataset_index(self, root):
+        import rlemask
+
+        rlemask.TileDataset(self.data, 512)
