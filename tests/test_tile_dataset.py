@@ -157,3 +157,19 @@ def test_image_ids_and_groups_keep_an_image_s_windows_together(kind):
         assert {groups[i] for i in train}.isdisjoint(groups[i] for i in val)
     with pytest.raises(KeyError, match="no image 'nope'"):
         rlemask.TileDataset(data, 32, image_ids=["nope"])
+
+
+def test_an_unlabelled_image_gives_empty_windows(tmp_path):
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.full((20, 30), 99, np.uint8)).save(tmp_path / name)
+    (tmp_path / "train.csv").write_text("ImageId,EncodedPixels\na.png,1 5\n")
+    with pytest.warns(UserWarning, match="1 of 2 images have no row"):
+        data = rlemask.load_dataset(tmp_path, tmp_path / "train.csv", format="kaggle")
+    tiled = rlemask.TileDataset(data, 16)
+    flags = dict(zip(tiled.ids, tiled.positive()[:, 0].tolist(), strict=True))
+    # "1 5": rows 0..4 of column 0, so the window from row 4 holds one pixel of it
+    assert flags == {"a.png@0,0": True, "a.png@4,0": True, "a.png@0,14": False,
+                     "a.png@4,14": False, "b.png@0,0": False, "b.png@4,0": False,
+                     "b.png@0,14": False, "b.png@4,14": False}
+    image, mask = tiled.sample("b.png@4,14")
+    assert mask.shape == (16, 16, 1) and not mask.any() and np.allclose(image, 99 / 255)
