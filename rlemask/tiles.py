@@ -4,7 +4,9 @@ A gigapixel image (HuBMAP's kidney TIFFs reach 30,000 x 30,000 and more) is
 predicted in overlapping tiles.  :func:`tiles` lays the windows out;
 :class:`TileWriter` takes each tile's probabilities, blends the overlaps,
 thresholds, and prints the whole image's run-length row -- without ever
-holding a full-size array.
+holding a full-size array.  :func:`rlemask.predict_tiled` runs the whole loop
+(read each window lazily, call a model on batches, feed the writer), and
+:class:`rlemask.TileDataset` gives the training windows.
 
 The grid
 --------
