@@ -454,10 +454,10 @@ def predict_folder(
             else:
                 runs[key] = _tiled_rows(loaded, shares, path, tta, rules, spec, tiles)
             bar.update(1)
-    masks = _Masks(runs, multi=len(classes) > 1)
-    rlemask.write_labels(out, masks, layout=spec.layout, format=spec.format,
+    multi = spec.layout != "single"  # a class column (or suffix) even for one class
+    rlemask.write_labels(out, _Masks(runs, multi), layout=spec.layout, format=spec.format,
                          columns=spec.columns, objects=spec.objects,
-                         classes=list(classes) if len(classes) > 1 else None)
+                         classes=list(classes) if multi else None)
     seconds = time.perf_counter() - t0
     n_positive = sum(any(r.area for r in rs) for rs in runs.values())
     n_rows = sum(1 for _ in open(out, encoding="utf-8")) - 1

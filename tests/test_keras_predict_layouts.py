@@ -1,0 +1,270 @@
+"""predict_folder and ``rlemask-keras predict --competition``: layouts against the obvious.
+
+Multi-class rows are each class's triplet (and presence gate) on the model's
+map, decoded back; instance rows are the connected regions (skimage's 8-connected
+labelling); tiles equal the dense path for a model that sees one pixel at a time;
+TTA passes are the transformed predictions transformed back, computed by hand;
+and chains in fresh processes (synth -> predict -> check -> score) for
+Severstal (4 classes, wide) and Airbus (objects).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+import reference_geometry as ref  # noqa: E402
+import reference_rle as ref_rle  # noqa: E402
+
+import rlemask  # noqa: E402
+import rlemask_keras  # noqa: E402
+from rlemask.synthetic_kinds import make_kind  # noqa: E402
+from rlemask_keras import run_folder  # noqa: E402
+from rlemask_keras.predict import model_outputs  # noqa: E402
+from rlemask_keras.predict_folder import predict_folder  # noqa: E402
+
+pytestmark = [pytest.mark.keras]
+
+SEVERSTAL = "severstal-steel-defect-detection"
+AIRBUS = "airbus-ship-detection"
+QUIET = {"progress": False, "log": lambda *a: None}
+
+
+def _bright_model(channels: int = 1):
+    """A model of one pixel at a time: probability > 0.5 exactly where the pixel is > 0.5."""
+    inp = keras.Input((None, None, channels))
+    out = keras.layers.Conv2D(
+        1, 1, activation="sigmoid",
+        kernel_initializer=keras.initializers.Constant(20.0 / channels),
+        bias_initializer=keras.initializers.Constant(-10.0),
+    )(inp)
+    return keras.Model(inp, out)
+
+
+def _run(tmp_path, model, postprocess=None, name="run"):
+    """A minimal run folder: model.keras and a report.json that describes it."""
+    out = tmp_path / name
+    out.mkdir()
+    path = out / run_folder.MODEL
+    run_folder.save_model(model, path)
+    report = {"model": {"sha256": run_folder.model_digest(path)}}
+    if postprocess is not None:
+        report["postprocess"] = postprocess
+    (out / run_folder.REPORT_JSON).write_text(json.dumps(report), encoding="utf-8")
+    return path
+
+
+def _image(path):
+    """The image as the model sees it at its own size: grey 0..1 (an independent read)."""
+    return rlemask.read_image(path).astype(np.float32) / 255
+
+
+@pytest.fixture(scope="module")
+def severstal(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sev")
+    make_kind(root, "severstal", n_images=3, overwrite=True, size=(32, 96), seed=1)
+    return root
+
+
+def test_multi_class_rows_are_each_class_triplet_and_gate(tmp_path, severstal):
+    keras.utils.set_random_seed(3)
+    model = rlemask_keras.unet((None, None, 1), filters=2, depth=1, classes=4, classifier=True)
+    images = sorted((severstal / "train_images").glob("*.jpg"))
+    maps = {p.name: model_outputs(model, _image(p)[None, ..., None]) for p in images}
+    level = float(np.median(np.concatenate([m[0].ravel() for m, _ in maps.values()])))
+    rules = {  # class 2 gated away everywhere, class 3 never; the others by area
+        "1": {"top": level, "min_area": 0, "bottom": level, "gate": None},
+        "2": {"top": level, "min_area": 0, "bottom": level, "gate": 1.0},
+        "3": {"top": level, "min_area": 0, "bottom": level - 0.01, "gate": 0.0},
+        "4": {"top": level + 0.02, "min_area": 500, "bottom": level, "gate": None},
+    }
+    path = _run(tmp_path, model, {"classes": list(rules), "per_class": rules,
+                                  "competition": SEVERSTAL})  # fmt: skip
+    out = tmp_path / "sub.csv"
+    result = predict_folder(path, severstal, out, competition=SEVERSTAL, **QUIET)
+    assert result["n_images"] == 3 and result["n_rows"] == 12
+    assert out.read_text().splitlines()[0] == "ImageId_ClassId,EncodedPixels"
+    labels = rlemask.read_labels(out, format="kaggle")
+    assert labels.layout == "wide" and set(labels.ids) == set(maps)  # ids keep '.jpg'
+    for image_id, (masks, presence) in maps.items():
+        shape = masks.shape[1:3]
+        for c, (cls, rule) in enumerate(rules.items()):
+            area = rlemask.scale_min_area(rule["min_area"], shape)
+            expected = ref.triplet_threshold(masks[0, ..., c], rule["top"], area, rule["bottom"])
+            if rule["gate"] is not None and presence[0, c] < rule["gate"]:
+                expected = np.zeros(shape, np.uint8)
+            got = labels.mask(image_id, cls, shape=shape)
+            np.testing.assert_array_equal(got, expected, err_msg=f"{image_id} class {cls}")
+    assert not any(labels.rles(i, "2") for i in maps)  # the gate emptied class 2
+    assert rlemask.check_submission(out, competition=SEVERSTAL) == []
+
+
+def test_instance_rows_are_the_connected_regions_and_never_overlap(tmp_path):
+    from skimage.measure import label
+
+    make_kind(tmp_path / "air", "airbus", n_images=4, size=48, seed=5)
+    path = _run(tmp_path, _bright_model(), {"classes": ["1"], "per_class": {
+        "1": {"top": 0.5, "min_area": 0, "bottom": 0.5, "gate": None}}})  # fmt: skip
+    out = tmp_path / "sub.csv"
+    predict_folder(path, tmp_path / "air", out, competition=AIRBUS, **QUIET)
+    rows = {}
+    for line in out.read_text().splitlines()[1:]:
+        image_id, rle = line.split(",")
+        rows.setdefault(image_id, []).append(rle)
+    images = sorted((tmp_path / "air" / "train_v2").glob("*.jpg"))
+    assert sorted(rows) == [p.name for p in images]
+    n_regions = 0
+    for p in images:
+        truth = (_image(p) > 0.5).astype(np.uint8)
+        regions = label(truth, connectivity=2)
+        expected = sorted(ref_rle.kaggle_encode((regions == k).astype(np.uint8))
+                          for k in range(1, regions.max() + 1))  # fmt: skip
+        got = sorted(r for r in rows[p.name] if r)
+        assert got == expected, p.name
+        n_regions += len(expected)
+    assert n_regions > len(images)  # objects were split into rows
+    assert rlemask.check_submission(out, competition=AIRBUS) == []
+
+
+def test_tiles_equal_the_dense_path_for_a_model_of_one_pixel(tmp_path):
+    import tifffile
+
+    rng = np.random.default_rng(7)
+    (tmp_path / "slides").mkdir()
+    image = (rng.random((90, 70)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "slides" / "k1.tiff", image, tile=(16, 16))
+    path = _run(tmp_path, _bright_model(), {"classes": ["1"], "per_class": {
+        "1": {"top": 0.5, "min_area": 0, "bottom": 0.5, "gate": None}}})  # fmt: skip
+    dense, tiled = tmp_path / "dense.csv", tmp_path / "tiled.csv"
+    comp = "hubmap-kidney-segmentation"
+    predict_folder(path, tmp_path / "slides", dense, competition=comp, **QUIET)
+    predict_folder(path, tmp_path / "slides", tiled, competition=comp, tile=32, overlap=8,
+                   batch_size=3, **QUIET)  # fmt: skip
+    assert tiled.read_text() == dense.read_text()
+    row = dense.read_text().splitlines()[1]
+    expected = ref_rle.kaggle_encode((image > 127.5).astype(np.uint8))
+    assert row.startswith("k1,") and row[3:] == expected
+
+
+def _by_hand(model, x, passes):
+    """The mean of each pass's prediction turned back, one image and one symmetry at a time."""
+    total = np.zeros(x.shape[:3] + (1,), np.float64)
+    for k, flip in passes:
+        for b in range(x.shape[0]):
+            img = np.flip(x[b], axis=1) if flip else x[b]
+            img = np.rot90(img, k)
+            pred = np.asarray(model.predict_on_batch(np.ascontiguousarray(img)[None]))[0]
+            pred = np.rot90(pred, -k)
+            total[b] += np.flip(pred, axis=1) if flip else pred
+    return total / len(passes)
+
+
+@pytest.mark.parametrize("tta, passes", [
+    ("hflip", [(0, False), (0, True)]),
+    ("flips", [(0, False), (0, True), (2, False), (2, True)]),
+    ("d4", [(k, f) for k in range(4) for f in (False, True)]),
+])  # fmt: skip
+def test_tta_is_the_mean_of_the_symmetric_passes_turned_back(tta, passes):
+    keras.utils.set_random_seed(1)
+    model = rlemask_keras.unet((None, None, 1), filters=2, depth=1)
+    x = np.random.default_rng(0).random((2, 12, 16, 1), dtype=np.float32)
+    got, presence = model_outputs(model, x, tta=tta)
+    assert presence is None and got.shape == (2, 12, 16, 1)
+    np.testing.assert_allclose(got, _by_hand(model, x, passes), atol=1e-6)
+
+
+def test_tta_quarter_turns_need_a_square_or_any_size_input():
+    model = rlemask_keras.unet((16, 32, 1), filters=2, depth=1)
+    with pytest.raises(ValueError, match="`tta`='d4' turns images by 90 degrees"):
+        model_outputs(model, np.zeros((1, 16, 32, 1), np.float32), tta="d4")
+    model_outputs(model, np.zeros((1, 16, 32, 1), np.float32), tta="flips")
+
+
+def test_what_predict_does_not_understand_is_refused(tmp_path, severstal):
+    inp = keras.Input((None, None, 1))
+    softmax = keras.Model(inp, keras.layers.Conv2D(4, 1, activation="softmax")(inp))
+    with pytest.raises(ValueError, match="ends in a softmax over its 4 channel"):
+        predict_folder(_run(tmp_path, softmax, name="s"), severstal, tmp_path / "x.csv",
+                       competition=SEVERSTAL, **QUIET)  # fmt: skip
+    mask = keras.layers.Conv2D(4, 1, activation="sigmoid")(inp)
+    heads = {"mask": mask, "edges": keras.layers.Conv2D(1, 1)(inp)}
+    with pytest.raises(ValueError, match=r"not \['edges'\]"):
+        predict_folder(_run(tmp_path, keras.Model(inp, heads), name="h"), severstal,
+                       tmp_path / "x.csv", competition=SEVERSTAL, **QUIET)  # fmt: skip
+    three = rlemask_keras.unet((None, None, 1), filters=2, depth=1, classes=3)
+    with pytest.raises(ValueError, match="predict 3 classes; severstal-steel-defect-detection"):
+        predict_folder(_run(tmp_path, three, name="t"), severstal, tmp_path / "x.csv",
+                       competition=SEVERSTAL, **QUIET)  # fmt: skip
+    four = _run(tmp_path, rlemask_keras.unet((None, None, 1), filters=2, depth=1, classes=4),
+                name="f")  # fmt: skip
+    with pytest.raises(ValueError, match="'single' holds one class"):
+        predict_folder(four, severstal, tmp_path / "x.csv", layout="single", **QUIET)
+    report = json.loads((four.parent / run_folder.REPORT_JSON).read_text())
+    report["model"]["sha256"] = "0" * 64
+    (four.parent / run_folder.REPORT_JSON).write_text(json.dumps(report))
+    with pytest.raises(ValueError, match="describes another model"):
+        predict_folder(four, severstal, tmp_path / "x.csv", competition=SEVERSTAL, **QUIET)
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_old_single_class_reports_give_every_class_their_triplet(tmp_path, severstal):
+    path = _run(tmp_path, _bright_model())
+    report = json.loads((path.parent / run_folder.REPORT_JSON).read_text())
+    report["thresholds"] = {"top": 0.5, "min_area_1024": 0, "bottom": 0.5}
+    (path.parent / run_folder.REPORT_JSON).write_text(json.dumps(report))
+    out = tmp_path / "sub.csv"
+    predict_folder(path, severstal / "train_images", out, layout="long", format="kaggle",
+                   pattern="*.jpg", image_id="stem", **QUIET)  # fmt: skip
+    labels = rlemask.read_labels(out, format="kaggle")
+    assert labels.layout == "long" and labels.classes == ("1",)
+    for p in sorted((severstal / "train_images").glob("*.jpg")):
+        expected = (_image(p) > 0.5).astype(np.uint8)
+        np.testing.assert_array_equal(labels.mask(p.stem, "1", shape=expected.shape), expected)
+
+
+# -- chains in fresh processes: synth -> predict -> check -> score -------------------------
+
+
+def _command(*argv, cwd):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-m", *argv], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, (argv, done.stdout, done.stderr[-3000:])
+    return done.stdout
+
+
+@pytest.mark.parametrize("kind, competition, classes, size", [
+    ("severstal", SEVERSTAL, 4, "32x96"),
+    ("airbus", AIRBUS, 1, "48"),
+])  # fmt: skip
+def test_synth_predict_check_score_in_fresh_processes(tmp_path, kind, competition, classes,
+                                                      size):
+    _command("rlemask", "synth", "--kind", kind, "--images", "3", "--size", size, "data",
+             cwd=tmp_path)  # fmt: skip
+    keras.utils.set_random_seed(0)
+    model = rlemask_keras.unet((32, 32, 1), filters=2, depth=1, classes=classes)
+    images = sorted(p for p in (tmp_path / "data").rglob("*.jpg"))
+    level = float(np.median([model_outputs(model, rlemask.load_sample(
+        p, None, img_size=32)[0][None, ..., None])[0] for p in images]))  # fmt: skip
+    names = list(rlemask.competition(competition).classes) or ["1"]
+    rule = {"top": level, "min_area": 0, "bottom": level, "gate": None}
+    path = _run(tmp_path, model, {"classes": names, "per_class": dict.fromkeys(names, rule),
+                                  "competition": competition})  # fmt: skip
+    _command("rlemask_keras", "predict", str(path), "data", "--competition", competition,
+             "--out", "sub.csv", "--quiet", "--tta", "hflip", cwd=tmp_path)  # fmt: skip
+    _command("rlemask", "check", "sub.csv", "--competition", competition, cwd=tmp_path)
+    truth = next(p for p in (tmp_path / "data").glob("*.csv"))
+    h, _, w = size.partition("x")
+    report = _command("rlemask", "score", "sub.csv", str(truth), "--competition", competition,
+                      "--shape", h, w or h, cwd=tmp_path)  # fmt: skip
+    assert "all-empty baseline" in report
+    labels = rlemask.read_labels(tmp_path / "sub.csv", format="kaggle")
+    assert sorted(labels.ids) == sorted(p.name for p in images)
+    assert any(labels.rles(i, c) for i in labels.ids for c in (labels.classes or (None,)))
