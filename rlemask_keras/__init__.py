@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "predict_probabilities": "rlemask_keras.predict",
     "predict_masks": "rlemask_keras.predict",
     "predict_runs": "rlemask_keras.predict",
+    "predict_folder": "rlemask_keras.predict_folder",
 }
 
 #: modules whose import registers serializable objects (losses, metrics)
@@ -141,4 +142,5 @@ if TYPE_CHECKING:
     from rlemask_keras.predict import predict_masks as predict_masks
     from rlemask_keras.predict import predict_probabilities as predict_probabilities
     from rlemask_keras.predict import predict_runs as predict_runs
+    from rlemask_keras.predict_folder import predict_folder as predict_folder
     from rlemask_keras.training import train as train
