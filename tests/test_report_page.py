@@ -1,10 +1,11 @@
 """The error-analysis page (rlemask.report_page): its table, its overlays, and the page in Chromium.
 
 Pages are built from real score reports (``rlemask.score``) of small synthetic
-sets: SIIM-like DICOMs (one class), Severstal-like strips (four classes,
-per-class Dice) and Airbus-like tiles (one row per ship, F2 sweep with matched
-objects).  The browser tests drive Debian's Chromium with Playwright and skip,
-saying so, where either is missing (``make browser`` installs both).
+sets of ``rlemask synth --kind``: SIIM DICOMs (one class), Severstal strips
+(four classes, per-class Dice) and Airbus tiles (one row per ship, F2 sweep
+with matched objects).  The browser tests drive Debian's Chromium with
+Playwright and skip, saying so, where either is missing (``make browser``
+installs Chromium; Playwright comes with the dev extra, ``make install``).
 """
 
 from __future__ import annotations
@@ -467,7 +468,8 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("browser tests: Playwright for Python is not installed (make browser)")
+        pytest.skip("browser tests: Playwright for Python is not installed (make install: "
+                    "the dev extra)")
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
