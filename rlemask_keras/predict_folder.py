@@ -165,7 +165,7 @@ def class_rules(report: Mapping[str, Any] | None, classes: Sequence[str],
     if isinstance(post, Mapping) and isinstance(post.get("per_class"), Mapping):
         per_class = {str(k): v for k, v in post["per_class"].items()}
         reference = int(post.get("reference", REFERENCE))
-        names = [str(c) for c in post.get("classes", list(per_class))]
+        names = [str(c) for c in post.get("classes") or list(per_class)]  # [] : one class
         if len(names) != len(classes):
             raise ValueError(
                 f"`models`: {where} chose post-processing for the classes {names}; the "
@@ -207,21 +207,33 @@ class _Model:
     model: Any
     size: tuple[int, int] | None  # None: each image at its own size
     channels: int
+    policy: str = "resize"  # or "pad": to a multiple of ``size``, as the run trained
 
 
-def _input_size(model, path: Path) -> tuple[int, int] | None:
-    """The model's fixed input size, else its run's ``img_size``, else None (any size)."""
+def _input_settings(model, path: Path) -> tuple[tuple[int, int] | None, str]:
+    """``(size, policy)`` the model's samples are made with, as in training.
+
+    A fixed input: resized to it.  A model of any size: its run's
+    ``config.json`` (``img_size`` and ``policy``; a run trained on ``tile``
+    windows predicted whole images, at their own size); without one, each
+    image at its own size.
+    """
     shape = model.input_shape[0] if isinstance(model.input_shape, list) else model.input_shape
     if shape[1] is not None and shape[2] is not None:
-        return int(shape[1]), int(shape[2])
+        return (int(shape[1]), int(shape[2])), "resize"
     try:
         config = json.loads((path.parent / run_folder.CONFIG).read_text(encoding="utf-8"))
         size = config["img_size"]
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        return None, "resize"
+    if config.get("tile") is not None:
+        return None, "resize"
+    policy = "pad" if config.get("policy") == "pad" else "resize"
     if isinstance(size, int):
-        return size, size
-    return (int(size[0]), int(size[1])) if isinstance(size, (list, tuple)) else None
+        return (size, size), policy
+    if isinstance(size, (list, tuple)) and len(size) == 2:
+        return (int(size[0]), int(size[1])), policy
+    return None, "resize"
 
 
 def _load(model_paths: Sequence[Path], spec: OutputSpec) -> tuple[list[_Model], tuple[str, ...]]:
@@ -231,7 +243,8 @@ def _load(model_paths: Sequence[Path], spec: OutputSpec) -> tuple[list[_Model], 
         model = load_keras_model_any(path)
         counts.add(mask_channels(model, str(path)))
         shape = model.input_shape[0] if isinstance(model.input_shape, list) else model.input_shape
-        loaded.append(_Model(model, _input_size(model, path), int(shape[-1])))
+        size, policy = _input_settings(model, path)
+        loaded.append(_Model(model, size, int(shape[-1]), policy))
     if len(counts) > 1:
         raise ValueError(f"`models` predict different numbers of classes {sorted(counts)}")
     n = counts.pop()
@@ -293,10 +306,11 @@ def _image_probabilities(models: list[_Model], weights: list[float], path: Path,
     total, presence, gated = None, 0.0, 0.0
     for m, weight in zip(models, weights, strict=True):
         size = m.size or shape
-        image = rlemask.load_sample(path, None, img_size=size)[0]
+        image = rlemask.load_sample(path, None, img_size=size, policy=m.policy)[0]
         x = np.repeat(image[None, ..., None], m.channels, axis=-1).astype(np.float32)
         masks, head = model_outputs(m.model, x, tta=tta)
-        prob = np.asarray(sample_layout(shape, size).to_image(masks[0]), np.float32)
+        layout = sample_layout(shape, size, policy=m.policy)
+        prob = np.asarray(layout.to_image(masks[0]), np.float32)
         prob = prob.reshape(*shape, -1)
         total = weight * prob if total is None else total + weight * prob
         if head is not None:
@@ -322,7 +336,7 @@ def _post(prob: np.ndarray, presence: np.ndarray | None, rules: list[ClassRule],
 def _tiled_rows(models: list[_Model], weights: list[float], path: Path, tta: str | None,
                 rules: list[ClassRule], spec: OutputSpec, tiles: dict) -> list[rlemask.Runs]:
     """One class's runs per rule for a large image, predicted tile by tile."""
-    sizes = {m.size for m in models}
+    sizes = {None if m.policy == "pad" else m.size for m in models}  # pad: tiles as they are
     if len(sizes) > 1:
         raise ValueError(f"`tile`: the models need one input size; received {sorted(sizes)}")
     channels = {m.channels for m in models}

@@ -268,3 +268,41 @@ def test_synth_predict_check_score_in_fresh_processes(tmp_path, kind, competitio
     labels = rlemask.read_labels(tmp_path / "sub.csv", format="kaggle")
     assert sorted(labels.ids) == sorted(p.name for p in images)
     assert any(labels.rles(i, c) for i in labels.ids for c in (labels.classes or (None,)))
+
+
+def test_a_train_report_of_one_class_and_its_padding_policy(tmp_path):
+    """train's report of a single-class run ({"classes": [], "per_class": {"": ...}}) and
+    config.json's ``policy="pad"``: each image zero-padded (centred) to a multiple of
+    ``img_size``, predicted, cut back."""
+    make_kind(tmp_path / "air", "airbus", n_images=2, size=48, seed=2)
+    keras.utils.set_random_seed(4)
+    model = rlemask_keras.unet((None, None, 1), filters=2, depth=1)
+    images = sorted((tmp_path / "air" / "train_v2").glob("*.jpg"))
+    probs = {}
+    for p in images:  # 48 -> 64: 8 pixels of zeros on each side
+        padded = np.pad(_image(p), 8)[None, ..., None]
+        probs[p.name] = np.asarray(model.predict_on_batch(padded))[0, 8:56, 8:56, 0]
+    level = float(np.median(np.concatenate([v.ravel() for v in probs.values()])))
+    rule = {"top": level, "min_area": 40, "bottom": level, "gate": None}
+    path = _run(tmp_path, model, {"classes": [], "per_class": {"": rule},
+                                  "competition": None, "reference": 1024})  # fmt: skip
+    (path.parent / run_folder.CONFIG).write_text(json.dumps({"img_size": 32, "policy": "pad"}))
+    out = tmp_path / "sub.csv"
+    predict_folder(path, tmp_path / "air", out, image_id="name", **QUIET)
+    labels = rlemask.read_labels(out, format="kaggle")
+    assert labels.layout == "single" and labels.n_rows == 2
+    area = rlemask.scale_min_area(40, (48, 48))
+    for image_id, prob in probs.items():
+        expected = ref.triplet_threshold(prob, level, area, level)
+        np.testing.assert_array_equal(labels.mask(image_id, shape=(48, 48)), expected)
+
+
+def test_deep_supervision_with_a_head_predicts_its_deepest_mask():
+    keras.utils.set_random_seed(2)
+    model = rlemask_keras.unet_plus_plus((16, 16, 1), filters=2, depth=2, classes=2,
+                                         deep_supervision=True, classifier=True)  # fmt: skip
+    x = np.random.default_rng(3).random((1, 16, 16, 1), dtype=np.float32)
+    raw = model.predict_on_batch(x)
+    masks, presence = model_outputs(model, x)
+    np.testing.assert_allclose(masks, np.asarray(raw["out2"]), atol=1e-6)
+    np.testing.assert_allclose(presence, np.asarray(raw["presence"]), atol=1e-6)
