@@ -363,6 +363,38 @@ def _parse_pairs(buf, npix, relative, base):
 
 
 @njit(cache=True)
+def _parse_objects(buf, obj_ptr, obj_key, key_npix, relative, base):
+    """Many pairs texts in one call: object ``i`` is ``buf[obj_ptr[i]:obj_ptr[i + 1]]``.
+
+    The batch parser of :mod:`rlemask.score_pairs` (a block of scored keys,
+    one kernel call instead of one Python call per object).  Each object is
+    parsed by :func:`_parse_pairs` on a mask of ``key_npix[obj_key[i]]``
+    pixels.  Returns ``(starts, lengths, run_ptr, err, err_obj)``: object
+    ``i`` holds runs ``run_ptr[i]:run_ptr[i + 1]``; on error ``err != OK`` and
+    ``err_obj`` is the object, which the caller re-parses with its codec to
+    raise the message naming the token.
+    """
+    n_obj = obj_ptr.size - 1
+    cap = buf.size // 4 + n_obj + 1  # a pair takes at least 4 bytes ("1 1" and a space)
+    starts = np.empty(cap, np.int64)
+    lengths = np.empty(cap, np.int64)
+    run_ptr = np.zeros(n_obj + 1, np.int64)
+    r = 0
+    for o in range(n_obj):
+        s, ln, m, err = _parse_pairs(
+            buf[obj_ptr[o]:obj_ptr[o + 1]], key_npix[obj_key[o]], relative, base
+        )
+        if err:
+            return starts, lengths, run_ptr, err, o
+        starts[r:r + m] = s[:m]
+        lengths[r:r + m] = ln[:m]
+        r += m
+        run_ptr[o + 1] = r
+    # copies: a view would keep the over-sized buffers alive as long as the runs
+    return starts[:r].copy(), lengths[:r].copy(), run_ptr, OK, -1
+
+
+@njit(cache=True)
 def _decode_pairs(buf, out, relative, base, row_major):
     """Text -> mask in one call: parse, validate EVERY run, and only then fill.
 

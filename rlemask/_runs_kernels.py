@@ -1,8 +1,9 @@
-"""numba kernels of the mask algebra on runs: set operations, geometry, components.
+"""numba kernels of the mask algebra on runs: set operations, geometry, components, scores.
 
 Every kernel works on canonical runs (sorted, positive, non-overlapping,
 non-touching int64 ``starts`` and ``lengths``) and trusts them: the public
-wrappers in :mod:`rlemask.runs` and :mod:`rlemask.pairwise` validate every
+wrappers in :mod:`rlemask.runs`, :mod:`rlemask.pairwise` and
+:mod:`rlemask.score_pairs` validate every
 argument before a kernel runs, because numba does not check bounds.
 
 The scan order is abstracted as *lines*: a mask scanned column-major
@@ -745,3 +746,159 @@ def _pairwise_intersections(sa, la, pa, sb, lb, pb):
                 continue
             out[i, j] = _inter_area(sa, la, a0, a1, sb, lb, b0, b1)
     return out
+
+
+# ---------------------------------------------------------------------------
+# scores of objects in CSR blocks (rlemask.score_pairs)
+#
+# A block is a run of scored keys (an image, or an image and a class): object
+# ``i`` holds runs ``run_ptr[i]:run_ptr[i + 1]`` (canonical, column-major), key
+# ``k`` holds objects ``key_ptr[k]:key_ptr[k + 1]``.
+
+
+@njit(cache=True)
+def _boxes(starts, lengths, run_ptr, obj_key, key_m):
+    """``(boxes, area)`` of each object: ``boxes[i] = (line0, line1, pos0, pos1)`` inclusive.
+
+    Object ``i`` lies on a mask of scan lines of ``key_m[obj_key[i]]`` pixels;
+    an object without runs gets a box that overlaps nothing.
+    """
+    n_obj = run_ptr.size - 1
+    boxes = np.empty((n_obj, 4), np.int64)
+    area = np.zeros(n_obj, np.int64)
+    for o in range(n_obj):
+        r0 = run_ptr[o]
+        r1 = run_ptr[o + 1]
+        if r0 == r1:
+            boxes[o, 0] = np.int64(1) << 62
+            boxes[o, 1] = -1
+            boxes[o, 2] = key_m[obj_key[o]]
+            boxes[o, 3] = -1
+            continue
+        boxes[o, 0], boxes[o, 1], boxes[o, 2], boxes[o, 3] = _bbox(
+            starts[r0:r1], lengths[r0:r1], key_m[obj_key[o]]
+        )
+        area[o] = _area(lengths[r0:r1])
+    return boxes, area
+
+
+@njit(cache=True)
+def _key_runs(starts, lengths, run_ptr, key_ptr, k):
+    """The union of key ``k``'s objects (canonical each, any order) as ``(starts, lengths, n)``."""
+    r0 = run_ptr[key_ptr[k]]
+    r1 = run_ptr[key_ptr[k + 1]]
+    if key_ptr[k + 1] - key_ptr[k] == 1:  # one object: already canonical
+        return starts[r0:r1], lengths[r0:r1], r1 - r0
+    order = np.argsort(starts[r0:r1], kind="mergesort")
+    out_s = starts[r0:r1][order]
+    out_l = lengths[r0:r1][order]
+    return out_s, out_l, _fuse(out_s, out_l, r1 - r0)
+
+
+@njit(cache=True)
+def _dice_counts(ts, tl, t_run, t_key, ps, pl, p_run, p_key):
+    """Per key: ``(|T|, |P|, |T & P|)`` of the unions of each side's objects."""
+    n_keys = t_key.size - 1
+    out = np.zeros((n_keys, 3), np.int64)
+    for k in range(n_keys):
+        us, ul, nu = _key_runs(ts, tl, t_run, t_key, k)
+        vs, vl, nv = _key_runs(ps, pl, p_run, p_key, k)
+        out[k, 0] = _area(ul[:nu])
+        out[k, 1] = _area(vl[:nv])
+        if out[k, 0] > 0 and out[k, 1] > 0:
+            out[k, 2] = _inter_area(us, ul, 0, nu, vs, vl, 0, nv)
+    return out
+
+
+@njit(cache=True)
+def _boxes_overlap(bt, i, bp, j):
+    return not (
+        bt[i, 1] < bp[j, 0] or bp[j, 1] < bt[i, 0] or bt[i, 3] < bp[j, 2] or bp[j, 3] < bt[i, 2]
+    )
+
+
+@njit(cache=True)
+def _lowest_threshold(thr_num, thr_den):
+    lo_num = thr_num[0]
+    lo_den = thr_den[0]
+    for q in range(1, thr_num.size):
+        if thr_num[q] * lo_den < lo_num * thr_den[q]:
+            lo_num = thr_num[q]
+            lo_den = thr_den[q]
+    return lo_num, lo_den
+
+
+@njit(cache=True)
+def _match_counts(ts, tl, t_run, t_box, t_area, t_key,
+                  ps, pl, p_run, p_box, p_area, p_key, thr_num, thr_den):
+    """Objects matched one to one per key, for each threshold ``t = num / den``.
+
+    Pairs whose boxes do not overlap are never compared; the IoU of the
+    others is computed on the runs.  Pairs with IoU > the lowest threshold
+    are matched greedily by decreasing IoU (unique for thresholds >= 0.5
+    when the objects of one side do not overlap); a matched pair counts as a
+    true positive at every threshold ``t`` with ``inter * den > num * union``
+    (exact integer comparison: an IoU of exactly ``t`` is not a match).
+
+    Returns ``(tp (n_keys, n_thr), n_true (n_keys,), n_pred (n_keys,),
+    area (n_keys, 2), n_compared)``.
+    """
+    n_keys = t_key.size - 1
+    n_thr = thr_num.size
+    tp = np.zeros((n_keys, n_thr), np.int64)
+    n_true = np.zeros(n_keys, np.int64)
+    n_pred = np.zeros(n_keys, np.int64)
+    areas = np.zeros((n_keys, 2), np.int64)
+    lo_num, lo_den = _lowest_threshold(thr_num, thr_den)  # decides which pairs may match
+    compared = 0
+    for k in range(n_keys):
+        i0 = t_key[k]
+        i1 = t_key[k + 1]
+        j0 = p_key[k]
+        j1 = p_key[k + 1]
+        n_true[k] = i1 - i0
+        n_pred[k] = j1 - j0
+        for i in range(i0, i1):
+            areas[k, 0] += t_area[i]
+        for j in range(j0, j1):
+            areas[k, 1] += p_area[j]
+        if i1 == i0 or j1 == j0:
+            continue
+        cap = (i1 - i0) * (j1 - j0)
+        pi = np.empty(cap, np.int64)
+        pj = np.empty(cap, np.int64)
+        inter = np.empty(cap, np.int64)
+        union = np.empty(cap, np.int64)
+        iou = np.empty(cap, np.float64)
+        n = 0
+        for i in range(i0, i1):
+            for j in range(j0, j1):
+                if not _boxes_overlap(t_box, i, p_box, j):
+                    continue
+                compared += 1
+                x = _inter_area(ts, tl, t_run[i], t_run[i + 1], ps, pl, p_run[j], p_run[j + 1])
+                u = t_area[i] + p_area[j] - x
+                if x * lo_den > lo_num * u:
+                    pi[n] = i
+                    pj[n] = j
+                    inter[n] = x
+                    union[n] = u
+                    iou[n] = x / u
+                    n += 1
+        if n == 0:
+            continue
+        order = np.argsort(-iou[:n], kind="mergesort")
+        used_t = np.zeros(i1 - i0, np.bool_)
+        used_p = np.zeros(j1 - j0, np.bool_)
+        for q in range(n):
+            c = order[q]
+            a = pi[c] - i0
+            b = pj[c] - j0
+            if used_t[a] or used_p[b]:
+                continue
+            used_t[a] = True
+            used_p[b] = True
+            for t in range(n_thr):
+                if inter[c] * thr_den[t] > thr_num[t] * union[c]:
+                    tp[k, t] += 1
+    return tp, n_true, n_pred, areas, compared

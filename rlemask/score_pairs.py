@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from rlemask import _kernels
+from rlemask import _runs_kernels as rk
 from rlemask._errors import RLEError
 from rlemask._validation import MAX_PIXELS, check_shape, is_empty_rle
 from rlemask.runs import Runs
@@ -40,19 +42,6 @@ BLOCK_KEYS = 256
 LINEAR_SHAPE = (MAX_PIXELS, 1)
 # the formats the batch parser reads: (relative offsets, index base)
 _FAST = {"siim": (True, 0), "kaggle": (False, 1)}
-
-_SK = None
-
-
-def _sk():
-    """The kernels module, imported on first use (keeps numba out of ``import rlemask``)."""
-    global _SK
-    if _SK is None:
-        from rlemask import _scoring_kernels
-
-        _SK = _scoring_kernels
-    return _SK
-
 
 def is_empty_object(value: Any) -> bool:
     """An empty row: the markers of :func:`rlemask._validation.is_empty_rle` and ``"-"``.
@@ -197,7 +186,6 @@ class ScorePairs:
             raise RLEError(f"{self._where(side, k)}: {err}") from None
 
     def _block(self, side: int, k0: int, k1: int) -> _Block:
-        sk = _sk()
         objs = self.sides[side][k0:k1]
         counts = np.fromiter((len(o) for o in objs), np.int64, k1 - k0)
         key_ptr = np.zeros(k1 - k0 + 1, np.int64)
@@ -215,13 +203,14 @@ class ScorePairs:
                 ptr = np.zeros(len(flat) + 1, np.int64)
                 np.cumsum(np.fromiter((len(o) + 1 for o in flat), np.int64, len(flat)),
                           out=ptr[1:])
-                s, ln, run_ptr, boxes, area, err, bad = sk._parse_objects(
-                    buf, ptr, obj_key, key_npix, key_m, fast[0], fast[1]
+                s, ln, run_ptr, err, bad = _kernels._parse_objects(
+                    buf, ptr, obj_key, key_npix, fast[0], fast[1]
                 )
                 if err:
-                    k = k0 + int(obj_key[bad])
-                    self._runs_of(side, k, flat[int(bad)])  # raises the codec's message
+                    key = k0 + int(obj_key[bad])
+                    self._runs_of(side, key, flat[int(bad)])  # raises the codec's message
                     raise AssertionError("the batch parser and the codec disagree")
+                boxes, area = rk._boxes(s, ln, run_ptr, obj_key, key_m)
                 return _Block(s, ln, run_ptr, key_ptr, boxes, area)
         runs = [
             self._runs_of(side, k0 + int(obj_key[i]), item) for i, item in enumerate(flat)
@@ -231,7 +220,7 @@ class ScorePairs:
         empty = np.empty(0, np.int64)
         s = np.concatenate([r.starts for r in runs]) if runs else empty
         ln = np.concatenate([r.lengths for r in runs]) if runs else empty
-        boxes, area = sk._boxes(s, ln, run_ptr, obj_key, key_m)
+        boxes, area = rk._boxes(s, ln, run_ptr, obj_key, key_m)
         return _Block(s, ln, run_ptr, key_ptr, boxes, area)
 
     def _blocks(self):
@@ -242,10 +231,9 @@ class ScorePairs:
     # ------------------------------------------------------------------ queries
     def dice_counts(self) -> np.ndarray:
         """Per key ``(|T|, |P|, |T & P|)`` of the unions of each side's objects: (n, 3) int64."""
-        sk = _sk()
         out = np.zeros((len(self), 3), np.int64)
         for k0, k1, t, p in self._blocks():
-            out[k0:k1] = sk._dice_counts(
+            out[k0:k1] = rk._dice_counts(
                 t.starts, t.lengths, t.run_ptr, t.key_ptr, p.starts, p.lengths, p.run_ptr,
                 p.key_ptr,
             )
@@ -259,7 +247,6 @@ class ScorePairs:
         ``n_pred``, ``truth_area``, ``pred_area`` (n_keys,) and ``compared``
         (the number of object pairs whose IoU was computed).
         """
-        sk = _sk()
         num = np.array([t[0] for t in thresholds], np.int64)
         den = np.array([t[1] for t in thresholds], np.int64)
         n = len(self)
@@ -269,7 +256,7 @@ class ScorePairs:
         areas = np.zeros((n, 2), np.int64)
         compared = 0
         for k0, k1, t, p in self._blocks():
-            res = sk._match_counts(
+            res = rk._match_counts(
                 t.starts, t.lengths, t.run_ptr, t.boxes, t.area, t.key_ptr,
                 p.starts, p.lengths, p.run_ptr, p.boxes, p.area, p.key_ptr, num, den,
             )
