@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -240,6 +241,28 @@ def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
         listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"`{name}` must be one of {listed}; " + _received(name, value))
     return value
+
+
+def check_path(path: Any, name: str = "path") -> str:
+    """A file name: ``str`` or ``os.PathLike`` (bytes decoded), as ``str``.
+
+    Examples
+    --------
+    >>> import pathlib
+    >>> check_path(pathlib.Path("a") / "b.png") == str(pathlib.Path("a/b.png"))
+    True
+    >>> check_path(3)
+    Traceback (most recent call last):
+    ...
+    TypeError: `path` must be a str or os.PathLike; received path of type int
+    """
+    try:
+        value = os.fspath(path)
+    except TypeError:
+        raise TypeError(
+            f"`{name}` must be a str or os.PathLike; received {name} of type {type(path).__name__}"
+        ) from None
+    return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
 def check_connectivity(connectivity: Any, name: str = "connectivity") -> bool:

@@ -76,6 +76,7 @@ import numpy as np
 from pydicom.errors import BytesLengthException, InvalidDicomError
 
 from rlemask._errors import DicomError
+from rlemask._validation import check_path
 
 __all__ = ["MAX_PIXELS", "read_dicom", "read_dicom_meta", "read_dicom_scaled"]
 
@@ -122,14 +123,7 @@ _MAX_AGE = 130
 
 
 def _check_path(path: Any) -> str:
-    try:
-        name = os.fspath(path)
-    except TypeError:
-        raise TypeError(
-            f"`path` must be a str or os.PathLike; received path of type {type(path).__name__}"
-        ) from None
-    if isinstance(name, bytes):
-        name = os.fsdecode(name)
+    name = check_path(path)
     if not os.path.isfile(name):
         reason = "is a directory" if os.path.isdir(name) else "no such file"
         raise DicomError(f"{name}: cannot read DICOM: {reason}")

@@ -65,7 +65,7 @@ from typing import Any
 import numpy as np
 
 from rlemask._errors import DicomError, ImageError
-from rlemask._validation import check_size
+from rlemask._validation import check_path, check_size
 from rlemask.dicom import _luma, read_dicom, read_dicom_meta, read_dicom_scaled
 
 __all__ = ["image_shape", "read_image", "read_region", "source_of"]
@@ -82,16 +82,6 @@ _MAGIC = (
 _JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
 # what Pillow and tifffile raise on files they cannot read; never a bare `except Exception`
 _PIL_FAILURES = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError)
-
-
-def _name(path: Any) -> str:
-    try:
-        name = os.fspath(path)
-    except TypeError:
-        raise TypeError(
-            f"`path` must be a str or os.PathLike; received path of type {type(path).__name__}"
-        ) from None
-    return os.fsdecode(name) if isinstance(name, bytes) else name
 
 
 def source_of(path: str | os.PathLike) -> str:
@@ -112,7 +102,7 @@ def source_of(path: str | os.PathLike) -> str:
     >>> source_of(path)   # the bytes decide, not the name
     'png'
     """
-    name = _name(path)
+    name = check_path(path)
     try:
         with open(name, "rb") as fh:
             head = fh.read(132)
@@ -401,7 +391,7 @@ def read_image(
     """
     out = _check_options(dtype, channels)
     factor = _check_reduce(reduce, size_hint)
-    name = _name(path)
+    name = check_path(path)
     kind = source_of(name)
     if kind == "dicom":
         arr, scale = _read_dicom(name, channels, factor)
@@ -442,7 +432,7 @@ def image_shape(path: str | os.PathLike) -> tuple[int, int]:
     >>> image_shape(path)
     (30, 50)
     """
-    name = _name(path)
+    name = check_path(path)
     kind = source_of(name)
     if kind == "dicom":
         meta = read_dicom_meta(name)
@@ -562,7 +552,7 @@ def read_region(
     True
     """
     out = _check_options(dtype, channels)
-    name = _name(path)
+    name = check_path(path)
     if source_of(name) != "tiff":
         y, x, h, w = _check_window(window, image_shape(name))
         full = read_image(name, dtype=out, channels=channels)
