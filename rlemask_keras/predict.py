@@ -347,8 +347,10 @@ def predict_probabilities(
         Models taking ``(S, S, 1)`` or ``(S, S, 3)`` inputs in 0..1.
     paths : sequence of path-like
         DICOM files; the id is the file stem.
-    tta : {None, "none", "flip"}
-        ``"flip"``: average with the horizontally flipped pass.
+    tta : {None, "none", "flip", "hflip", "flips", "d4"}
+        ``"flip"`` (``"hflip"``): average with the horizontally flipped pass;
+        ``"flips"``, ``"d4"``: the four mirrors, the eight symmetries
+        (:func:`model_outputs`).
     batch_size : int
         Images per model call.
     weights : sequence of float, optional

@@ -257,6 +257,8 @@ def _load(model_paths: Sequence[Path], spec: OutputSpec) -> tuple[list[_Model], 
         )
     if n > 1 and spec.layout == "single":
         raise ValueError(
+            f"{spec.competition} is single-class; the models predict {n} classes"
+            if spec.competition else
             f"`layout`='single' holds one class; the models predict {n}: use 'long' or 'wide'"
         )
     return loaded, classes

@@ -240,6 +240,10 @@ def _command(*argv, cwd):
     return done.stdout
 
 
+# slow: ~7 s each in fresh processes (most of it importing TensorFlow); marked so that the
+# JAX and PyTorch reruns (where a process takes twice as long) skip them: the in-process
+# tests above cover the same paths on every backend
+@pytest.mark.slow
 @pytest.mark.parametrize("kind, competition, classes, size", [
     ("severstal", SEVERSTAL, 4, "32x96"),
     ("airbus", AIRBUS, 1, "48"),
@@ -306,3 +310,21 @@ def test_deep_supervision_with_a_head_predicts_its_deepest_mask():
     masks, presence = model_outputs(model, x)
     np.testing.assert_allclose(masks, np.asarray(raw["out2"]), atol=1e-6)
     np.testing.assert_allclose(presence, np.asarray(raw["presence"]), atol=1e-6)
+
+
+def test_the_command_names_its_flags(tmp_path, severstal, capsys):
+    from rlemask_keras.cli import main
+
+    four = _run(tmp_path, rlemask_keras.unet((None, None, 1), filters=2, depth=1, classes=4))
+    base = ["predict", str(four), str(severstal), "--out", str(tmp_path / "x.csv"), "--quiet"]
+    cases = [
+        (["--competition", SEVERSTAL, "--layout", "long"],
+         f"--layout='long' is not {SEVERSTAL}'s ('wide'); give --competition or --layout"),
+        (["--competition", AIRBUS], f"{AIRBUS} is single-class; the models predict 4 classes"),
+        (["--layout", "wide", "--resolution", "model"], "--resolution='model' is the DICOM"),
+        (["--layout", "wide", "--pattern", "*.png"], "DATA: no image files under"),
+    ]  # fmt: skip
+    for extra, message in cases:
+        assert main(base + extra) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
