@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -249,6 +251,20 @@ def run_fresh_python(script: str, *args, timeout: float = 300):
     if done.returncode != 0:
         pytest.fail(f"fresh process exited with {done.returncode}:\n{done.stderr[-3000:]}")
     return done.stdout
+
+
+def run_rlemask(*args, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m rlemask ARGS`` in a new process, as a user runs it (output as text).
+
+    The tests of the commands call it (``from conftest import run_rlemask``).
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "rlemask", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
+from conftest import run_rlemask
 from PIL import Image
 
 import rlemask
-
-
-def _rlemask(*args):
-    return subprocess.run([sys.executable, "-m", "rlemask", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture
@@ -40,7 +33,7 @@ def steel(tmp_path):
 
 def test_cache_and_plot_a_multi_class_data_set(steel, tmp_path):
     out = tmp_path / "cache"
-    result = _rlemask("cache", steel, out, "--size", "8x40", "--workers", "1", "--no-progress")
+    result = run_rlemask("cache", steel, out, "--size", "8x40", "--workers", "1", "--no-progress")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{out}: 3 samples at 8x40 (3 positive, 1: 1, 2: 1, 3: 1, 4: 3)"
     cache = rlemask.SampleCache(out)
@@ -52,7 +45,7 @@ def test_cache_and_plot_a_multi_class_data_set(steel, tmp_path):
         np.testing.assert_array_equal(cache[row][1], mask)
 
     png = tmp_path / "one.png"
-    result = _rlemask("plot", steel, "0007a71bf.jpg", "-o", png)
+    result = run_rlemask("plot", steel, "0007a71bf.jpg", "-o", png)
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"wrote {png} (0007a71bf.jpg: 2 RLE rows (classes 2, 4))\n"
     assert png.read_bytes()[:4] == b"\x89PNG"
@@ -63,10 +56,10 @@ def test_cache_on_error_skip_lists_the_corrupt_file(steel, tmp_path):
     out = tmp_path / "cache"
     args = ("cache", steel, out, "--size", "8x40", "--workers", "1", "--no-progress",
             "--labels", steel / "train.csv")
-    result = _rlemask(*args)
+    result = run_rlemask(*args)
     assert result.returncode == 2 and "0007a71bf.jpg" in result.stderr
     assert "Traceback" not in result.stderr
-    result = _rlemask(*args, "--on-error", "skip")
+    result = run_rlemask(*args, "--on-error", "skip")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].endswith("2 samples at 8x40 (2 positive, 1: 1, 2: 0, 3: 1, 4: 2); "
@@ -80,10 +73,10 @@ def test_cache_on_error_skip_lists_the_corrupt_file(steel, tmp_path):
 def test_synth_cache_plot_of_uw_madison_slices(tmp_path):
     """synth --kind uw-madison, then cache (pad) and plot, with no flag about the layout."""
     data_dir, out = tmp_path / "uw", tmp_path / "cache"
-    result = _rlemask("synth", data_dir, "--kind", "uw-madison", "--images", "2", "--depth", "2")
+    result = run_rlemask("synth", data_dir, "--kind", "uw-madison", "--images", "2", "--depth", "2")
     assert result.returncode == 0, result.stderr
-    result = _rlemask("cache", data_dir, out, "--size", "32", "--policy", "pad", "--workers", "1",
-                      "--no-progress")
+    result = run_rlemask("cache", data_dir, out, "--size", "32", "--policy", "pad",
+                         "--workers", "1", "--no-progress")
     assert result.returncode == 0, result.stderr
     assert "4 samples at " in result.stdout and "large_bowel: " in result.stdout
     cache = rlemask.SampleCache(out)
@@ -92,5 +85,5 @@ def test_synth_cache_plot_of_uw_madison_slices(tmp_path):
     for row, image_id in enumerate(cache.ids):
         _, mask = data.sample(image_id)
         np.testing.assert_array_equal(cache.layout(row).to_image(cache.masks[row]), mask)
-    result = _rlemask("plot", data_dir, "--overview", "--samples", "2", "-o", tmp_path / "o.png")
+    result = run_rlemask("plot", data_dir, "--overview", "--samples", "2", "-o", tmp_path / "o.png")
     assert result.returncode == 0 and "overview of 4 images" in result.stdout, result.stderr

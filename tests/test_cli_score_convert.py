@@ -6,24 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import run_rlemask
 
 import rlemask
 
 EXAMPLE = "1 2 7 1 7 2 9 1"  # FORMATS.md, H=6, W=5
 EXAMPLE_KAGGLE = "2 2 11 1 19 2 30 1"
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "rlemask", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -37,7 +27,7 @@ def files(tmp_path):
 
 def test_score_prints_the_table(files, tmp_path):
     pred, truth = files
-    result = cli("score", str(pred), str(truth), "--shape", "6", "5", cwd=tmp_path)
+    result = run_rlemask("score", str(pred), str(truth), "--shape", "6", "5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     expected = rlemask.evaluate(pred, truth, shape=(6, 5))
     assert f"competition score (mean Dice)  {expected.mean_dice:.4f}" in result.stdout
@@ -47,7 +37,7 @@ def test_score_prints_the_table(files, tmp_path):
 
 def test_score_json(files, tmp_path):
     pred, truth = files
-    result = cli("score", str(pred), str(truth), "--shape", "6", "5", "--json", cwd=tmp_path)
+    result = run_rlemask("score", pred, truth, "--shape", "6", "5", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data == json.loads(
@@ -59,7 +49,7 @@ def test_score_json(files, tmp_path):
 
 def test_score_markdown(files, tmp_path):
     pred, truth = files
-    result = cli("score", str(pred), str(truth), "--shape", "6", "5", "--markdown", cwd=tmp_path)
+    result = run_rlemask("score", pred, truth, "--shape", "6", "5", "--markdown", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Evaluation of 3 images")
     assert "| metric | value | meaning |" in result.stdout
@@ -78,7 +68,7 @@ def test_score_markdown(files, tmp_path):
 )
 def test_score_bad_input_exits_2_with_one_line(files, tmp_path, args, message):
     pred, truth = files
-    result = cli("score", str(pred), str(truth), *args, cwd=tmp_path)
+    result = run_rlemask("score", str(pred), str(truth), *args, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and message in result.stderr
@@ -87,11 +77,11 @@ def test_score_bad_input_exits_2_with_one_line(files, tmp_path, args, message):
 
 def test_score_missing_file_and_no_overlap(files, tmp_path):
     pred, truth = files
-    result = cli("score", str(tmp_path / "nope.csv"), str(truth), cwd=tmp_path)
+    result = run_rlemask("score", str(tmp_path / "nope.csv"), str(truth), cwd=tmp_path)
     assert result.returncode == 2 and "nope.csv" in result.stderr
     other = tmp_path / "other.csv"
     other.write_text("ImageId,EncodedPixels\nzz,-1\n")
-    result = cli("score", str(other), str(truth), "--shape", "6", "5", cwd=tmp_path)
+    result = run_rlemask("score", str(other), str(truth), "--shape", "6", "5", cwd=tmp_path)
     assert result.returncode == 2 and "share no image id" in result.stderr
 
 
@@ -100,7 +90,7 @@ def test_convert_siim_to_kaggle_and_back(tmp_path):
     # stage-1 spelling, repeated id, interleaved ids, -1 rows
     source.write_text(f"ImageId, EncodedPixels\na, {EXAMPLE}\nb, -1\na, 20 2\nc, 0 4\nb, -1\n")
     kaggle = tmp_path / "kaggle.csv"
-    result = cli(
+    result = run_rlemask(
         "convert", str(source), str(kaggle), "--from", "siim", "--to", "kaggle",
         "--shape", "6", "5", cwd=tmp_path,
     )  # fmt: skip
@@ -109,7 +99,7 @@ def test_convert_siim_to_kaggle_and_back(tmp_path):
         f"ImageId,EncodedPixels\na,{EXAMPLE_KAGGLE}\nb,\na,21 2\nc,1 4\nb,\n"
     )
     back = tmp_path / "back.csv"
-    result = cli(
+    result = run_rlemask(
         "convert", str(kaggle), str(back), "--from", "kaggle", "--to", "siim",
         "--shape", "6", "5", cwd=tmp_path,
     )  # fmt: skip
@@ -122,7 +112,7 @@ def test_convert_siim_to_kaggle_and_back(tmp_path):
 def test_convert_in_place(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text(f"ImageId,EncodedPixels\na,{EXAMPLE}\n")
-    result = cli(
+    result = run_rlemask(
         "convert", str(path), str(path), "--to", "kaggle", "--shape", "6", "5", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
@@ -145,7 +135,7 @@ def test_convert_bad_input_leaves_no_output(tmp_path, content, args, message):
     source.write_text(content)
     target = tmp_path / "out.csv"
     extra = args if "--to" in args else ["--to", "kaggle", *args]
-    result = cli("convert", str(source), str(target), "--shape", "6", "5", *extra, cwd=tmp_path)
+    result = run_rlemask("convert", source, target, "--shape", "6", "5", *extra, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert not target.exists()
@@ -169,8 +159,8 @@ def test_score_only_predicted_and_a_size_warning(tmp_path):
     pred = tmp_path / "pred.csv"
     rlemask.write_rle_csv(pred, {k: small for k in ids})
     args = ("score", str(pred), str(truth), "--shape", "8", "8")
-    full = cli(*args, "--json", cwd=tmp_path)
-    subset = cli(*args, "--json", "--only-predicted", cwd=tmp_path)
+    full = run_rlemask(*args, "--json", cwd=tmp_path)
+    subset = run_rlemask(*args, "--json", "--only-predicted", cwd=tmp_path)
     assert full.returncode == 0 and subset.returncode == 0, subset.stderr
     full_report, subset_report = json.loads(full.stdout), json.loads(subset.stdout)
     assert full_report["n_images"] == n + 1
@@ -184,7 +174,7 @@ def test_score_only_predicted_and_a_size_warning(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("rlemask score: warning: every one of the")
     assert "UserWarning" not in subset.stderr and ".py:" not in subset.stderr
     # ... and once, in the table itself, for people
-    table = cli(*args, "--only-predicted", cwd=tmp_path)
+    table = run_rlemask(*args, "--only-predicted", cwd=tmp_path)
     assert table.stderr == "" and table.stdout.count("WARNING: every one of the") == 1
 
 
@@ -195,8 +185,8 @@ def test_convert_to_coco_json_matches_pycocotools(tmp_path):
     source = tmp_path / "train-rle.csv"
     source.write_text(f"ImageId, EncodedPixels\na, {EXAMPLE}\nb, -1\na, 20 2\nc, 0 4\n")
     target = tmp_path / "masks.json"
-    result = cli("convert", str(source), str(target), "--to", "coco", "--shape", "6", "5",
-                 cwd=tmp_path)
+    result = run_rlemask("convert", str(source), str(target), "--to", "coco", "--shape", "6", "5",
+                         cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     data = json.loads(target.read_text())
     assert list(data) == ["a", "b", "c"]
@@ -210,8 +200,8 @@ def test_convert_to_coco_json_matches_pycocotools(tmp_path):
         np.testing.assert_array_equal(decoded, mask)
 
     listed = tmp_path / "annotations.json"
-    result = cli("convert", str(source), str(listed), "--to", "coco", "--coco-layout", "list",
-                 "--shape", "6", "5", cwd=tmp_path)
+    result = run_rlemask("convert", source, listed, "--to", "coco", "--coco-layout", "list",
+                         "--shape", "6", "5", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     annotations = json.loads(listed.read_text())
     assert [(a["id"], a["image_id"]) for a in annotations] == [(1, "a"), (2, "a"), (3, "c")]
@@ -234,7 +224,7 @@ def test_convert_reads_any_row_write_rle_csv_writes(tmp_path):
     rlemask.write_rle_csv(source, {"n": noisy})
     assert source.stat().st_size > 131_072
     target = tmp_path / "kaggle.csv"
-    result = cli("convert", str(source), str(target), "--to", "kaggle", cwd=tmp_path)
+    result = run_rlemask("convert", str(source), str(target), "--to", "kaggle", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     back = rlemask.read_rle_csv(target, format="kaggle")
     np.testing.assert_array_equal(rlemask.merge(back["n"], format="kaggle"), noisy)
@@ -255,8 +245,8 @@ def test_convert_after_a_killed_convert_leaves_no_temporary(tmp_path):
     )
     assert killed.returncode == 9
     assert [p.name.endswith(".tmp") for p in tmp_path.iterdir()].count(True) == 1
-    result = cli("convert", str(source), str(target), "--to", "kaggle", "--shape", "6", "5",
-                 cwd=tmp_path)
+    result = run_rlemask("convert", str(source), str(target), "--to", "kaggle", "--shape", "6", "5",
+                         cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
     assert target.read_text() == f"ImageId,EncodedPixels\na,{EXAMPLE_KAGGLE}\n"

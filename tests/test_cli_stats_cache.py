@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pytest
+from conftest import run_rlemask
 
 import rlemask
-
-
-def _rlemask(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "rlemask", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
 
 
 @pytest.fixture
@@ -62,7 +51,7 @@ def siim(tmp_path, make_dicom):
 
 
 def test_stats_json(siim):
-    result = _rlemask("stats", siim, "--json")
+    result = run_rlemask("stats", siim, "--json")
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.stdout)
     assert stats["images"] == 6 and stats["labelled"] == 5 and stats["unlabelled"] == 1
@@ -112,7 +101,7 @@ def test_stats_counts_rows_and_connected_regions_apart(tmp_path, make_dicom, box
 
 
 def test_stats_table(siim):
-    result = _rlemask("stats", siim)
+    result = run_rlemask("stats", siim)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "images        6" in out
@@ -128,17 +117,17 @@ def test_stats_of_a_labels_csv_alone(siim, tmp_path):
     """Issue 19.21: `rlemask stats labels.csv` printed zeros (no images to size the masks)."""
     alone = tmp_path / "labels.csv"
     alone.write_bytes((siim / "train-rle.csv").read_bytes())
-    result = _rlemask("stats", alone, "--json", "--shape", 32, 32)
+    result = run_rlemask("stats", alone, "--json", "--shape", 32, 32)
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.stdout)
     assert stats["images"] == 0 and stats["labelled"] == 6 and stats["positive"] == 2
     assert stats["regions_per_image"] == {"0": 4, "1": 1, "2": 1}
     assert stats["area_px"]["p0"] == 64 and stats["area_px"]["p100"] == 80
     assert stats["areas_at"] == {"header_size": 0, "32x32": 2}
-    table = _rlemask("stats", alone, "--shape", 32, 32)
+    table = run_rlemask("stats", alone, "--shape", 32, 32)
     assert "2 positive images read at 32x32 (no image header" in table.stdout
     # without --shape: SIIM's 1024 x 1024, said in the output
-    default = json.loads(_rlemask("stats", alone, "--json").stdout)
+    default = json.loads(run_rlemask("stats", alone, "--json").stdout)
     assert default["areas_at"] == {"header_size": 0, "1024x1024": 2}
     assert default["area_percent"]["p0"] == pytest.approx(100 * 64 / 1024**2)
 
@@ -146,7 +135,7 @@ def test_stats_of_a_labels_csv_alone(siim, tmp_path):
 def test_stats_with_explicit_csv(siim, tmp_path):
     other = tmp_path / "labels.csv"
     other.write_text("ImageId,EncodedPixels\nimg0,-1\nimg1,-1\n")
-    result = _rlemask("stats", siim, "--json", "--csv", other)
+    result = run_rlemask("stats", siim, "--json", "--csv", other)
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.stdout)
     assert stats["labelled"] == 2 and stats["positive"] == 0
@@ -154,24 +143,24 @@ def test_stats_with_explicit_csv(siim, tmp_path):
 
 
 def test_stats_user_errors_exit_2(tmp_path):
-    result = _rlemask("stats", tmp_path)
+    result = run_rlemask("stats", tmp_path)
     assert result.returncode == 2
     # the command speaks in its arguments and flags, not Python parameters (issue 9)
     assert result.stderr.startswith("rlemask stats: error: no labels CSV")
     # any kind of data set: the general flag (a SIIM folder's --csv still works)
     assert "name it with --labels CSV" in result.stderr and "csv=" not in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    result = _rlemask("stats", tmp_path / "missing")
+    result = run_rlemask("stats", tmp_path / "missing")
     assert result.returncode == 2
     assert f"DATA {str(tmp_path / 'missing')!r} is not a folder" in result.stderr
     assert "parameter" not in result.stderr
-    result = _rlemask("stats", tmp_path, "--csv", tmp_path / "nope.csv")
+    result = run_rlemask("stats", tmp_path, "--csv", tmp_path / "nope.csv")
     assert result.returncode == 2 and "--csv" in result.stderr and "not a file" in result.stderr
 
 
 def test_cache_command_builds_and_reopens(siim, tmp_path):
     out = tmp_path / "cache"
-    result = _rlemask("cache", siim, out, "--size", "8", "--workers", "1", "--no-progress")
+    result = run_rlemask("cache", siim, out, "--size", "8", "--workers", "1", "--no-progress")
     assert result.returncode == 0, result.stderr
     assert "5 samples at 8x8 (2 positive)" in result.stdout
     cache = rlemask.SampleCache(out)
@@ -186,13 +175,13 @@ def test_cache_command_builds_and_reopens(siim, tmp_path):
         np.testing.assert_array_equal(cache[row][1], mask)
     # again: the complete cache is reused; another size needs --overwrite
     assert (
-        _rlemask("cache", siim, out, "--size", "8", "--workers", "1", "--no-progress").returncode
+        run_rlemask("cache", siim, out, "--size", "8", "--workers", "1", "--no-progress").returncode
         == 0
     )
-    result = _rlemask("cache", siim, out, "--size", "16x8", "--workers", "1", "--no-progress")
+    result = run_rlemask("cache", siim, out, "--size", "16x8", "--workers", "1", "--no-progress")
     assert result.returncode == 2 and "add --overwrite to replace it" in result.stderr
     assert "overwrite=True" not in result.stderr
-    result = _rlemask(
+    result = run_rlemask(
         "cache", siim, out, "--size", "16x8", "--workers", "1", "--no-progress", "--overwrite"
     )
     assert result.returncode == 0, result.stderr
@@ -200,31 +189,31 @@ def test_cache_command_builds_and_reopens(siim, tmp_path):
 
 
 def test_cache_bad_size(siim, tmp_path):
-    result = _rlemask("cache", siim, tmp_path / "c", "--size", "big")
+    result = run_rlemask("cache", siim, tmp_path / "c", "--size", "big")
     assert result.returncode == 2 and "--size must be N or HxW" in result.stderr
 
 
 def test_cache_verify_and_dask_scheduler(siim, tmp_path):
     pytest.importorskip("distributed")
     out = tmp_path / "cache"
-    result = _rlemask("cache", siim, out, "--size", "8", "--no-progress",
-                      "--scheduler", "local", "--workers", "1")
+    result = run_rlemask("cache", siim, out, "--size", "8", "--no-progress",
+                         "--scheduler", "local", "--workers", "1")
     assert result.returncode == 0, result.stderr
     assert "5 samples at 8x8 (2 positive)" in result.stdout
     assert "distributed." not in result.stderr  # no log lines of Dask's
     # the same bytes as a build in one process
     local = tmp_path / "local"
-    assert _rlemask("cache", siim, local, "--size", "8", "--workers", "1",
-                    "--no-progress").returncode == 0
+    assert run_rlemask("cache", siim, local, "--size", "8", "--workers", "1",
+                       "--no-progress").returncode == 0
     for name in ("images.npy", "masks.npy"):
         assert (out / name).read_bytes() == (local / name).read_bytes()
 
-    result = _rlemask("cache", "--verify", out)
+    result = run_rlemask("cache", "--verify", out)
     assert result.returncode == 0, result.stderr
     assert "every array matches its checksum" in result.stdout
     data = bytearray((out / "images.npy").read_bytes())
     data[-1] ^= 0x10
     (out / "images.npy").write_bytes(bytes(data))
-    result = _rlemask("cache", "--verify", out)
+    result = run_rlemask("cache", "--verify", out)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "images.npy: checksum mismatch" in result.stderr

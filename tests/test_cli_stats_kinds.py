@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -19,6 +17,7 @@ import numpy as np
 import pytest
 import reference_rle as ref
 import tifffile
+from conftest import run_rlemask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -30,11 +29,6 @@ from rlemask.cli.stats import dataset_stats, format_stats, labels_stats
 from rlemask.synthetic_kinds import make_kind
 
 SUFFIX_KIND = {".jpg": "jpeg", ".png": "png", ".tiff": "tiff", ".tif": "tiff", ".dcm": "dicom"}
-
-
-def _rlemask(*args):
-    return subprocess.run([sys.executable, "-m", "rlemask", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
 
 
 # -- the slow reference -------------------------------------------------------------------
@@ -256,7 +250,7 @@ def test_labels_alone_of_real_severstal(real_dir):
 def test_stats_command_on_a_kind(kinds, kind, as_json):
     """The command prints what dataset_stats computes: as JSON, or as the table."""
     root = kinds[kind]
-    result = _rlemask("stats", root, *(["--json"] if as_json else []))
+    result = run_rlemask("stats", root, *(["--json"] if as_json else []))
     assert result.returncode == 0, result.stderr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -278,7 +272,7 @@ def test_stats_of_a_real_airbus_file_alone(real_dir):
     """One row per ship: 25 ships on 10 images, 14 on ``0a1a7f395.jpg`` (SOURCES.md says 12;
     the file has 14 rows of it)."""
     path = real_dir / "airbus" / "train_ship_segmentations_v2.sample.csv"
-    result = _rlemask("stats", path, "--shape", 768, 768, "--json")
+    result = run_rlemask("stats", path, "--shape", 768, 768, "--json")
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.stdout)
     rows = reference_rows(path)
