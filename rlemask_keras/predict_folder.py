@@ -301,24 +301,51 @@ def images_of(data: str | os.PathLike, *, pattern: str | None = None,
     return {key: found[key][0] for key in sorted(found)}
 
 
-def _image_probabilities(models: list[_Model], weights: list[float], path: Path,
-                         tta: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(probabilities (H, W, C) at the image's size, presence (C,) or None)``, averaged."""
-    shape = rlemask.image_shape(path)
-    total, presence, gated = None, 0.0, 0.0
-    for m, weight in zip(models, weights, strict=True):
-        size = m.size or shape
-        image = rlemask.load_sample(path, None, img_size=size, policy=m.policy)[0]
-        x = np.repeat(image[None, ..., None], m.channels, axis=-1).astype(np.float32)
-        masks, head = model_outputs(m.model, x, tta=tta)
-        layout = sample_layout(shape, size, policy=m.policy)
-        prob = np.asarray(layout.to_image(masks[0]), np.float32)
-        prob = prob.reshape(*shape, -1)
-        total = weight * prob if total is None else total + weight * prob
-        if head is not None:
-            presence, gated = presence + weight * head[0], gated + weight
-    head = None if not gated else np.asarray(presence) / gated
-    return np.clip(total, 0.0, 1.0), head
+def _model_maps(m: _Model, paths: list[Path], shapes: list[tuple[int, int]],
+                tta: str | None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """One model's ``(map (H, W, C) at the image's size, presence or None)`` per image.
+
+    Samples of one size go to the model in one batch; a batch of several
+    sizes (a model of any size on images of several sizes) is predicted
+    one image at a time.
+    """
+    samples = []
+    for path, shape in zip(paths, shapes, strict=True):
+        image = rlemask.load_sample(path, None, img_size=m.size or shape, policy=m.policy)[0]
+        samples.append(np.repeat(image[..., None], m.channels, axis=-1).astype(np.float32))
+    if len({x.shape for x in samples}) == 1:
+        groups = [list(range(len(samples)))]
+    else:
+        groups = [[i] for i in range(len(samples))]
+    out: list[Any] = [None] * len(samples)
+    for group in groups:
+        masks, head = model_outputs(m.model, np.stack([samples[i] for i in group]), tta=tta)
+        for k, i in enumerate(group):
+            layout = sample_layout(shapes[i], m.size or shapes[i], policy=m.policy)
+            prob = np.asarray(layout.to_image(masks[k]), np.float32).reshape(*shapes[i], -1)
+            out[i] = (prob, None if head is None else head[k])
+    return out
+
+
+def _probabilities(models: list[_Model], weights: list[float], paths: list[Path],
+                   tta: str | None, batch_size: int) -> Iterator[tuple]:
+    """``(probabilities (H, W, C), presence (C,) or None)`` per image, the models averaged.
+
+    The presence head's probability is averaged over the models that have one.
+    """
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start : start + batch_size]
+        shapes = [rlemask.image_shape(p) for p in chunk]
+        per_model = [_model_maps(m, chunk, shapes, tta) for m in models]
+        for i in range(len(chunk)):
+            total, presence, gated = 0.0, 0.0, 0.0
+            for maps, weight in zip(per_model, weights, strict=True):
+                prob, head = maps[i]
+                total = total + weight * prob
+                if head is not None:
+                    presence, gated = presence + weight * head, gated + weight
+            yield (np.clip(total, 0.0, 1.0),
+                   None if not gated else np.asarray(presence) / gated)  # fmt: skip
 
 
 def _post(prob: np.ndarray, presence: np.ndarray | None, rules: list[ClassRule],
@@ -463,13 +490,15 @@ def predict_folder(
     runs: dict[str, list[rlemask.Runs]] = {}
     with progress_bar(total=len(paths), unit="img", desc="predict",
                                    disable=not progress) as bar:
-        for key, path in paths.items():
-            if tiles is None:
-                prob, presence = _image_probabilities(loaded, shares, path, tta)
+        if tiles is None:
+            found = _probabilities(loaded, shares, list(paths.values()), tta, batch_size)
+            for key, (prob, presence) in zip(paths, found, strict=True):
                 runs[key] = _post(prob, presence, rules, "F")
-            else:
+                bar.update(1)
+        else:
+            for key, path in paths.items():
                 runs[key] = _tiled_rows(loaded, shares, path, tta, rules, spec, tiles)
-            bar.update(1)
+                bar.update(1)
     multi = spec.layout != "single"  # a class column (or suffix) even for one class
     rlemask.write_labels(out, _Masks(runs, multi), layout=spec.layout, format=spec.format,
                          columns=spec.columns, objects=spec.objects,

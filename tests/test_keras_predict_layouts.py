@@ -66,6 +66,20 @@ def _image(path):
     return rlemask.read_image(path).astype(np.float32) / 255
 
 
+def _level(values) -> float:
+    """A threshold near the median, halfway across the widest gap between the central values.
+
+    An untrained model's probabilities crowd around one value; a threshold on
+    a pixel's own value would split it by float rounding (one batch or
+    another), so the one chosen stays as far as it can from every pixel.
+    """
+    v = np.sort(np.asarray(values, np.float64).ravel())
+    lo, hi = int(len(v) * 0.4), int(len(v) * 0.6)
+    gaps = np.diff(v[lo:hi + 1])
+    k = int(np.argmax(gaps))
+    return float((v[lo + k] + v[lo + k + 1]) / 2)
+
+
 @pytest.fixture(scope="module")
 def severstal(tmp_path_factory):
     root = tmp_path_factory.mktemp("sev")
@@ -77,8 +91,11 @@ def test_multi_class_rows_are_each_class_triplet_and_gate(tmp_path, severstal):
     keras.utils.set_random_seed(3)
     model = rlemask_keras.unet((None, None, 1), filters=2, depth=1, classes=4, classifier=True)
     images = sorted((severstal / "train_images").glob("*.jpg"))
-    maps = {p.name: model_outputs(model, _image(p)[None, ..., None]) for p in images}
-    level = float(np.median(np.concatenate([m[0].ravel() for m, _ in maps.values()])))
+    # one batch of the three, as predict_folder's batch_size=16 sends them (float rounding
+    # depends on the batch: the same call gives the same bits)
+    masks, presence = model_outputs(model, np.stack([_image(p) for p in images])[..., None])
+    maps = {p.name: (masks[i : i + 1], presence[i : i + 1]) for i, p in enumerate(images)}
+    level = _level(np.concatenate([m[0].ravel() for m, _ in maps.values()]))
     rules = {  # class 2 gated away everywhere, class 3 never; the others by area
         "1": {"top": level, "min_area": 0, "bottom": level, "gate": None},
         "2": {"top": level, "min_area": 0, "bottom": level, "gate": 1.0},
@@ -282,11 +299,11 @@ def test_a_train_report_of_one_class_and_its_padding_policy(tmp_path):
     keras.utils.set_random_seed(4)
     model = rlemask_keras.unet((None, None, 1), filters=2, depth=1)
     images = sorted((tmp_path / "air" / "train_v2").glob("*.jpg"))
-    probs = {}
-    for p in images:  # 48 -> 64: 8 pixels of zeros on each side
-        padded = np.pad(_image(p), 8)[None, ..., None]
-        probs[p.name] = np.asarray(model.predict_on_batch(padded))[0, 8:56, 8:56, 0]
-    level = float(np.median(np.concatenate([v.ravel() for v in probs.values()])))
+    # 48 -> 64: 8 pixels of zeros on each side; one batch, as predict_folder sends them
+    padded = np.stack([np.pad(_image(p), 8) for p in images])[..., None]
+    out = np.asarray(model.predict_on_batch(padded))[:, 8:56, 8:56, 0]
+    probs = {p.name: out[i] for i, p in enumerate(images)}
+    level = _level(np.concatenate([v.ravel() for v in probs.values()]))
     rule = {"top": level, "min_area": 40, "bottom": level, "gate": None}
     path = _run(tmp_path, model, {"classes": [], "per_class": {"": rule},
                                   "competition": None, "reference": 1024})  # fmt: skip
