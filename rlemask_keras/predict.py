@@ -386,21 +386,12 @@ def _model_size_batches(models, paths, tta, batch_size, weights, cache):
     models = list(models) if isinstance(models, (list, tuple)) else [models]
     if not models:
         raise ValueError("`models` must hold at least one model")
-    if weights is None:
-        weights = [1.0] * len(models)
-    weights = [float(w) for w in weights]
-    if len(weights) != len(models) or not all(w >= 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError(
-            f"`weights` must give one number >= 0 per model ({len(models)}), not all 0; "
-            f"received weights={weights}"
-        )
+    shares = model_shares(weights, len(models))
     _check_batch_size(batch_size)
     tta = _check_tta(tta)
     sizes = [model_input_size(m) for m in models]
     if any(s is None for s in sizes):
         raise ValueError("every model needs a fixed input size (S, S, C)")
-    total = sum(weights)
-    shares = [w / total for w in weights]
     paths = [Path(p) for p in paths]
     for start in range(0, len(paths), batch_size):
         chunk = paths[start : start + batch_size]
@@ -409,6 +400,24 @@ def _model_size_batches(models, paths, tta, batch_size, weights, cache):
             model_probabilities(m, images[s], tta=tta) for m, s in zip(models, sizes, strict=True)
         ]
         yield chunk, probs, shares
+
+
+def model_shares(weights: Sequence[float] | None, n: int) -> list[float]:
+    """Each model's share of the average: ``weights`` (default equal) over their sum.
+
+    Examples
+    --------
+    >>> model_shares([1, 3], 2)
+    [0.25, 0.75]
+    """
+    values = [1.0] * n if weights is None else [float(w) for w in weights]
+    if len(values) != n or not all(w >= 0 for w in values) or sum(values) <= 0:
+        raise ValueError(
+            f"`weights` must give one number >= 0 per model ({n}), not all 0; "
+            f"received weights={values}"
+        )
+    total = sum(values)
+    return [w / total for w in values]
 
 
 def predict_runs(

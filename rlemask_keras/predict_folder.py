@@ -52,6 +52,7 @@ from rlemask_keras.predict import (
     mask_channels,
     model_outputs,
     model_report,
+    model_shares,
 )
 from rlemask_keras.report import plural
 
@@ -409,17 +410,6 @@ class _Masks(Mapping):
         return len(self.runs)
 
 
-def _check_weights(weights: Sequence[float] | None, n: int) -> list[float]:
-    values = [1.0] * n if weights is None else [float(w) for w in weights]
-    if len(values) != n or not all(w >= 0 for w in values) or sum(values) <= 0:
-        raise ValueError(
-            f"`weights` must give one number >= 0 per model ({n}), not all 0; "
-            f"received weights={weights}"
-        )
-    total = sum(values)
-    return [w / total for w in values]
-
-
 def _tile_options(tile: int | None, overlap: int, batch_size: int) -> dict | None:
     if tile is None:
         return None
@@ -481,7 +471,7 @@ def predict_folder(
     spec = output_spec(competition, layout=layout, format=format)
     model_paths = [Path(models)] if isinstance(models, (str, os.PathLike)) else [
         Path(m) for m in models]
-    shares = _check_weights(weights, len(model_paths))
+    shares = model_shares(weights, len(model_paths))
     paths = images_of(data, pattern=pattern, image_id=image_id or spec.image_id)
     loaded, classes = _load(model_paths, spec)
     rules = _rules_of(model_paths, classes, triplet)
