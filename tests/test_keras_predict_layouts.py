@@ -345,3 +345,30 @@ def test_the_command_names_its_flags(tmp_path, severstal, capsys):
         assert main(base + extra) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_an_ensemble_is_the_weighted_mean_of_its_models_at_each_image_size(tmp_path, severstal):
+    """Two models of different input sizes: each map brought to the image, then averaged."""
+    keras.utils.set_random_seed(6)
+    small = rlemask_keras.unet((16, 48, 1), filters=2, depth=1, classes=4)
+    whole = rlemask_keras.unet((None, None, 3), filters=2, depth=1, classes=4)
+    images = sorted((severstal / "train_images").glob("*.jpg"))
+    grey = np.stack([_image(p) for p in images])[..., None]
+    at_16 = np.stack([rlemask.load_sample(p, None, img_size=(16, 48))[0] for p in images])
+    a = np.asarray(small.predict_on_batch(at_16[..., None]))
+    b = np.asarray(whole.predict_on_batch(np.repeat(grey, 3, axis=-1)))
+    expected = {}
+    for i, p in enumerate(images):  # 16 x 48 -> 32 x 96: bilinear, as training samples map back
+        up = np.stack([ref.resize_image_bilinear(a[i, ..., c], 32, 96) for c in range(4)], -1)
+        expected[p.name] = 0.25 * up + 0.75 * b[i]
+    level = _level(np.concatenate([v.ravel() for v in expected.values()]))
+    paths = [_run(tmp_path, m, name=n) for m, n in ((small, "s"), (whole, "w"))]
+    out = tmp_path / "sub.csv"
+    predict_folder(paths, severstal, out, competition=SEVERSTAL, weights=[1, 3],
+                   triplet=(level, 0, level), **QUIET)  # fmt: skip
+    labels = rlemask.read_labels(out, format="kaggle")
+    for image_id, prob in expected.items():
+        for c, cls in enumerate("1234"):
+            got = labels.mask(image_id, cls, shape=(32, 96))
+            wrong = got != (prob[..., c] > level)
+            assert wrong.sum() <= 2, (image_id, cls, int(wrong.sum()))  # float rounding only
