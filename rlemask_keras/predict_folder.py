@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 import rlemask
+from rlemask._formats import get_format
 from rlemask.datasets import warn_duplicates
 from rlemask.image_dataset import _find_images, _id_function
 from rlemask.progress import progress as progress_bar
@@ -112,7 +113,12 @@ def output_spec(
     if competition is None:
         layout = layout or "single"
         rlemask._validation.check_choice(layout, "layout", ("single", "long", "wide"))
-        return OutputSpec(layout=layout, format=format or "kaggle", objects=bool(objects))
+        format = format or "kaggle"
+        try:  # an unknown format is said before any image is predicted
+            get_format(format)
+        except ValueError as err:
+            raise ValueError(f"`format`: {err}") from None
+        return OutputSpec(layout=layout, format=format, objects=bool(objects))
     comp = rlemask.competition(competition)
     for name, value, theirs in (("layout", layout, comp.layout), ("format", format, comp.format)):
         if value is not None and value != theirs:

@@ -340,6 +340,7 @@ def test_the_command_names_its_flags(tmp_path, severstal, capsys):
         (["--competition", AIRBUS], f"{AIRBUS} is single-class; the models predict 4 classes"),
         (["--layout", "wide", "--resolution", "model"], "--resolution='model' is the DICOM"),
         (["--layout", "wide", "--pattern", "*.png"], "DATA: no image files under"),
+        (["--layout", "wide", "--format", "rle8"], "--format: unknown RLE format 'rle8'"),
     ]  # fmt: skip
     for extra, message in cases:
         assert main(base + extra) == 2
