@@ -39,6 +39,7 @@ import numpy as np
 
 import rlemask
 from rlemask._formats import get_format
+from rlemask._validation import check_choice
 from rlemask.datasets import warn_duplicates
 from rlemask.image_dataset import _find_images, _id_function
 from rlemask.progress import progress as progress_bar
@@ -112,7 +113,7 @@ def output_spec(
     """
     if competition is None:
         layout = layout or "single"
-        rlemask._validation.check_choice(layout, "layout", ("single", "long", "wide"))
+        check_choice(layout, "layout", ("single", "long", "wide"))
         format = format or "kaggle"
         try:  # an unknown format is said before any image is predicted
             get_format(format)
@@ -179,7 +180,7 @@ def class_rules(report: Mapping[str, Any] | None, classes: Sequence[str],
                 f"prediction has {len(classes)} classes {list(classes)}"
             )
         ordered = names if set(names) != set(classes) else list(classes)
-        return [_rule(per_class[n], f"{where}'s class {n!r}", reference) for n in ordered]
+        return [_rule(per_class.get(n), f"{where}'s class {n!r}", reference) for n in ordered]
     thr = report.get("thresholds")
     if isinstance(thr, Mapping):
         entry = {"top": thr.get("top"), "min_area": thr.get("min_area_1024"),
@@ -432,6 +433,7 @@ def predict_folder(
     format: str | None = None,
     pattern: str | None = None,
     image_id: str | None = None,
+    objects: bool = False,
     tta: str | None = None,
     weights: Sequence[float] | None = None,
     triplet: tuple[float, float, float] | None = None,
@@ -460,6 +462,9 @@ def predict_folder(
         RLE format (default ``"single"``, ``"kaggle"``).
     image_id : {"stem", "name", "uw-madison"}, optional
         How a file is named (default: the competition's, else ``"stem"``).
+    objects : bool
+        Without ``competition``: one row per connected region (8-connected),
+        as the instance competitions (whose ``competition`` implies it).
     tta : {None, "none", "hflip", "flips", "d4"}
         Symmetries averaged (:func:`rlemask_keras.predict.model_outputs`).
     triplet : (top, min_area, bottom), optional
@@ -474,7 +479,7 @@ def predict_folder(
     """
     _check_batch_size(batch_size)
     tta = _check_tta(tta)
-    spec = output_spec(competition, layout=layout, format=format)
+    spec = output_spec(competition, layout=layout, format=format, objects=objects)
     model_paths = [Path(models)] if isinstance(models, (str, os.PathLike)) else [
         Path(m) for m in models]
     shares = model_shares(weights, len(model_paths))

@@ -148,6 +148,10 @@ def test_instance_rows_are_the_connected_regions_and_never_overlap(tmp_path):
         n_regions += len(expected)
     assert n_regions > len(images)  # objects were split into rows
     assert rlemask.check_submission(out, competition=AIRBUS) == []
+    # the same rows without the competition: a single layout of objects, ids by name
+    plain = tmp_path / "plain.csv"
+    predict_folder(path, tmp_path / "air", plain, objects=True, image_id="name", **QUIET)
+    assert plain.read_text() == out.read_text()
 
 
 def test_tiles_equal_the_dense_path_for_a_model_of_one_pixel(tmp_path):

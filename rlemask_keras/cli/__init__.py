@@ -60,6 +60,7 @@ FLAGS: dict[str, dict[str, str]] = {
         "competition": "--competition",
         "layout": "--layout",
         "format": "--format",
+        "objects": "--objects",
         "pattern": "--pattern",
         "image_id": "--image-id",
         "tile": "--tile",

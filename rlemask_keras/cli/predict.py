@@ -17,7 +17,7 @@ from rlemask_keras.predict_folder import predict_folder
 
 SIIM = "siim-acr-pneumothorax-segmentation"
 #: the options of the layout path (predict_folder), none of which the DICOM path takes
-_LAYOUT_OPTIONS = ("layout", "format", "pattern", "image_id", "tile")
+_LAYOUT_OPTIONS = ("layout", "format", "objects", "pattern", "image_id", "tile")
 
 
 def _triplet(text: str) -> tuple[float, float, float]:
@@ -61,6 +61,9 @@ def _add_layout_options(parser: argparse.ArgumentParser) -> None:
     layout.add_argument("--layout", choices=("single", "long", "wide"),
                         help="without --competition: the label file's layout (default single)")
     layout.add_argument("--format", help="without --competition: the RLE format (default kaggle)")
+    layout.add_argument("--objects", action="store_true", default=None,
+                        help="without --competition: one row per connected region (the "
+                        "instance competitions' rows; --competition implies its own)")
     layout.add_argument("--pattern", metavar="GLOB",
                         help="images to predict, a glob relative to DATA (default: every "
                         "DICOM, PNG, JPEG and TIFF at any depth)")
@@ -156,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
         with runtime(args):
             predict_folder(
                 models, data, args.out, competition=args.competition, layout=args.layout,
-                format=args.format, pattern=args.pattern, image_id=args.image_id,
+                format=args.format, objects=bool(args.objects), pattern=args.pattern,
+                image_id=args.image_id,
                 tta=args.tta, weights=args.weights, triplet=args.triplet,
                 batch_size=args.batch_size, tile=args.tile, overlap=args.overlap,
                 progress=not args.quiet,
