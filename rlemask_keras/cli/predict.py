@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rlemask.image_dataset import IMAGE_SUFFIXES
 from rlemask_keras.cli import add_prediction_options, add_runtime_options, runtime
 from rlemask_keras.predict import check_triplet, predict, thresholds_from_file
 from rlemask_keras.predict_folder import predict_folder
@@ -140,12 +141,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _dicom_path(args: argparse.Namespace, data: Path) -> bool:
-    """Whether the SIIM path predicts: DICOMs under DATA and no layout option."""
+    """Whether the SIIM path predicts: no layout option, and DICOMs under DATA.
+
+    A folder of other images takes the layout path; one without any image
+    stays on the SIIM path, which says it holds no DICOM.
+    """
     if args.competition not in (None, SIIM) or any(
         getattr(args, name) is not None for name in _LAYOUT_OPTIONS
     ):
         return False
-    return data.is_dir() and next(data.rglob("*.dcm"), None) is not None
+    if not data.is_dir() or next(data.rglob("*.dcm"), None) is not None:
+        return True
+    return not any(p.suffix.lower() in IMAGE_SUFFIXES for p in data.rglob("*"))
 
 
 def run(args: argparse.Namespace) -> int:
