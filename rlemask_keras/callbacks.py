@@ -4,7 +4,9 @@
 so that the randomly initialised decoder does not send large gradients into
 ImageNet weights, then trains the whole network.  :class:`EpochTimer` times
 each epoch's training; :class:`Checkpoints` saves the run's checkpoints and
-commits its state after each epoch (:mod:`rlemask_keras.run_folder`).
+commits its state after each epoch (:mod:`rlemask_keras.run_folder`);
+:class:`ValidationScore` adds the competition's score on validation to the
+epoch's logs, for the checkpoint to keep the best epoch of.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from rlemask_keras import run_folder
+from rlemask_keras.class_evaluation import score_masks
 from rlemask_keras.encoders import GATE_LAYER
 
-__all__ = ["FreezeEncoder", "EpochTimer", "Checkpoints"]
+__all__ = ["FreezeEncoder", "EpochTimer", "Checkpoints", "ValidationScore"]
 
 
 def wait_for_model(model) -> None:
@@ -179,3 +183,66 @@ class FreezeEncoder(keras.callbacks.Callback):
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.epochs > 0:  # a model leaves fit() trainable, whenever fit stopped
             self._gate().open.assign(1.0)
+
+
+class ValidationScore(keras.callbacks.Callback):
+    """The competition's metric on the validation batches, as ``logs["val_score"]``.
+
+    At the end of each epoch the model predicts every batch of ``val_gen``;
+    each map is binarised at ``threshold`` (no post-processing: the same
+    fixed rule every epoch), the masks and the batches' targets are written
+    in the competition's layout and scored with :func:`rlemask.score`
+    (:func:`rlemask_keras.class_evaluation.score_masks`), at the model's
+    size.  Without ``competition``: Dice per image (and class), an empty
+    truth and prediction scoring 1 -- the competition score of SIIM and
+    Severstal, not the Dice on positive images.  Place it before the
+    callbacks that read the score (the history, the checkpoint).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rlemask_keras import unet
+    >>> model = unet((16, 16, 1), filters=2, depth=2)
+    >>> model.compile("adam", loss="binary_crossentropy")
+    >>> x = np.zeros((4, 16, 16, 1), "float32"); y = np.zeros((4, 16, 16, 1), "float32")
+    >>> score = ValidationScore([(x, y)])
+    >>> _ = model.fit(x, y, epochs=1, verbose=0, callbacks=[score])
+    >>> 0 <= score.history[-1] <= 1
+    True
+    """
+
+    def __init__(self, val_gen, competition=None, threshold: float = 0.5, key: str = "val_score"):
+        super().__init__()
+        self.val_gen, self.competition = val_gen, competition
+        self.threshold, self.key = float(threshold), key
+        dataset = getattr(val_gen, "dataset", None)
+        self.classes = tuple(getattr(dataset, "classes", ()) or ())
+        self.history: list[float] = []
+
+    def _ids(self, k: int, n: int) -> list[str]:
+        """The image ids of batch ``k`` (a metric may read them: UW-Madison's slices)."""
+        gen = self.val_gen
+        ids, batch = getattr(gen, "ids", None), getattr(gen, "batch_size", None)
+        if ids is None or batch is None or not hasattr(gen, "_order_of"):
+            return [f"{k}-{j}" for j in range(n)]
+        order = gen._order_of(getattr(gen, "epoch", 0))[k * batch: k * batch + n]
+        return [str(ids[int(i)]) for i in order]
+
+    def on_epoch_end(self, epoch, logs=None):
+        pred, truth = {}, {}
+        for k in range(len(self.val_gen)):
+            x, y = self.val_gen[k]
+            names = self._ids(k, len(x))
+            y = y["mask"] if isinstance(y, dict) else y
+            out = self.model.predict_on_batch(x)
+            if isinstance(out, dict):
+                out = out[getattr(self.model, "mask_output", "mask")]
+            for j, (p, t) in enumerate(zip(np.asarray(out), np.asarray(y), strict=True)):
+                pred[names[j]] = np.moveaxis(p > self.threshold, -1, 0)
+                truth[names[j]] = np.moveaxis(t > 0.5, -1, 0)
+        shapes = {v.shape[1:] for v in pred.values()}
+        value = score_masks(pred, truth, classes=self.classes, competition=self.competition,
+                            shape=next(iter(shapes)) if len(shapes) == 1 else None).score
+        self.history.append(float(value))
+        if logs is not None:
+            logs[self.key] = float(value)

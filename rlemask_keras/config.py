@@ -20,6 +20,13 @@ from rlemask_keras.distribute import STRATEGIES
 
 #: what ``on_error`` accepts: stop at an unreadable image, or leave it out (listed)
 ON_ERROR = ("raise", "skip")
+#: the optimizers of ``optimizer``, the learning-rate schedules of ``schedule``
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("none", "cosine", "step", "plateau")
+#: what the checkpoint keeps the best epoch of (``monitor``)
+MONITORS = ("auto", "score", "dice_positive")
+#: how a file names its image (``image_id``): :func:`rlemask.load_dataset`'s rules
+IMAGE_ID_RULES = ("stem", "name", "uw-madison")
 
 __all__ = ["TrainConfig", "ConfigError", "option_flag"]
 
@@ -46,7 +53,7 @@ def fraction(text: str) -> float:
     return value
 
 
-def schedule(text: str) -> tuple[float, float | None] | None:
+def fraction_schedule(text: str) -> tuple[float, float | None] | None:
     """``0.8,natural`` / ``0.8,0.4`` / ``0.5`` / ``none``: the positive-fraction schedule."""
     if text.strip().lower() == "none":
         return None
@@ -61,6 +68,20 @@ def schedule(text: str) -> tuple[float, float | None] | None:
     if values[0] is None:
         raise argparse.ArgumentTypeError(f"START must be a number, received {text!r}")
     return (values[0], values[-1])
+
+
+def image_size(text: str) -> int | tuple[int, int]:
+    """``128`` (a square side) or ``128x800`` (height x width)."""
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expected N or HxW (positive integers), received {text!r}"
+        )
+    return values[0] if len(values) == 1 else (values[0], values[1])
 
 
 def _option(default: Any, help: str, **cli: Any) -> Any:
@@ -114,6 +135,38 @@ class TrainConfig:
         type=Path,
         metavar="DIR",
     )
+    labels: Path | None = _option(
+        None,
+        "labels file of --data in any layout of the field (rlemask.read_labels): the images "
+        "are found with rlemask.load_dataset, C classes give C sigmoid channels (default: "
+        "the SIIM folder's train-rle.csv)",
+        type=Path,
+        metavar="CSV",
+    )
+    competition: str | None = _option(
+        None,
+        "score validation as this competition (rlemask competitions): its metric, layout "
+        "and empty marker (default: Dice per image and class)",
+        metavar="NAME",
+    )
+    pattern: str | None = _option(
+        None, "glob of the image files under --data (with --labels)", metavar="GLOB"
+    )
+    image_id: str | None = _option(
+        None, "how a file names its image (with --labels; default: chosen from the labels)",
+        choices=IMAGE_ID_RULES,
+    )
+    policy: str = _option(
+        "resize", "resize images to --img-size, or pad them to a multiple of it (with --labels)",
+        choices=("resize", "pad"),
+    )
+    tile: int | None = _option(
+        None,
+        "train on N x N windows of the images (rlemask.TileDataset, positive-aware); "
+        "validation predicts whole images window by window (with --labels)",
+        type=int,
+        metavar="N",
+    )
     n_images: int = _option(300, "images of the synthetic set (without --data)", type=int)
     synthetic_size: int = _option(1024, "side of the synthetic images in pixels", type=int)
     synthetic_root: Path = _option(
@@ -166,8 +219,19 @@ class TrainConfig:
         type=int,
     )
     batch_norm: bool = _option(False, "batch normalisation after each convolution")
-    img_size: int = _option(
-        128, "model input size S (S x S pixels); divisible by 2**depth", type=int, metavar="S"
+    img_size: int | tuple[int, int] = _option(
+        128,
+        "model input size: S (S x S pixels) or HxW (with --labels); divisible by 2**depth",
+        type=image_size,
+        metavar="S|HxW",
+    )
+    classifier: bool = _option(
+        False,
+        "add the presence head (one sigmoid per class: 'this class is present'); its "
+        "probability gates each class, the gate chosen on validation",
+    )
+    presence_weight: float = _option(
+        0.5, "weight of the presence head's loss (with --classifier)", type=float
     )
     # training
     loss: str = _option(
@@ -178,12 +242,32 @@ class TrainConfig:
     )
     epochs: int = _option(40, "epochs to train", type=int, resumable=True)
     batch_size: int = _option(8, "images per batch", type=int)
-    learning_rate: float = _option(1e-3, "Adam learning rate", type=float)
+    learning_rate: float = _option(1e-3, "the optimizer's (initial) learning rate", type=float)
+    optimizer: str = _option("adam", "the optimizer (sgd: momentum 0.9)", choices=OPTIMIZERS)
+    schedule: str = _option(
+        "none",
+        "learning-rate schedule: cosine (to 0 at the last epoch), step (halved every third of "
+        "the epochs), plateau (halved after 2 epochs without a better monitored score)",
+        choices=SCHEDULES,
+    )
+    early_stopping: int = _option(
+        0, "stop after N epochs without a better monitored score (0: never)", type=int,
+        metavar="N",
+    )
+    monitor: str = _option(
+        "auto",
+        "the checkpoint keeps the epoch of the best: score (the competition's metric, or Dice "
+        "per image and class, on the validation batches at the model's size, every map "
+        "binarised at 0.5, empty truth and prediction scoring 1) or dice_positive (Dice at "
+        "0.5 on the validation images with a region); auto: score with --labels, "
+        "dice_positive on a SIIM folder (the demo's)",
+        choices=MONITORS,
+    )
     positive_fraction: tuple[float, float | None] | float | None = _option(
         (0.8, None),
         "share of positive images per epoch, going from START to END ('natural': the "
         "data's share); 'none': every image once",
-        type=schedule,
+        type=fraction_schedule,
         metavar="START[,END]",
         default_text="0.8,natural",
     )
@@ -227,7 +311,7 @@ class TrainConfig:
         def fail(name: str, problem: str) -> None:
             raise ConfigError(name, f"`{name}` {problem}; received {name}={getattr(self, name)}")
 
-        for name in ("epochs", "img_size", "batch_size", "filters", "depth", "n_images",
+        for name in ("epochs", "batch_size", "filters", "depth", "n_images",
                      "synthetic_size", "workers", "cache_workers"):  # fmt: skip
             value = getattr(self, name)
             if name == "depth" and value is None:  # the builder's own default
@@ -238,9 +322,7 @@ class TrainConfig:
             fail("depth", f"must be at most {MAX_DEPTH}")
         if self.encoder is not None and self.depth is not None and self.depth > ENCODER_DEPTH:
             fail("depth", f"must be at most {ENCODER_DEPTH} with `encoder`")
-        depth = self.model_depth
-        if self.img_size % 2**depth:
-            fail("img_size", f"must be divisible by 2**depth = {2**depth} (depth={depth})")
+        self._check_inputs(fail)
         if self.model not in ("unet", "unet++"):
             fail("model", "must be 'unet' or 'unet++'")
         if self.encoder is not None:
@@ -281,6 +363,62 @@ class TrainConfig:
         except (ValueError, TypeError) as err:
             reason = str(err).split(" Received:")[0]
             raise ConfigError("loss", f"`loss` {self.loss}: {reason}") from None
+
+    def _check_inputs(self, fail) -> None:
+        """The input size and the options of a data set of any layout (``labels``)."""
+        sides = self.img_size if isinstance(self.img_size, (tuple, list)) else (self.img_size,)
+        if len(sides) not in (1, 2) or any(
+            isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in sides
+        ):
+            fail("img_size", "must be a positive integer or (height, width)")
+        depth = self.model_depth
+        if any(v % 2**depth for v in sides):
+            fail("img_size", f"must be divisible by 2**depth = {2**depth} (depth={depth})")
+        if len(sides) == 2 and self.labels is None:
+            fail("img_size", "must be one side (a square) without `labels`")
+        for name in ("pattern", "image_id", "tile"):
+            if getattr(self, name) is not None and self.labels is None:
+                fail(name, "needs `labels`")
+        if self.policy != "resize" and self.labels is None:
+            fail("policy", "needs `labels`")
+        if self.labels is not None and self.data is None:
+            fail("labels", "needs `data` (the folder of the images)")
+        if self.image_id is not None and self.image_id not in IMAGE_ID_RULES:
+            fail("image_id", f"must be one of {', '.join(IMAGE_ID_RULES)}")
+        if self.policy not in ("resize", "pad"):
+            fail("policy", "must be 'resize' or 'pad'")
+        if self.tile is not None and (isinstance(self.tile, bool) or not isinstance(
+                self.tile, int) or self.tile < 1 or self.tile % 2**depth):  # fmt: skip
+            fail("tile", f"must be a positive integer divisible by 2**depth = {2**depth}")
+        if self.competition is not None:
+            from rlemask.competition_table import competitions
+
+            if self.competition not in competitions():
+                fail("competition", f"must be one of {', '.join(competitions())}")
+        for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
+                              ("monitor", MONITORS)):  # fmt: skip
+            if getattr(self, name) not in allowed:
+                fail(name, f"must be one of {', '.join(allowed)}")
+        if (isinstance(self.early_stopping, bool) or not isinstance(self.early_stopping, int)
+                or self.early_stopping < 0):  # fmt: skip
+            fail("early_stopping", "must be an integer >= 0")
+        if not self.presence_weight >= 0:
+            fail("presence_weight", "must be >= 0")
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """``(height, width)`` of the model's input (``img_size``, a square side or a pair)."""
+        if isinstance(self.img_size, (tuple, list)):
+            return int(self.img_size[0]), int(self.img_size[1])
+        return int(self.img_size), int(self.img_size)
+
+    @property
+    def monitor_key(self) -> str:
+        """The log key the checkpoint maximises: ``val_score`` or ``val_dice_positive``."""
+        monitor = self.monitor
+        if monitor == "auto":
+            monitor = "score" if self.labels is not None else "dice_positive"
+        return "val_score" if monitor == "score" else "val_dice_positive"
 
     @property
     def model_depth(self) -> int:

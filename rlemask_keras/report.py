@@ -21,6 +21,7 @@ from rlemask_keras.run_folder import (
     OUTPUT_FILES,
     REPORT_JSON,
     REPORT_MD,
+    SOME_RUNS_FILES,
 )
 
 __all__ = [
@@ -37,8 +38,10 @@ __all__ = [
 ]
 
 
-def best_epoch(history: Mapping[str, Sequence[float]], epochs: int) -> tuple[int, float]:
-    """``(epoch, score)`` of the best monitored score (1-based); NaN epochs never win.
+def best_epoch(
+    history: Mapping[str, Sequence[float]], epochs: int, monitor: str = CHECKPOINT_MONITOR
+) -> tuple[int, float]:
+    """``(epoch, score)`` of the best ``monitor`` score (1-based); NaN epochs never win.
 
     Without any monitored score: ``(epochs, nan)`` (the last model is kept).
 
@@ -49,7 +52,7 @@ def best_epoch(history: Mapping[str, Sequence[float]], epochs: int) -> tuple[int
     >>> best_epoch({}, 2)
     (2, nan)
     """
-    monitored = history.get(CHECKPOINT_MONITOR, [])
+    monitored = history.get(monitor, [])
     finite = [v if v == v else -np.inf for v in monitored]
     if not monitored:
         return epochs, float("nan")
@@ -103,7 +106,8 @@ def build_report(
     """
     rep = evaluation["report"]
     beats = rep.mean_dice > rep.all_empty_baseline
-    epoch, _ = best_epoch(history, config.epochs)
+    monitor = getattr(config, "monitor_key", CHECKPOINT_MONITOR)
+    epoch, best = best_epoch(history, config.epochs, monitor)
     report: dict[str, Any] = {
         "evaluation": rep.to_dict(),
         "thresholds": evaluation["thresholds"],
@@ -113,7 +117,8 @@ def build_report(
         "training": {
             "epochs": config.epochs,
             "best_epoch": epoch,
-            "checkpoint_monitor": CHECKPOINT_MONITOR,
+            "checkpoint_monitor": monitor,
+            "best_monitored": best,
             "best_val_dice_positive": _at(history, CHECKPOINT_MONITOR, epoch),
             "val_dice_at_best": _at(history, "val_dice", epoch),
             "images_per_second": training.images_per_second,
@@ -134,6 +139,9 @@ def build_report(
         },
         "parameters": int(parameters),
     }
+    for key in ("postprocess", "predictions_file"):  # the per-class path (``labels``)
+        if key in evaluation:
+            report[key] = evaluation[key]
     add_cluster_figures(report, training.workers, len(data.train_paths))
     if config.target is not None:
         report["target"] = {
@@ -220,13 +228,18 @@ def plural(n: int, noun: str) -> str:
 def summary(report: Mapping[str, Any], out: Path) -> str:
     """What the command prints at the end of a run: where the files are, and the scores."""
     ev, training = report["evaluation"], report["training"]
-    lines = ["", f"results in {out}/:", *(f"  {out / name}" for name in OUTPUT_FILES)]
+    written = [n for n in (*OUTPUT_FILES, *SOME_RUNS_FILES) if (Path(out) / n).exists()]
+    lines = ["", f"results in {out}/:", *(f"  {out / name}" for name in written)]
     lines.append(
         f"competition score {_num(ev['mean_dice'])} (all-empty baseline "
         f"{_num(ev['all_empty_baseline'])}) on {plural(ev['n_images'], 'validation image')}; "
         f"Dice on positive images {_num(ev['dice_positive'])}, empty accuracy "
         f"{_num(ev['empty_accuracy'])}"
     )
+    for cls, row in (ev.get("per_class") or {}).items():
+        lines.append(f"  class {cls}: {_num(row['score'])} (all-empty "
+                     f"{_num(row['all_empty_baseline'])}, positive images "
+                     f"{_num(row['positive_only'])})")  # fmt: skip
     lines.append(
         f"{plural(training['epochs'], 'epoch')}, {_speed(training)}, "
         f"{report['wall_seconds']:.0f} s in all"
@@ -273,6 +286,7 @@ def write_reports(out: Path, report: dict[str, Any], eval_report) -> None:
         "",
         "## Post-processing",
         "",
+        *_per_class_lines(report.get("postprocess")),
         f"Triplet rule chosen on the validation split (grid of {thr['grid_size']}): "
         f"top={thr['top']}, min_area={thr['min_area']} px "
         f"({thr['min_area_1024']} at 1024x1024), bottom={thr['bottom']}.  "
@@ -319,6 +333,21 @@ def write_reports(out: Path, report: dict[str, Any], eval_report) -> None:
         handle.write("\n")
 
 
+def _per_class_lines(postprocess: Mapping[str, Any] | None) -> list[str]:
+    """The per-class post-processing of a run on ``labels`` (``report.json``'s ``postprocess``)."""
+    if not postprocess:
+        return []
+    lines = ["Chosen per class on the validation split (min_area counted at "
+             f"{postprocess['reference']} x {postprocess['reference']}; gate: the presence "
+             "head's probability below which the class is emptied):", "",
+             "| class | top | min_area | bottom | gate |", "|---|---|---|---|---|"]  # fmt: skip
+    for cls, row in postprocess["per_class"].items():
+        gate = "none" if row["gate"] is None else row["gate"]
+        lines.append(f"| {cls or 'all'} | {row['top']} | {row['min_area']} | {row['bottom']} "
+                     f"| {gate} |")  # fmt: skip
+    return [*lines, "", "For the first class:"]
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.integer):
         return int(value)
@@ -331,8 +360,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def save_curves(history: Mapping[str, Sequence[float]], best_epoch: int, path: Path) -> None:
-    """Loss and Dice per epoch, train and validation, with the checkpoint's epoch marked."""
+def save_curves(
+    history: Mapping[str, Sequence[float]], best_epoch: int, path: Path,
+    monitor: str = CHECKPOINT_MONITOR,
+) -> None:  # fmt: skip
+    """Loss and Dice per epoch, train and validation, with the checkpoint's epoch marked
+    (and the monitored score when it is not one of the Dice curves)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -352,6 +385,8 @@ def save_curves(history: Mapping[str, Sequence[float]], best_epoch: int, path: P
             ax.plot(epochs, history[f"val_{key}"], "s-", label="validation", ms=3)
         if key == "dice" and CHECKPOINT_MONITOR in history:
             ax.plot(epochs, history[CHECKPOINT_MONITOR], "^-", label="validation, positive", ms=3)
+        if key == "dice" and monitor != CHECKPOINT_MONITOR and monitor in history:
+            ax.plot(epochs, history[monitor], "D-", label=f"{monitor} (checkpoint)", ms=3)
         if best_epoch:
             ax.axvline(best_epoch, color="grey", ls=":", label=f"checkpoint (epoch {best_epoch})")
         ax.set_xlabel("epoch")

@@ -61,6 +61,9 @@ __all__ = [
     "LOGS",
     "CACHE",
     "OUTPUT_FILES",
+    "PREDICTIONS",
+    "REPORT_HTML",
+    "SOME_RUNS_FILES",
     "CHECKPOINT_MONITOR",
     "resume_state",
     "state_files",
@@ -91,6 +94,13 @@ CACHE = "cache"
 TENSORBOARD_DIRS = ("train", "validation")
 #: what a finished run leaves for its users
 OUTPUT_FILES = (MODEL, HISTORY, REPORT_JSON, REPORT_MD, CURVES, OVERLAYS)
+#: written by some runs only: a run on ``labels`` writes its validation predictions in
+#: the competition's layout (and no overlays); report.html where rlemask has the page
+PREDICTIONS = "validation-predictions.csv"
+REPORT_HTML = "report.html"
+SOME_RUNS_FILES = (PREDICTIONS, REPORT_HTML)
+#: the folder of report.html's images (rlemask.report_page)
+REPORT_ASSETS = "report_files"
 
 #: the checkpoint keeps the epoch of the best validation Dice on positive
 #: images (docs/training.md, "Choosing the checkpoint", says why)
@@ -467,11 +477,16 @@ def start(config) -> None:
     if config.resume:
         return
     _saved_config(out)  # never remove a folder's config.json that is not a run's
-    for path in (*(out / name for name in OUTPUT_FILES), *state_files(out)):
+    for path in (*(out / name for name in (*OUTPUT_FILES, *SOME_RUNS_FILES)),
+                 *state_files(out)):  # fmt: skip
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
     for name in TENSORBOARD_DIRS:
         shutil.rmtree(out / LOGS / name, ignore_errors=True)
+    if (out / REPORT_ASSETS).is_dir() and not (out / REPORT_HTML).exists():
+        pass  # a folder of that name beside no page of a run: not the run's
+    else:
+        shutil.rmtree(out / REPORT_ASSETS, ignore_errors=True)
     with contextlib.suppress(OSError):  # not empty, or absent: it stays as it is
         (out / LOGS).rmdir()
     out.mkdir(parents=True, exist_ok=True)

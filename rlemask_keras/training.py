@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -33,8 +34,9 @@ from typing import Any
 import rlemask
 from rlemask.cache import CacheExistsError
 from rlemask.datasets import is_positive
+from rlemask.image_dataset import Dataset
 from rlemask.synthetic import GENERATOR_VERSION, make_dataset
-from rlemask_keras import evaluate, fit, report, run_folder
+from rlemask_keras import class_evaluation, evaluate, fit, report, run_folder
 from rlemask_keras._backend import tensorflow_left_out
 from rlemask_keras.config import TrainConfig
 from rlemask_keras.distribute import (
@@ -59,6 +61,8 @@ __all__ = [
     "fit_model",
     "finish",
     "RunData",
+    "DatasetRun",
+    "prepare_dataset",
     "OUTPUT_FILES",
 ]
 
@@ -214,9 +218,133 @@ def prepare_data(config: TrainConfig, log=print) -> RunData:
     return data
 
 
+#: a UW-Madison slice id, ``case<N>_day<M>_slice_<K>``: its case is the patient
+_CASE = re.compile(r"^(case\d+)_day\d+_slice_\d+$")
+
+
+@dataclasses.dataclass
+class DatasetRun:
+    """Stage 1's result for a data set of any layout (``labels``): the ids and their split.
+
+    The attribute names of :class:`RunData` that the report reads hold ids
+    here (``paths``, ``train_paths``, ``val_paths``).
+    """
+
+    root: Path
+    dataset: Any
+    train_paths: list[str]
+    val_paths: list[str]
+    split: str
+    cache: Any = None
+    cache_dir: Path | None = None
+    skipped: list[dict[str, str]] = dataclasses.field(default_factory=list)
+
+    @property
+    def paths(self) -> list[str]:
+        return list(self.dataset.ids)
+
+    @property
+    def n_positive(self) -> int:
+        return int(self.dataset.positive().any(axis=1).sum())
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.dataset.classes)
+
+    def subset(self, ids) -> Dataset:
+        """The images ``ids`` as a :class:`rlemask.Dataset` of their own (same labels)."""
+        source = self.dataset
+        return Dataset(source.root, {i: source.path(i) for i in ids}, source.labels)
+
+
+def case_groups(ids) -> dict[str, str] | None:
+    """The patient of each UW-Madison slice id (``case123``), or None when ids are not such.
+
+    Examples
+    --------
+    >>> case_groups(["case1_day0_slice_0001", "case1_day3_slice_0002"])
+    {'case1_day0_slice_0001': 'case1', 'case1_day3_slice_0002': 'case1'}
+    >>> case_groups(["a.jpg"]) is None
+    True
+    """
+    found = {i: _CASE.match(i) for i in ids}
+    if not found or not all(found.values()):
+        return None
+    return {i: m.group(1) for i, m in found.items()}
+
+
+def prepare_dataset(config: TrainConfig, log=print) -> DatasetRun:
+    """Stage 1 with ``labels``: :func:`rlemask.load_dataset`, and a split by patient where the
+    ids name one (UW-Madison's cases), else stratified on the images with a region."""
+    data_dir = Path(config.data).resolve()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        dataset = rlemask.load_dataset(data_dir, config.labels, pattern=config.pattern,
+                                       image_id=config.image_id)  # fmt: skip
+    for warning in caught:
+        log(f"warning: {warning.message}")
+    if not len(dataset):
+        raise ValueError(f"`data`: no image of `labels` {str(config.labels)!r} found under "
+                         f"{str(data_dir)!r}")  # fmt: skip
+    groups = case_groups(dataset.ids)
+    options: dict[str, Any] = {"groups": groups} if groups else {}
+    if config.folds:
+        options.update(n_folds=config.folds, fold=config.fold)
+        how = f"fold {config.fold} of {config.folds}"
+    else:
+        options.update(val_fraction=config.val_fraction)
+        how = f"validation fraction {config.val_fraction}"
+    how += f", by patient ({len(set(groups.values()))} cases)" if groups else ""
+    train_ids, val_ids = rlemask.split_dataset(dataset, seed=config.seed, **options)
+    if not train_ids or not val_ids:
+        raise ValueError(
+            f"{how}: {plural(len(dataset), 'image')} give {len(train_ids)} for training and "
+            f"{len(val_ids)} for validation; both need at least one"
+        )
+    data = DatasetRun(data_dir, dataset, list(train_ids), list(val_ids), how)
+    classes = ", ".join(dataset.classes) or "one class"
+    log(f"data: {len(dataset)} images ({classes}; {data.n_positive} with a region); split "
+        f"({how}): {len(train_ids)} train / {len(val_ids)} validation")  # fmt: skip
+    return data
+
+
+def _dataset_generators(config: TrainConfig, data: DatasetRun, dist):
+    """Stage 2 with ``labels``: generators over the split's images (or their tiles)."""
+    from rlemask_keras.data import DataGenerator  # imports Keras
+
+    train_set: Any = data.subset(data.train_paths)
+    size: Any = config.img_size
+    if config.tile is not None:
+        share = 0.5 if train_set.positive().any() else None
+        train_set = rlemask.TileDataset(train_set, config.tile, positive_share=share,
+                                        seed=config.seed)  # fmt: skip
+        size = config.tile
+    replicas = dist.local_replicas
+    common = dict(img_size=size, policy=config.policy, presence=config.classifier,
+                  workers=config.workers, replicas=replicas)  # fmt: skip
+    n_train = len(train_set.ids)
+    train_gen = DataGenerator(
+        train_set, batch_size=replica_batch(config.batch_size, n_train, replicas),
+        seed=config.seed, augment=config.augment, positive_fraction=config.positive_fraction,
+        epochs=config.epochs, **common,
+    )  # fmt: skip
+    val_set = data.subset(data.val_paths)
+    val_common = {**common, "img_size": config.img_size if config.tile is None else config.tile}
+    if config.tile is not None:  # whole validation images, padded to the tile's multiple
+        val_common.update(policy="pad", img_size=2**config.model_depth)
+    val_gen = DataGenerator(
+        val_set, batch_size=replica_batch(config.batch_size, len(val_set.ids), replicas),
+        shuffle=False, **val_common,
+    )  # fmt: skip
+    return train_gen, val_gen
+
+
 def make_generators(config: TrainConfig, data: RunData, dist):
     """Stage 2: the training and validation generators; training: this worker's share."""
     from rlemask_keras.data import DataGenerator  # imports Keras
+
+    if isinstance(data, DatasetRun):
+        return _dataset_generators(config, data, dist)
 
     # each worker trains on its own share of the images, all shares of one length
     train_paths = dist.even_shard(data.train_paths)
@@ -270,12 +398,12 @@ def fit_model(config: TrainConfig, data: RunData, initial_epoch: int, log=print)
                 model = keras.models.load_model(out / state["last"])
                 log(f"resuming after epoch {initial_epoch} of {config.epochs}")
             else:
-                model = fit.build_model(config)
+                model = fit.build_model(config, classes=max(1, len(getattr(data, "classes", ()))))
         model = prepare_model(dist, model)
         log(
             f"model: {config.model}, {config.activation}, {config.filters} filters, depth "
             f"{config.model_depth}, {model.count_params():,} parameters, input "
-            f"{config.img_size} px, {dist.replicas} replica(s)"
+            f"{_size_text(config)}, {dist.replicas} replica(s)"
         )
         t0 = time.perf_counter()
         times = fit.fit(model, train_gen, val_gen, config, initial_epoch=initial_epoch,
@@ -291,12 +419,12 @@ def fit_model(config: TrainConfig, data: RunData, initial_epoch: int, log=print)
         len(train_gen.order),
     )
     history = run_folder.read_history(out)
-    best_epoch, best = report.best_epoch(history, config.epochs)
+    best_epoch, best = report.best_epoch(history, config.epochs, config.monitor_key)
     per_worker = " per worker" if dist.num_workers > 1 else ""
     log(
         f"trained {plural(config.epochs - initial_epoch, 'epoch')} in {fit_seconds:.0f} s "
-        f"({training.images_per_second:.1f} images/s{per_worker}); best validation Dice on "
-        f"positives {best:.3f} at epoch {best_epoch}"
+        f"({training.images_per_second:.1f} images/s{per_worker}); best {config.monitor_key} "
+        f"{best:.3f} at epoch {best_epoch}"
     )
     return training
 
@@ -320,10 +448,13 @@ def finish(config: TrainConfig, data: RunData, training: Training | None, starte
             float(sum(s for s in seconds if s is not None)),
         )
     best = keras.models.load_model(out / run_folder.MODEL)
-    evaluation = evaluate.evaluate_model(
-        best, data.val_paths, data.labels, cache=data.cache, batch_size=config.batch_size,
-        n_overlays=config.n_overlays, log=log,
-    )  # fmt: skip
+    if isinstance(data, DatasetRun):
+        evaluation = _evaluate_dataset(config, data, best, log)
+    else:
+        evaluation = evaluate.evaluate_model(
+            best, data.val_paths, data.labels, cache=data.cache, batch_size=config.batch_size,
+            n_overlays=config.n_overlays, log=log,
+        )  # fmt: skip
     history = run_folder.read_history(out)
     result = report.build_report(
         config=config,
@@ -335,10 +466,48 @@ def finish(config: TrainConfig, data: RunData, training: Training | None, starte
         model_sha256=run_folder.model_digest(out / run_folder.MODEL),
         wall_seconds=time.perf_counter() - started,
     )
-    report.save_curves(history, result["training"]["best_epoch"], out / run_folder.CURVES)
-    report.save_overlays(*evaluation.pop("overlays"), out / run_folder.OVERLAYS)
+    report.save_curves(history, result["training"]["best_epoch"], out / run_folder.CURVES,
+                       config.monitor_key)  # fmt: skip
+    if "overlays" in evaluation:
+        report.save_overlays(*evaluation.pop("overlays"), out / run_folder.OVERLAYS)
+    score_report = getattr(evaluation["report"], "report", None)  # a ScoreReport: the page
+    if score_report is not None and hasattr(score_report, "to_html"):
+        _write_page(score_report, out / run_folder.REPORT_HTML, data.subset(data.val_paths), log)
     report.write_reports(out, result, evaluation["report"])
     return result
+
+
+def _write_page(score_report, path: Path, dataset, log) -> None:
+    """``report.html``: rlemask's error-analysis page of the validation predictions.
+
+    The page is a view; a failure to draw it is said, never the run's end.
+    """
+    try:
+        score_report.to_html(path, data=dataset)
+    except Exception as err:  # noqa: BLE001 - an optional figure must not lose the run
+        log(f"report.html not written: {type(err).__name__}: {err}")
+
+
+def _size_text(config: TrainConfig) -> str:
+    """The model's input as the log says it: ``128 px``, ``64 x 400 px``, tiles, padding."""
+    if config.tile is not None:
+        return f"tiles of {config.tile} px"
+    h, w = config.input_size
+    size = f"{h} px" if h == w else f"{h} x {w} px"
+    return size if config.policy == "resize" else f"padded to a multiple of {size}"
+
+
+def _evaluate_dataset(config: TrainConfig, data: DatasetRun, model, log) -> dict[str, Any]:
+    """Stage 4's evaluation with ``labels``: per class, in the competition's layout."""
+    size: Any = config.img_size
+    policy = config.policy
+    if config.tile is not None:  # the model was built for any size: whole images
+        size, policy = 2**config.model_depth, "pad"
+    return class_evaluation.evaluate_dataset(
+        model, data.dataset, data.val_paths, size=size, policy=policy,
+        batch_size=config.batch_size, competition=config.competition,
+        predictions_file=Path(config.out) / run_folder.PREDICTIONS, log=log,
+    )  # fmt: skip
 
 
 def train(config: TrainConfig, *, log=print) -> dict[str, Any]:
@@ -376,7 +545,8 @@ def train(config: TrainConfig, *, log=print) -> dict[str, Any]:
     with tensorflow_left_out(needed), _worker_scratch(config) as config:
         started = time.perf_counter()
         initial_epoch, training_left = run_folder.resume_point(config)
-        data = prepare_data(config, log)
+        data = prepare_data(config, log) if config.labels is None else prepare_dataset(
+            config, log)  # fmt: skip
         run_folder.start(config)  # the data and the cache are usable: only now touch out
         if training_left:
             training = fit_model(config, data, initial_epoch, log)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -23,6 +22,8 @@ import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
+
+from commands import command as _command  # noqa: E402
 
 import rlemask  # noqa: E402
 from rlemask_keras.cli import main  # noqa: E402
@@ -37,22 +38,8 @@ TINY = [
     "--batch-size", "8", "--quiet", "--learning-rate", "0.003", "--seed", "1",
 ]  # fmt: skip
 FOLD0 = ["--folds", "2", "--fold", "0"]  # the settings of the run `trained` gives
-BIN = Path(sys.executable).parent
 #: lines TensorFlow prints at start-up that the commands must hide
 NOISE = ("oneDNN", "absl::InitializeLog", "cpu_feature_guard", "I0000")
-
-
-def _command(name: str, *args, check: bool = True) -> subprocess.CompletedProcess:
-    """Run an installed command (``rlemask`` / ``rlemask-keras``) in a fresh process."""
-    exe = BIN / name
-    argv = [str(exe)] if exe.exists() else [sys.executable, "-m", name.replace("-", "_")]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
-    result = subprocess.run(
-        [*argv, *map(str, args)], capture_output=True, text=True, timeout=600, env=env
-    )
-    if check:
-        assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-3000:])
-    return result
 
 
 @pytest.fixture(scope="module")
