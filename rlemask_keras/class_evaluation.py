@@ -27,7 +27,8 @@ import numpy as np
 
 import rlemask
 
-__all__ = ["rules", "score_masks", "predict_dataset", "evaluate_dataset", "ScoreSummary"]
+__all__ = ["rules", "score_masks", "predict_dataset", "evaluate_dataset", "choose_and_score",
+           "ScoreSummary"]
 
 #: ``min_area`` of the triplet grid is counted on a map of this side (SIIM's 1024 px)
 REFERENCE = 1024
@@ -220,6 +221,18 @@ def evaluate_dataset(
     ``predict_images_per_second`` and ``predictions_file`` (where the
     validation predictions were written in the competition's layout, if asked).
     """
+    maps = predict_dataset(model, dataset, ids, size=size, policy=policy, batch_size=batch_size)
+    return choose_and_score(maps, dataset, competition=competition,
+                            predictions_file=predictions_file, log=log)  # fmt: skip
+
+
+def choose_and_score(
+    maps, dataset, *, competition: str | None = None, predictions_file: Path | None = None,
+    log=print,
+) -> dict[str, Any]:  # fmt: skip
+    """:func:`evaluate_dataset` on maps already made: ``(image id, probabilities (H, W, C) at
+    the image's size, presence (C,) or None)`` of images of ``dataset`` (from one model, or
+    each fold's images from its own: ``rlemask-keras oof``)."""
     classes = tuple(dataset.classes)
     names = list(classes) or [""]
     search = rlemask.ClassTripletSearch(names, reference=REFERENCE)
@@ -228,8 +241,7 @@ def evaluate_dataset(
     kept: dict[str, dict[str, Any]] = {}
     plain, truth, shapes, gated = {}, {}, {}, True
     t0 = time.perf_counter()
-    for image_id, prob, presence in predict_dataset(model, dataset, ids, size=size,
-                                                    policy=policy, batch_size=batch_size):
+    for image_id, prob, presence in maps:
         shape = prob.shape[:2]
         shapes[image_id] = shape
         masks = np.asarray(dataset.labels.masks(image_id, shape) if image_id in dataset.labels

@@ -221,7 +221,8 @@ class TrainConfig:
     batch_norm: bool = _option(False, "batch normalisation after each convolution")
     img_size: int | tuple[int, int] = _option(
         128,
-        "model input size: S (S x S pixels) or HxW (with --labels); divisible by 2**depth",
+        "model input size: S (S x S pixels), or HxW for a data set given its labels; "
+        "divisible by 2**depth",
         type=image_size,
         metavar="S|HxW",
     )

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import rlemask
 from rlemask._atomic import atomic_write
+from rlemask_keras.class_evaluation import choose_and_score, predict_dataset
 from rlemask_keras.evaluate import score_probabilities
 from rlemask_keras.predict import load_keras_model, predict_probabilities
 from rlemask_keras.report import plural
@@ -32,7 +35,8 @@ def _run_validation(run: Path) -> tuple[Path, list[str]]:
     try:
         report = json.loads((run / REPORT_JSON).read_text(encoding="utf-8"))
         root = Path(report["data"]["root"])
-        ids = [row["id"] for row in report["evaluation"]["per_image"]]
+        ids = report["data"].get("validation_ids") or [
+            row["id"] for row in report["evaluation"]["per_image"]]  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ValueError(
             f"`runs`: {str(run)!r} holds no finished rlemask-keras train run "
@@ -46,7 +50,68 @@ def _run_validation(run: Path) -> tuple[Path, list[str]]:
             "model.keras (the run was stopped before its report was rewritten); finish it "
             "with 'rlemask-keras train --resume'"
         )
-    return root, ids
+    return root, ids, report
+
+
+def _per_class(runs, recorded, *, out, tta, batch_size, log) -> dict[str, Any]:
+    """:func:`out_of_fold` of runs on ``labels``: each class's triplet (and gate) chosen on
+    every fold's validation images, scored in the competition's layout."""
+    if tta not in (None, "none"):
+        raise ValueError("`tta`: not with runs trained on `labels` (per class) yet")
+    configs = [report["config"] for _, _, report in recorded]
+    keys = ("data", "labels", "pattern", "image_id", "competition")
+    if len({tuple(str(c.get(k)) for k in keys) for c in configs}) != 1:
+        raise ValueError("`runs`: the runs trained on different data sets or competitions")
+    cfg = configs[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # said when the runs loaded it
+        dataset = rlemask.load_dataset(cfg["data"], cfg["labels"], pattern=cfg.get("pattern"),
+                                       image_id=cfg.get("image_id"))  # fmt: skip
+    missing = [i for _, ids, _ in recorded for i in ids if i not in dataset]
+    if missing:
+        raise ValueError(
+            f"`runs`: {plural(len(missing), 'validation image')} no longer in the data set"
+        )
+
+    import keras  # the runs' models: several classes, maybe the presence head
+
+    def maps():
+        for run, (_, ids, report) in zip(runs, recorded, strict=True):
+            conf = report["config"]
+            size = conf["img_size"] if not conf.get("tile") else 2 ** conf["depth"]
+            size = tuple(size) if isinstance(size, list) else size
+            policy = "pad" if conf.get("tile") else conf.get("policy", "resize")
+            model = keras.models.load_model(run / MODEL)
+            yield from predict_dataset(model, dataset, ids, size=size, policy=policy,
+                                       batch_size=batch_size)  # fmt: skip
+
+    result = choose_and_score(maps(), dataset, competition=cfg.get("competition"),
+                              log=lambda *a: None)  # fmt: skip
+    summary = result["report"]
+    content = {
+        "postprocess": result["postprocess"],
+        "thresholds": result["thresholds"],
+        "plain_threshold_score": result["plain_threshold_score"],
+        "evaluation": summary.to_dict(),
+        "runs": [str(r) for r in runs],
+        "tta": "none",
+    }
+    _write(out, content)
+    per_class = "; ".join(f"{c or 'all'}: top={r['top']}, min_area={r['min_area']}, "
+                          f"bottom={r['bottom']}, gate={r['gate']}"
+                          for c, r in result["postprocess"]["per_class"].items())  # fmt: skip
+    log(f"out-of-fold: {plural(summary.report.n_images, 'image')} from "
+        f"{plural(len(runs), 'run')}; {per_class}; score {summary.mean_dice:.4f} (all-empty "
+        f"baseline {summary.all_empty_baseline:.4f}, positive images "
+        f"{summary.dice_positive:.4f})" + (f"; wrote {out}" if out is not None else ""))
+    return content
+
+
+def _write(out, content) -> None:
+    if out is not None:
+        with atomic_write(out, "w", encoding="utf-8") as handle:
+            json.dump(content, handle, indent=2)
+            handle.write("\n")
 
 
 def out_of_fold(
@@ -61,7 +126,10 @@ def out_of_fold(
 
     Returns the JSON content: ``thresholds`` (as in a run's report),
     ``evaluation`` (:meth:`rlemask.EvalReport.to_dict` of the chosen triplet),
-    ``runs``.
+    ``runs``.  Runs trained on ``labels`` (any layout, ``C`` classes) get each
+    class's triplet -- and gate, with the presence head -- chosen on all the
+    folds' images together, under ``postprocess`` as in their reports, and
+    the score of the competition they were trained for.
 
     Raises
     ------
@@ -73,17 +141,19 @@ def out_of_fold(
     if not runs:
         raise ValueError("`runs`: give at least one training run folder")
     recorded = [_run_validation(run) for run in runs]
-    roots = {root for root, _ in recorded}
+    roots = {root for root, _, _ in recorded}
     if len(roots) != 1:
         raise ValueError(
             f"`runs`: the runs trained on different data sets: {sorted(map(str, roots))}"
         )
-    all_ids = [i for _, ids in recorded for i in ids]
+    all_ids = [i for _, ids, _ in recorded for i in ids]
     if len(set(all_ids)) != len(all_ids):
         raise ValueError(
             "`runs`: the runs' validation images overlap; give the runs of the folds of one "
             "split (--folds K with the same --seed, each --fold once)"
         )
+    if any("postprocess" in report for _, _, report in recorded):
+        return _per_class(runs, recorded, out=out, tta=tta, batch_size=batch_size, log=log)
     root = roots.pop()
     try:
         paths, labels = load_data(root)
@@ -100,7 +170,7 @@ def out_of_fold(
         )
 
     def probabilities():
-        for run, (_, ids) in zip(runs, recorded, strict=True):
+        for run, (_, ids, _) in zip(runs, recorded, strict=True):
             model = load_keras_model(run / MODEL)
             yield from predict_probabilities(
                 model, [by_id[i] for i in ids], tta=tta, batch_size=batch_size
@@ -115,10 +185,7 @@ def out_of_fold(
         "runs": [str(r) for r in runs],
         "tta": tta or "none",
     }
-    if out is not None:
-        with atomic_write(out, "w", encoding="utf-8") as handle:
-            json.dump(content, handle, indent=2)
-            handle.write("\n")
+    _write(out, content)
     log(
         f"out-of-fold: {plural(report.n_images, 'image')} from {plural(len(runs), 'run')}; "
         f"thresholds top={thr['top']}, min_area={thr['min_area_1024']} at 1024 px, "

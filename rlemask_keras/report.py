@@ -142,6 +142,8 @@ def build_report(
     for key in ("postprocess", "predictions_file"):  # the per-class path (``labels``)
         if key in evaluation:
             report[key] = evaluation[key]
+    if "postprocess" in evaluation:  # what ``oof`` needs to predict the same images again
+        report["data"]["validation_ids"] = [str(i) for i in data.val_paths]
     add_cluster_figures(report, training.workers, len(data.train_paths))
     if config.target is not None:
         report["target"] = {

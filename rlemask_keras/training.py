@@ -312,7 +312,7 @@ def _dataset_generators(config: TrainConfig, data: DatasetRun, dist):
     """Stage 2 with ``labels``: generators over the split's images (or their tiles)."""
     from rlemask_keras.data import DataGenerator  # imports Keras
 
-    train_set: Any = data.subset(data.train_paths)
+    train_set: Any = data.subset(dist.even_shard(data.train_paths))  # this worker's share
     size: Any = config.img_size
     if config.tile is not None:
         share = 0.5 if train_set.positive().any() else None

@@ -82,12 +82,16 @@ def _pixel_model():
 
 
 def _by_hand(model, dataset, ids, size, classes):
-    """The evaluation by hand: maps at each image's size, every triplet tried per class."""
+    """The evaluation by hand: maps at each image's size, every triplet tried per class.
+
+    ``model``: one model, or a mapping image id -> the model that predicts it (folds).
+    """
     search = rlemask.TripletSearch()
     maps, truths = {}, {}
     for i in ids:
         image, _ = dataset.sample(i, size)
-        prob = model.predict(image[None, ..., None], verbose=0)[0]
+        net = model[i] if isinstance(model, dict) else model
+        prob = net.predict(image[None, ..., None], verbose=0)[0]
         prob = dataset.layout(i, size).to_image(prob.astype(np.float32))
         maps[i] = np.clip(prob, 0, 1)
         truths[i] = dataset.labels.masks(i, dataset.shape(i))
@@ -165,3 +169,28 @@ def test_train_options_errors_name_the_flag(argv, flag, tmp_path, capsys):
     code = main(["train", "--out", str(tmp_path / "run"), *argv])
     err = capsys.readouterr().err
     assert code == 2 and flag in err, err
+
+
+def test_out_of_fold_chooses_each_class_on_every_folds_images(tmp_path):
+    from rlemask_keras import TrainConfig, train
+    from rlemask_keras.oof import out_of_fold
+
+    root = make_kind(tmp_path / "sev", "severstal", n_images=6, size=(32, 96), seed=4)
+    labels = root / "train.csv"
+    runs, models = [], {}
+    for fold in (0, 1):
+        config = TrainConfig(data=root, labels=labels, img_size=(16, 48), depth=1, filters=2,
+                             epochs=1, batch_size=4, folds=2, fold=fold, progress=False,
+                             out=tmp_path / f"f{fold}")  # fmt: skip
+        report = train(config, log=lambda *a: None)
+        model = keras.models.load_model(config.out / "model.keras")
+        models.update({i: model for i in report["data"]["validation_ids"]})
+        runs.append(config.out)
+    content = out_of_fold(runs, out=tmp_path / "oof.json", log=lambda *a: None)
+    dataset = rlemask.load_dataset(root, labels)
+    assert sorted(models) == sorted(dataset.ids)  # the folds cover every image once
+    chosen, score = _by_hand(models, dataset, sorted(models), (16, 48), dataset.classes)
+    per_class = content["postprocess"]["per_class"]
+    assert {c: (r["top"], r["min_area"], r["bottom"]) for c, r in per_class.items()} == chosen
+    assert content["evaluation"]["score"] == pytest.approx(score)
+    assert content["evaluation"]["n_images"] == len(dataset.ids)

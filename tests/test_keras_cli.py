@@ -301,7 +301,7 @@ def test_predict_user_errors(tmp_path, capsys):
     fake.write_text("not a model")
     data = tmp_path / "data"
     data.mkdir()
-    _one_line_error(capsys, ["predict", str(fake), str(data)], "no DICOM")
+    _one_line_error(capsys, ["predict", str(fake), str(data)], "DATA: no ")
     (data / "a.dcm").write_bytes(b"")
     _one_line_error(capsys, ["predict", str(fake), str(data)], "not a Keras model")
     _one_line_error(capsys, ["predict", str(tmp_path / "missing.keras"), str(data)], "no such file")

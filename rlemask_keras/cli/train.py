@@ -31,10 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train, evaluate on validation, write model + report + figures",
         description=(
-            "Train a U-Net on a SIIM-style folder (DICOMs + train-rle.csv), or on a synthetic "
-            "set when --data is not given; evaluate the best model on the validation split at "
-            "the original resolution; write model.keras, history.csv, report.md, report.json, "
-            "curves.png and overlays.png into --out."
+            "Train a U-Net on a SIIM-style folder (DICOMs + train-rle.csv), on any data set "
+            "of the field with --data DIR --labels CSV (Severstal, Airbus, UW-Madison, "
+            "HuBMAP ...; C classes, scored as --competition NAME), or on a synthetic set when "
+            "--data is not given; evaluate the best model on the validation split at the "
+            "original resolution; write model.keras, history.csv, report.md, report.json, "
+            "curves.png and overlays.png (with --labels: validation-predictions.csv in the "
+            "competition's layout and report.html instead of overlays.png) into --out."
         ),
     )
     for field in dataclasses.fields(TrainConfig):
