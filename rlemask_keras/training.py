@@ -302,10 +302,31 @@ def prepare_dataset(config: TrainConfig, log=print) -> DatasetRun:
             f"{len(val_ids)} for validation; both need at least one"
         )
     data = DatasetRun(data_dir, dataset, list(train_ids), list(val_ids), how)
+    _check_scorable(config, data)
     classes = ", ".join(dataset.classes) or "one class"
     log(f"data: {len(dataset)} images ({classes}; {data.n_positive} with a region); split "
         f"({how}): {len(train_ids)} train / {len(val_ids)} validation")  # fmt: skip
     return data
+
+
+#: metrics that need every image's (height, width): the final phase scores one size at a time
+_SHAPE_METRICS = ("dice-hausdorff",)
+
+
+def _check_scorable(config: TrainConfig, data: DatasetRun) -> None:
+    """Refuse, before training, a validation set the final phase cannot score: images of
+    several sizes under a metric that needs the size (UW-Madison's Hausdorff term)."""
+    if config.competition is None:
+        return
+    if rlemask.competition(config.competition).metric not in _SHAPE_METRICS:
+        return
+    shapes = {data.dataset.shape(i) for i in data.val_paths}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"`competition` {config.competition}: its metric needs the images' size, and the "
+            f"validation images have {len(shapes)} sizes ({sorted(shapes)[:3]} ...); the final "
+            "phase scores one size at a time: train on the images of one size (`pattern`)"
+        )
 
 
 def _dataset_generators(config: TrainConfig, data: DatasetRun, dist):

@@ -194,3 +194,19 @@ def test_out_of_fold_chooses_each_class_on_every_folds_images(tmp_path):
     assert {c: (r["top"], r["min_area"], r["bottom"]) for c, r in per_class.items()} == chosen
     assert content["evaluation"]["score"] == pytest.approx(score)
     assert content["evaluation"]["n_images"] == len(dataset.ids)
+
+
+def test_a_validation_set_of_several_sizes_is_refused_before_training_for_hausdorff():
+    from types import SimpleNamespace
+
+    from rlemask_keras.config import TrainConfig
+    from rlemask_keras.training import DatasetRun, _check_scorable
+
+    sizes = {"case1_day0_slice_0001": (64, 64), "case1_day0_slice_0002": (80, 64)}
+    data = DatasetRun(None, SimpleNamespace(shape=sizes.get), [], list(sizes), "")
+    uw = TrainConfig(competition="uw-madison-gi-tract-image-segmentation")
+    with pytest.raises(ValueError, match="`competition` uw-madison.*2 sizes"):
+        _check_scorable(uw, data)
+    _check_scorable(TrainConfig(competition="hubmap-kidney-segmentation"), data)  # Dice: fine
+    sizes["case1_day0_slice_0002"] = (64, 64)
+    _check_scorable(uw, data)
