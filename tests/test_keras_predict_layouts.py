@@ -3,17 +3,14 @@
 Multi-class rows are each class's triplet (and presence gate) on the model's
 map, decoded back; instance rows are the connected regions (skimage's 8-connected
 labelling); tiles equal the dense path for a model that sees one pixel at a time;
-TTA passes are the transformed predictions transformed back, computed by hand;
-and chains in fresh processes (synth -> predict -> check -> score) for
-Severstal (4 classes, wide) and Airbus (objects).
+TTA passes are the transformed predictions transformed back, computed by hand.
+The chains in fresh processes (synth -> train -> predict -> check -> score, every
+kind) are in tests/test_keras_kinds.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -248,51 +245,6 @@ def test_old_single_class_reports_give_every_class_their_triplet(tmp_path, sever
     for p in sorted((severstal / "train_images").glob("*.jpg")):
         expected = (_image(p) > 0.5).astype(np.uint8)
         np.testing.assert_array_equal(labels.mask(p.stem, "1", shape=expected.shape), expected)
-
-
-# -- chains in fresh processes: synth -> predict -> check -> score -------------------------
-
-
-def _command(*argv, cwd):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-m", *argv], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert done.returncode == 0, (argv, done.stdout, done.stderr[-3000:])
-    return done.stdout
-
-
-# slow: ~7 s each in fresh processes (most of it importing TensorFlow); marked so that the
-# JAX and PyTorch reruns (where a process takes twice as long) skip them: the in-process
-# tests above cover the same paths on every backend
-@pytest.mark.slow
-@pytest.mark.parametrize("kind, competition, classes, size", [
-    ("severstal", SEVERSTAL, 4, "32x96"),
-    ("airbus", AIRBUS, 1, "48"),
-])  # fmt: skip
-def test_synth_predict_check_score_in_fresh_processes(tmp_path, kind, competition, classes,
-                                                      size):
-    _command("rlemask", "synth", "--kind", kind, "--images", "3", "--size", size, "data",
-             cwd=tmp_path)  # fmt: skip
-    keras.utils.set_random_seed(0)
-    model = rlemask_keras.unet((32, 32, 1), filters=2, depth=1, classes=classes)
-    images = sorted(p for p in (tmp_path / "data").rglob("*.jpg"))
-    level = float(np.median([model_outputs(model, rlemask.load_sample(
-        p, None, img_size=32)[0][None, ..., None])[0] for p in images]))  # fmt: skip
-    names = list(rlemask.competition(competition).classes) or ["1"]
-    rule = {"top": level, "min_area": 0, "bottom": level, "gate": None}
-    path = _run(tmp_path, model, {"classes": names, "per_class": dict.fromkeys(names, rule),
-                                  "competition": competition})  # fmt: skip
-    _command("rlemask_keras", "predict", str(path), "data", "--competition", competition,
-             "--out", "sub.csv", "--quiet", "--tta", "hflip", cwd=tmp_path)  # fmt: skip
-    _command("rlemask", "check", "sub.csv", "--competition", competition, cwd=tmp_path)
-    truth = next(p for p in (tmp_path / "data").glob("*.csv"))
-    h, _, w = size.partition("x")
-    report = _command("rlemask", "score", "sub.csv", str(truth), "--competition", competition,
-                      "--shape", h, w or h, cwd=tmp_path)  # fmt: skip
-    assert "all-empty baseline" in report
-    labels = rlemask.read_labels(tmp_path / "sub.csv", format="kaggle")
-    assert sorted(labels.ids) == sorted(p.name for p in images)
-    assert any(labels.rles(i, c) for i in labels.ids for c in (labels.classes or (None,)))
 
 
 def test_a_train_report_of_one_class_and_its_padding_policy(tmp_path):
