@@ -60,8 +60,13 @@ __all__ = [
 DEFAULT_TRIPLET = (0.75, 2000, 0.3)
 
 
-def load_keras_model(path: str | os.PathLike):
-    """``keras.models.load_model`` with a one-line error for a file that is not a model."""
+def load_keras_model(path: str | os.PathLike, *, single_class: bool = True):
+    """``keras.models.load_model`` with a one-line error for a file that is not a model.
+
+    The model's output is checked: one sigmoid channel (:func:`check_model_output`,
+    the DICOM path), or with ``single_class=False`` one per class
+    (:func:`mask_channels`).
+    """
     import keras
 
     import rlemask_keras  # noqa: F401  (registers the adapter's losses and metrics)
@@ -77,7 +82,10 @@ def load_keras_model(path: str | os.PathLike):
             f"{str(path)!r} is not a Keras model file (.keras) that this version "
             f"can load ({type(err).__name__}: {first})"
         ) from err
-    check_model_output(model, str(path))
+    if single_class:
+        check_model_output(model, str(path))
+    else:
+        mask_channels(model, str(path))
     return model
 
 

@@ -248,7 +248,7 @@ def _load(model_paths: Sequence[Path], spec: OutputSpec) -> tuple[list[_Model], 
     """The models, checked to agree on their classes and the layout's; the class names."""
     loaded, counts = [], set()
     for path in model_paths:
-        model = load_keras_model_any(path)
+        model = load_keras_model(path, single_class=False)
         counts.add(mask_channels(model, str(path)))
         shape = model.input_shape[0] if isinstance(model.input_shape, list) else model.input_shape
         size, policy = _input_settings(model, path)
@@ -270,20 +270,6 @@ def _load(model_paths: Sequence[Path], spec: OutputSpec) -> tuple[list[_Model], 
             f"`layout`='single' holds one class; the models predict {n}: use 'long' or 'wide'"
         )
     return loaded, classes
-
-
-def load_keras_model_any(path: Path):
-    """:func:`rlemask_keras.predict.load_keras_model` without its one-channel check."""
-    import keras
-
-    import rlemask_keras  # noqa: F401  (registers the adapter's losses and metrics)
-
-    try:
-        return load_keras_model(path)
-    except ValueError as err:
-        if "channels; prediction understands one channel" not in str(err):
-            raise
-    return keras.models.load_model(path)
 
 
 def images_of(data: str | os.PathLike, *, pattern: str | None = None,
