@@ -462,6 +462,23 @@ def predict_folder(
     -------
     dict
         ``{"n_images", "n_positive" (images with any region), "n_rows", "seconds"}``.
+
+    Examples
+    --------
+    Two synthetic Severstal images, a 4-class model of any input size:
+
+    >>> import pathlib, tempfile
+    >>> import rlemask_keras
+    >>> from rlemask.synthetic_kinds import make_kind
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> data = make_kind(root / "sev", "severstal", n_images=2, size=(32, 64))
+    >>> rlemask_keras.unet((None, None, 1), filters=2, depth=1, classes=4).save(root / "m.keras")
+    >>> result = predict_folder(root / "m.keras", data, root / "sub.csv", progress=False,
+    ...                         competition="severstal-steel-defect-detection", log=print)
+    ... # doctest: +ELLIPSIS
+    wrote .../sub.csv: 2 images, ... 8 rows (severstal-steel-defect-detection; 1 model, ...)
+    >>> (root / "sub.csv").read_text().splitlines()[0]
+    'ImageId_ClassId,EncodedPixels'
     """
     _check_batch_size(batch_size)
     tta = _check_tta(tta)
