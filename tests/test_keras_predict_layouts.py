@@ -329,3 +329,25 @@ def test_an_ensemble_is_the_weighted_mean_of_its_models_at_each_image_size(tmp_p
             got = labels.mask(image_id, cls, shape=(32, 96))
             wrong = got != (prob[..., c] > level)
             assert wrong.sum() <= 2, (image_id, cls, int(wrong.sum()))  # float rounding only
+
+
+def test_reports_that_do_not_fit_the_prediction_are_refused(tmp_path, severstal):
+    rule = {"top": 0.5, "min_area": 0, "bottom": 0.5, "gate": None}
+    model = rlemask_keras.unet((None, None, 1), filters=2, depth=1, classes=4)
+    two = _run(tmp_path, model, {"classes": ["a", "b"], "per_class": {"a": rule, "b": rule}},
+               name="two")  # fmt: skip
+    with pytest.raises(ValueError, match=r"classes \['a', 'b'\]; the prediction has 4 classes"):
+        predict_folder(two, severstal, tmp_path / "x.csv", competition=SEVERSTAL, **QUIET)
+    names = ["1", "2", "3", "4"]
+    runs = [_run(tmp_path, model, {"classes": names, "per_class": {
+        n: {**rule, "top": top} for n in names}}, name=f"r{top}") for top in (0.5, 0.6)]
+    with pytest.raises(ValueError, match="chose different post-processing; pass `triplet`"):
+        predict_folder(runs, severstal, tmp_path / "x.csv", competition=SEVERSTAL, **QUIET)
+    bad = _run(tmp_path, model, {"classes": names, "per_class": {
+        n: {**rule, "gate": 2.0} for n in names}}, name="gate")  # fmt: skip
+    with pytest.raises(ValueError, match="class '1' has gate=2.0, not in 0..1"):
+        predict_folder(bad, severstal, tmp_path / "x.csv", competition=SEVERSTAL, **QUIET)
+    # --thresholds settles the disagreement (the gates, none here, are dropped with it)
+    predict_folder(runs, severstal, tmp_path / "x.csv", competition=SEVERSTAL,
+                   triplet=(0.5, 0, 0.5), **QUIET)  # fmt: skip
+    assert (tmp_path / "x.csv").is_file()
