@@ -21,8 +21,8 @@ With ``tile`` (gigapixel images, HuBMAP), each image goes through
 blended by :class:`rlemask.TileWriter` band by band, never a full-size mask;
 a pixel is foreground where the blended probability is above the class's
 ``bottom`` (the triplet's ``top``/``min_area`` decide whether a whole image
-has a region, which a streamed mask cannot ask; the presence gate is not
-applied to tiles).
+has a region, which a streamed mask cannot ask); the presence gate applies to
+the image's largest presence probability over its tiles.
 """
 
 from __future__ import annotations
@@ -358,18 +358,27 @@ def _post(prob: np.ndarray, presence: np.ndarray | None, rules: list[ClassRule],
 
 def _tiled_rows(models: list[_Model], weights: list[float], path: Path, tta: str | None,
                 rules: list[ClassRule], spec: OutputSpec, tiles: dict) -> list[rlemask.Runs]:
-    """One class's runs per rule for a large image, predicted tile by tile."""
+    """One class's runs per rule for a large image, predicted tile by tile.
+
+    The presence head's probability of the image is its largest over the
+    tiles predicted (a class is present if it is present anywhere), averaged
+    over the models that have the head; a class below its gate is emptied.
+    """
     sizes = {None if m.policy == "pad" else m.size for m in models}  # pad: tiles as they are
     if len(sizes) > 1:
         raise ValueError(f"`tile`: the models need one input size; received {sorted(sizes)}")
     channels = {m.channels for m in models}
     if len(channels) > 1:
         raise ValueError("`tile`: the models need the same input channels (1 or 3)")
+    presence: dict[int, np.ndarray] = {}  # model index -> the largest per class so far
 
     def predict(batch: np.ndarray) -> np.ndarray:
         total = 0.0
-        for m, weight in zip(models, weights, strict=True):
-            total = total + weight * model_outputs(m.model, batch, tta=tta)[0]
+        for i, (m, weight) in enumerate(zip(models, weights, strict=True)):
+            masks, head = model_outputs(m.model, batch, tta=tta)
+            total = total + weight * masks
+            if head is not None:
+                presence[i] = np.maximum(presence.get(i, 0.0), head.max(axis=0))
         return np.clip(total, 0.0, 1.0)
 
     rows = rlemask.predict_tiled_classes(
@@ -377,7 +386,14 @@ def _tiled_rows(models: list[_Model], weights: list[float], path: Path, tta: str
         channels=channels.pop(), size=sizes.pop(), **tiles,
     )
     shape = rlemask.image_shape(path)
-    return [rlemask.Runs.from_text(row, shape, format=spec.format) for row in rows]
+    runs = [rlemask.Runs.from_text(row, shape, format=spec.format) for row in rows]
+    if presence:
+        gated = sum(weights[i] for i in presence)
+        image = sum(weights[i] * p for i, p in presence.items()) / gated
+        empty = rlemask.Runs.from_mask(np.zeros((1, 1), np.uint8)).resize(shape)
+        runs = [empty if r.gate is not None and image[c] < r.gate else run
+                for c, (r, run) in enumerate(zip(rules, runs, strict=True))]
+    return runs
 
 
 def _classes(n: int) -> str:

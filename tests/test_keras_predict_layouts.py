@@ -351,3 +351,27 @@ def test_reports_that_do_not_fit_the_prediction_are_refused(tmp_path, severstal)
     predict_folder(runs, severstal, tmp_path / "x.csv", competition=SEVERSTAL,
                    triplet=(0.5, 0, 0.5), **QUIET)  # fmt: skip
     assert (tmp_path / "x.csv").is_file()
+
+
+def test_tiles_gate_a_class_on_its_largest_presence_over_the_tiles(tmp_path):
+    import tifffile
+
+    (tmp_path / "slides").mkdir()
+    image = (np.random.default_rng(8).random((64, 80)) * 255).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "slides" / "k2.tiff", image, tile=(16, 16))
+    keras.utils.set_random_seed(5)
+    model = rlemask_keras.unet((None, None, 1), filters=2, depth=1, classifier=True)
+    grid = list(rlemask.TileWriter((64, 80), tile=32, overlap=8).windows())
+    windows = [image[y : y + h, x : x + w] for y, x, h, w in grid]
+    batch = np.stack(windows).astype(np.float32)[..., None] / 255
+    largest = float(np.asarray(model.predict_on_batch(batch)["presence"]).max())
+    rows = {}
+    for gate in (None, largest - 1e-4, largest + 1e-4):
+        rule = {"top": 0.5, "min_area": 0, "bottom": 0.5, "gate": gate}
+        path = _run(tmp_path, model, {"classes": [], "per_class": {"": rule}}, name=str(gate))
+        out = tmp_path / f"{gate}.csv"
+        predict_folder(path, tmp_path / "slides", out, competition="hubmap-kidney-segmentation",
+                       tile=32, overlap=8, batch_size=len(grid), **QUIET)  # fmt: skip
+        rows[gate] = out.read_text().splitlines()[1]
+    assert rows[None] != "k2," and rows[largest - 1e-4] == rows[None]
+    assert rows[largest + 1e-4] == "k2,"  # every tile below the gate: emptied
