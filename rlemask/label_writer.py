@@ -155,9 +155,11 @@ def _row_texts(runs: list[Runs], codec: Any, empty: str, objects: bool,
     return [codec.format(part, **options) for part in parts] or [empty]
 
 
-def _cells(labels: Any, fmt: str, options: dict, objects: bool, shape, classes) -> Iterator:
+def _cells(labels: Any, fmt: str, options: dict, objects: bool, shape, classes,
+           marker: str | None = None) -> Iterator:
     """``(image_id, class, [row texts])`` of every cell to write, in order."""
     codec, empty = _codec_text(fmt)
+    empty = empty if marker is None else marker
     if isinstance(labels, Labels):
         for image_id, cls, rows in _labels_cells(labels):
             text = None if objects else _text_cell(rows, labels, fmt, options)
@@ -216,6 +218,7 @@ def write_labels(
     shape: tuple[int, int] | None = None,
     classes: Sequence[str] | None = None,
     order: str = "F",
+    empty: str | None = None,
 ) -> None:
     """Write masks or a :class:`rlemask.Labels` as a label file, atomically.
 
@@ -250,13 +253,18 @@ def write_labels(
         Names of the planes of ``(C, H, W)`` masks (default ``"1"``.. ``"C"``).
     order : {"F", "C"}
         Scan order of Kaggle text.
+    empty : str, optional
+        The text of an empty row, when a competition wants another marker
+        than the format's own (contrails: ``"-"`` in Kaggle text); it must be
+        one the format reads as empty.
 
     Raises
     ------
     ValueError
         An empty id, an id with surrounding spaces or a line break, ids that
         read back as one, a class with ``_`` in a wide file, several classes
-        in a single layout, an unknown layout.
+        in a single layout, an unknown layout, an ``empty`` marker the format
+        would not read as empty.
     RLEError
         RLE text that does not read back.
 
@@ -282,8 +290,13 @@ def write_labels(
         )
     options = {"order": order} if order != "F" else {}
     scan_order(get_format(format), options)  # unknown format or option: say so now
+    if empty is not None and not (isinstance(empty, str) and _is_empty(get_format(format), empty)):
+        raise ValueError(
+            f"`empty` must be a marker that format={format!r} reads as an empty mask; "
+            f"received empty={empty!r}"
+        )
     header = {**_HEADERS[layout], **(columns or {})}
-    rows = list(_rows(labels, layout, format, options, objects, shape, classes))
+    rows = list(_rows(labels, layout, format, options, objects, shape, classes, empty))
     with atomic_write(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([header[r] for r in _HEADERS[layout]])
@@ -291,11 +304,11 @@ def write_labels(
 
 
 def _rows(labels: Any, layout: str, fmt: str, options: dict, objects: bool, shape,
-          classes) -> Iterator[list[str]]:
+          classes, empty: str | None = None) -> Iterator[list[str]]:
     seen: set[str] = set()
     classes_seen: set[str] = set()
     last: Any = _NO_ID
-    for image_id, cls, texts in _cells(labels, fmt, options, objects, shape, classes):
+    for image_id, cls, texts in _cells(labels, fmt, options, objects, shape, classes, empty):
         if last is _NO_ID or image_id != last:
             text_id = check_row_id(image_id, seen)
             last = image_id

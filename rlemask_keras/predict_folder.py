@@ -92,6 +92,7 @@ class OutputSpec:
     columns: Mapping[str, str] | None = None
     competition: str | None = None
     image_id: str = "stem"
+    empty: str | None = None  # the competition's empty row (contrails: '-'); None: the format's
 
 
 def output_spec(
@@ -132,7 +133,7 @@ def output_spec(
     return OutputSpec(
         layout=comp.layout, format=comp.format, classes=tuple(comp.classes),
         objects=bool(comp.objects), columns=columns, competition=comp.name,
-        image_id=COMPETITION_IDS.get(comp.name, "stem"),
+        image_id=COMPETITION_IDS.get(comp.name, "stem"), empty=comp.empty or None,
     )
 
 
@@ -522,7 +523,7 @@ def predict_folder(
     multi = spec.layout != "single"  # a class column (or suffix) even for one class
     rlemask.write_labels(out, _Masks(runs, multi), layout=spec.layout, format=spec.format,
                          columns=spec.columns, objects=spec.objects,
-                         classes=list(classes) if multi else None)
+                         classes=list(classes) if multi else None, empty=spec.empty)
     seconds = time.perf_counter() - t0
     n_positive = sum(any(r.area for r in rs) for rs in runs.values())
     n_rows = sum(1 for _ in open(out, encoding="utf-8")) - 1

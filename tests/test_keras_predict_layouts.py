@@ -375,3 +375,12 @@ def test_tiles_gate_a_class_on_its_largest_presence_over_the_tiles(tmp_path):
         rows[gate] = out.read_text().splitlines()[1]
     assert rows[None] != "k2," and rows[largest - 1e-4] == rows[None]
     assert rows[largest + 1e-4] == "k2,"  # every tile below the gate: emptied
+
+
+def test_a_competition_s_empty_marker_is_written():
+    """Contrails' empty rows are '-', not the Kaggle format's blank."""
+    from rlemask_keras.predict_folder import output_spec
+
+    assert output_spec("google-research-identify-contrails-reduce-global-warming").empty == "-"
+    assert output_spec("airbus-ship-detection").empty is None  # the format's own (blank)
+    assert output_spec(layout="single", format="kaggle").empty is None

@@ -99,6 +99,21 @@ def test_empty_rows_get_the_format_marker(tmp_path):
     assert p.read_text() == "id,predicted\na,\nb,\n"
 
 
+def test_a_competition_s_own_empty_marker(tmp_path):
+    """Contrails marks an empty mask with '-' in Kaggle text: written when asked, read back empty."""
+    p = tmp_path / "contrails.csv"
+    one = np.zeros((4, 4), np.uint8)
+    one[1, 1] = 1
+    rlemask.write_labels(p, {"a": None, "b": one}, empty="-",
+                         columns={"id": "record_id", "rle": "encoded_pixels"})
+    assert p.read_text() == "record_id,encoded_pixels\na,-\nb,6 1\n"
+    back = rlemask.read_labels(p, shape=(4, 4))
+    assert back.rles("a") == [] and back.rles("b") == ["6 1"]
+    with pytest.raises(ValueError, match=r"`empty` must be a marker that format='siim' reads"):
+        rlemask.write_labels(p, {"a": None}, format="siim", empty="-")
+    assert p.read_text().startswith("record_id")  # the refused call left the file as it was
+
+
 @pytest.mark.parametrize(
     ("masks", "error", "message"),
     [
