@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 lint: install
 	$(BIN)/ruff check .
 
-# The report page's browser tests (tests/test_report_page.py) drive Debian's
+# The report page's browser tests (tests/core/test_report_page.py) drive Debian's
 # chromium through Playwright (the dev extra); Playwright's own browser download
 # is not used.  Installed where apt-get runs as root; elsewhere the tests skip.
 browser:
@@ -45,16 +45,16 @@ test: install lint browser
 # The adapter's math, models, saving and data path once more on another Keras
 # backend: JAX (installed by the dev extra as jax[cpu]) always, PyTorch where
 # torch is installed (its wheels are large, so the dev extra leaves it out).
-KERAS_TESTS_ON_OTHER_BACKENDS := tests/test_keras_models.py tests/test_keras_losses.py \
-	tests/test_keras_metrics.py tests/test_keras_saving.py tests/test_keras_data.py
+KERAS_TESTS_ON_OTHER_BACKENDS := tests/adapter/test_keras_models.py tests/adapter/test_keras_losses.py \
+	tests/adapter/test_keras_metrics.py tests/adapter/test_keras_saving.py tests/adapter/test_keras_data.py
 test-jax: install
 	$(BIN)/python -m pytest --keras-backend=jax -m "keras and not slow" -q -p no:cacheprovider \
 		$(KERAS_TESTS_ON_OTHER_BACKENDS)
 
 test-torch: install
 	$(BIN)/python -m pytest --keras-backend=torch -m "keras and not slow" -q -p no:cacheprovider \
-		$(KERAS_TESTS_ON_OTHER_BACKENDS) tests/test_keras_encoders.py tests/test_keras_predict.py \
-		tests/test_keras_training.py tests/test_keras_distribute.py
+		$(KERAS_TESTS_ON_OTHER_BACKENDS) tests/adapter/test_keras_encoders.py tests/adapter/test_keras_predict.py \
+		tests/adapter/test_keras_training.py tests/adapter/test_keras_distribute.py
 
 # torch's CPU build; on a machine whose pip finds no CPU file, PyPI's default
 # build (with CUDA, several GB): pip install torch --index-url https://download.pytorch.org/whl/cpu

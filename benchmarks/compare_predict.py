@@ -8,7 +8,7 @@ submission row (SIIM RLE text), in this one process, alternately:
   written from the runs;
 - against the same result computed densely: the triplet at 128 px,
   ``resize_mask`` to a dense 1024 x 1024 mask, ``encode`` (identical rows,
-  tested in tests/test_keras_predict.py);
+  tested in tests/adapter/test_keras_predict.py);
 - against ``predict``'s default path (``--resolution image``): the map resized
   bilinearly to 1024 x 1024, the triplet there, ``encode``.  Not the same rows
   (edges differ by up to half a model pixel): the cost of full-size

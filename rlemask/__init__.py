@@ -145,7 +145,7 @@ def __dir__() -> list[str]:
 
 # Static tools (type checkers, IDEs) do not run __getattr__: they see the lazy
 # names here, as explicit re-exports (``X as X``, PEP 484, so also under
-# mypy --strict).  tests/test_exports.py checks that this block and _EXPORTS agree.
+# mypy --strict).  tests/core/test_exports.py checks that this block and _EXPORTS agree.
 if TYPE_CHECKING:
     from rlemask import augment as augment
     from rlemask import synthetic as synthetic

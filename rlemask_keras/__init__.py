@@ -125,7 +125,7 @@ def __dir__() -> list[str]:
 
 # Static tools (type checkers, IDEs) do not run __getattr__: they see the lazy
 # names here, as explicit re-exports (``X as X``, PEP 484, so also under
-# mypy --strict).  tests/test_exports.py checks that this block and _EXPORTS agree.
+# mypy --strict).  tests/core/test_exports.py checks that this block and _EXPORTS agree.
 if TYPE_CHECKING:
     from rlemask_keras.callbacks import FreezeEncoder as FreezeEncoder
     from rlemask_keras.config import TrainConfig as TrainConfig

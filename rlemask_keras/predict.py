@@ -24,7 +24,7 @@ size) is:
   peak narrower than a model pixel (a 0.9 pixel among 0.35 ones reaches
   0.66 at twice the size), and ``scale_min_area`` rounds, so an image whose
   pixels above ``top`` are few can keep a region on one path and none on
-  the other (``tests/test_keras_predict.py`` pins such a case).
+  the other (``tests/adapter/test_keras_predict.py`` pins such a case).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ map, decoded back; instance rows are the connected regions (skimage's 8-connecte
 labelling); tiles equal the dense path for a model that sees one pixel at a time;
 TTA passes are the transformed predictions transformed back, computed by hand.
 The chains in fresh processes (synth -> train -> predict -> check -> score, every
-kind) are in tests/test_keras_kinds.py.
+kind) are in tests/adapter/test_keras_kinds.py.
 """
 
 from __future__ import annotations

@@ -137,7 +137,7 @@ def test_bce_dice_loss_matches_numpy_dice_only_where_there_is_a_region():
     np.testing.assert_allclose(got, expected, rtol=1e-4)
 
 
-# finite gradients at saturated predictions: tests/test_keras_losses.py, on every backend
+# finite gradients at saturated predictions: tests/adapter/test_keras_losses.py, on every backend
 
 
 def test_compiled_model_saves_and_loads(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 import rlemask
 import rlemask_keras
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = [rlemask, rlemask_keras]
 
 

@@ -429,7 +429,7 @@ def test_the_scoring_page_examples_run():
     import doctest
     from pathlib import Path
 
-    page = Path(__file__).resolve().parent.parent / "docs" / "scoring.md"
+    page = Path(__file__).resolve().parents[2] / "docs" / "scoring.md"
     result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS,
                               raise_on_error=False, verbose=False)
     assert result.attempted > 10 and result.failed == 0

@@ -1,6 +1,6 @@
 """The training callbacks: the epoch timer waits for the steps, the checkpoints commit.
 
-(FreezeEncoder is tested with the encoders, tests/test_keras_encoders.py.)
+(FreezeEncoder is tested with the encoders, tests/adapter/test_keras_encoders.py.)
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import io
 import tokenize
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("rlemask", "rlemask_keras")
 MAX_CODE_LINES = 80
 

@@ -1,7 +1,7 @@
 """tfdata.py: the stream of (epoch, batch) pairs, fixed-length and shrinking.
 
 The batches' pixels against the generator's own are tested with the
-generator (tests/test_keras_data.py); here, the index streams.
+generator (tests/adapter/test_keras_data.py); here, the index streams.
 """
 
 from __future__ import annotations

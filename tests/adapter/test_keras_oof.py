@@ -1,6 +1,6 @@
 """oof.py: what out_of_fold refuses, before any model is loaded.
 
-(The happy path, two folds through the command, is in tests/test_keras_cli.py.)
+(The happy path, two folds through the command, is in tests/adapter/test_keras_cli.py.)
 """
 
 from __future__ import annotations

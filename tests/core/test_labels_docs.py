@@ -6,7 +6,7 @@ import doctest
 import re
 from pathlib import Path
 
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "labels.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "labels.md"
 
 
 def test_label_files_page_examples_run(tmp_path, monkeypatch):

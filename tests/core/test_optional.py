@@ -17,7 +17,7 @@ from rlemask._optional import (
     require,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KERAS_HINT = (
     'pip install "rlemask[keras]" (or "rlemask[keras-cpu]" for a CPU-only TensorFlow, '
     '"rlemask[keras-gpu]" for TensorFlow with CUDA)'

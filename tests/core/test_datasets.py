@@ -626,7 +626,7 @@ def test_the_datasets_page_examples_run(tmp_path, monkeypatch):
     import doctest
 
     monkeypatch.chdir(tmp_path)
-    page = Path(__file__).resolve().parent.parent / "docs" / "datasets.md"
+    page = Path(__file__).resolve().parents[2] / "docs" / "datasets.md"
     result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.ELLIPSIS,
                               raise_on_error=False, verbose=False)
     assert result.attempted > 10 and result.failed == 0
