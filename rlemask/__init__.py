@@ -166,33 +166,30 @@ if TYPE_CHECKING:
     from rlemask.codec import encode as encode
     from rlemask.codec import merge as merge
     from rlemask.codec import warmup as warmup
+    from rlemask.competition_table import Competition as Competition
+    from rlemask.competition_table import competition as competition
+    from rlemask.competition_table import competitions as competitions
     from rlemask.datasets import load_siim as load_siim
     from rlemask.datasets import split_dataset as split_dataset
     from rlemask.dicom import read_dicom as read_dicom
     from rlemask.dicom import read_dicom_meta as read_dicom_meta
     from rlemask.evaluation import EvalReport as EvalReport
     from rlemask.evaluation import evaluate as evaluate
-    from rlemask.scoring import score as score
-    from rlemask.score_report import ScoreReport as ScoreReport
-    from rlemask.metric_registry import metrics as metrics
-    from rlemask.metric_registry import register_metric as register_metric
-    from rlemask.competition_table import competitions as competitions
-    from rlemask.competition_table import competition as competition
-    from rlemask.competition_table import Competition as Competition
-    from rlemask.submission import check_submission as check_submission
     from rlemask.image_dataset import Dataset as Dataset
     from rlemask.image_dataset import load_dataset as load_dataset
     from rlemask.images import image_shape as image_shape
     from rlemask.images import read_image as read_image
     from rlemask.images import read_region as read_region
-    from rlemask.label_reader import read_labels as read_labels
-    from rlemask.label_table import Labels as Labels
     from rlemask.label_inspect import LabelsReport as LabelsReport
     from rlemask.label_inspect import inspect_labels as inspect_labels
+    from rlemask.label_reader import read_labels as read_labels
+    from rlemask.label_table import Labels as Labels
     from rlemask.label_writer import write_labels as write_labels
     from rlemask.labels import labels_from_frame as labels_from_frame
     from rlemask.labels import read_rle_csv as read_rle_csv
     from rlemask.labels import write_rle_csv as write_rle_csv
+    from rlemask.metric_registry import metrics as metrics
+    from rlemask.metric_registry import register_metric as register_metric
     from rlemask.metrics import dice as dice
     from rlemask.metrics import dice_scores as dice_scores
     from rlemask.metrics import iou as iou
@@ -213,6 +210,9 @@ if TYPE_CHECKING:
     from rlemask.resize import resize_mask as resize_mask
     from rlemask.runs import Runs as Runs
     from rlemask.sample import load_sample as load_sample
+    from rlemask.score_report import ScoreReport as ScoreReport
+    from rlemask.scoring import score as score
+    from rlemask.submission import check_submission as check_submission
     from rlemask.tile_dataset import TileDataset as TileDataset
     from rlemask.tiled import predict_tiled as predict_tiled
     from rlemask.tiled import predict_tiled_classes as predict_tiled_classes

@@ -100,7 +100,7 @@ def test_empty_rows_get_the_format_marker(tmp_path):
 
 
 def test_a_competition_s_own_empty_marker(tmp_path):
-    """Contrails marks an empty mask with '-' in Kaggle text: written when asked, read back empty."""
+    """Contrails marks an empty mask '-' in Kaggle text: written when asked, read back empty."""
     p = tmp_path / "contrails.csv"
     one = np.zeros((4, 4), np.uint8)
     one[1, 1] = 1
