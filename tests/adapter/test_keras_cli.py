@@ -456,3 +456,53 @@ def test_library_parameters_become_the_command_s_flags_in_one_table():
     assert flag_message("`data`: not a folder", FLAGS["predict"]) == "DATA: not a folder"
     # words that are not parameters of the command stay as they are
     assert flag_message("2**depth = 8; `unknown` x=1", FLAGS["oof"]) == "2**depth = 8; unknown x=1"
+
+
+def test_a_run_killed_in_its_final_phase_is_finished_by_the_command(trained, data, tmp_path):
+    """Issue 19.1 as a user meets it: the epochs are done, report.json was never written."""
+    out, _ = trained
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    (run / "report.json").unlink()  # what a kill during the final evaluation leaves
+    (run / "report.md").unlink()
+    done = _command("rlemask-keras", "train", "--data", data, "--out", run, *FOLD0, *TINY,
+                    "--resume")  # fmt: skip
+    assert "Traceback" not in done.stderr
+    report = json.loads((run / "report.json").read_text())
+    assert report["training"]["epochs"] == 1 and (run / "report.md").is_file()
+    # the report names the model it describes: predict reads it in a fresh process
+    sub = tmp_path / "sub.csv"
+    _command("rlemask-keras", "predict", run / "model.keras", data, "--out", sub, "--quiet")
+    assert len(rlemask.read_rle_csv(sub)) == N_IMAGES
+
+
+def test_overwrite_through_the_command_keeps_what_the_run_did_not_write(trained, data, tmp_path):
+    """Issue 19.2 as a user meets it: --overwrite removed OUT/logs/ and files of the user."""
+    out, _ = trained
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    (run / "logs" / "2026-11").mkdir(parents=True)
+    (run / "logs" / "2026-11" / "lab_notebook.txt").write_text("months of notes\n")
+    (run / "notes.md").write_text("kept\n")
+    _command("rlemask-keras", "train", "--data", data, "--out", run, *FOLD0, *TINY, "--overwrite")
+    assert (run / "logs" / "2026-11" / "lab_notebook.txt").read_text() == "months of notes\n"
+    assert (run / "notes.md").read_text() == "kept\n"
+    assert json.loads((run / "report.json").read_text())["training"]["epochs"] == 1
+
+
+def test_predict_names_a_file_it_does_not_predict(trained, data, tmp_path):
+    """Issue 19.4 as a user meets it: two files of one name in two folders gave one row silently."""
+    out, _ = trained
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    first = sorted(copy.rglob("*.dcm"))[0]
+    (copy / "siteB").mkdir()
+    twin = copy / "siteB" / first.name
+    shutil.copy(sorted(copy.rglob("*.dcm"))[1], twin)
+    sub = tmp_path / "sub.csv"
+    result = _command("rlemask-keras", "predict", out / "model.keras", copy, "--out", sub,
+                      "--quiet")
+    warning = [line for line in result.stderr.splitlines() if "duplicate" in line]
+    assert len(warning) == 1 and warning[0].startswith("rlemask-keras predict: warning: ")
+    assert first.stem in warning[0]
+    assert len(rlemask.read_rle_csv(sub)) == N_IMAGES  # one row per id, the twin named above
