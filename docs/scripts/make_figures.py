@@ -12,9 +12,11 @@ Nothing in ``docs/_static`` is made by hand:
   ``--activation`` because it trains four models);
 * ``encoder_experiment.md``, ``encoder_speed.md`` — ``benchmarks/encoder_experiment.py``
   (run with ``--encoders``: about an hour on 2 CPU cores; the speed table
-  wants a machine with nothing else running).
+  wants a machine with nothing else running);
+* ``train_kinds.md`` — ``docs/scripts/train_kinds.py`` (run with ``--kinds``:
+  ten training runs, one per synthetic kind with and without the presence head).
 
-Usage: ``python docs/scripts/make_figures.py docs/_static [--activation] [--encoders]``
+Usage: ``python docs/scripts/make_figures.py docs/_static [--activation] [--encoders] [--kinds]``
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--encoders", action="store_true", help="also rerun the encoder experiment (an hour)"
     )
+    parser.add_argument(
+        "--kinds", action="store_true", help="also rerun the table of every synthetic kind"
+    )
     args = parser.parse_args(argv)
     static = args.static.resolve()
     static.mkdir(parents=True, exist_ok=True)
@@ -51,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     # the error-analysis page, photographed in headless Chromium (make browser)
     subprocess.run([py, "docs/scripts/report_page_screenshot.py", str(static)], cwd=ROOT,
                    check=True)
+
+    if args.kinds:  # writes train_kinds.md into static, its runs under static/work
+        subprocess.run([py, "docs/scripts/train_kinds.py", str(ROOT / "runs" / "kinds")],
+                       cwd=ROOT, check=True)
+        shutil.copyfile(ROOT / "runs" / "kinds" / "train_kinds.md", static / "train_kinds.md")
 
     demo = ROOT / "runs" / "demo"
     if not (demo / "report.md").exists():
