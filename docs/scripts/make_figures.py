@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([py, "docs/scripts/report_page_screenshot.py", str(static)], cwd=ROOT,
                    check=True)
 
-    if args.kinds:  # writes train_kinds.md into static, its runs under static/work
+    if args.kinds:  # runs/kinds/train_kinds.md (its data and runs under runs/kinds/work)
         subprocess.run([py, "docs/scripts/train_kinds.py", str(ROOT / "runs" / "kinds")],
                        cwd=ROOT, check=True)
         shutil.copyfile(ROOT / "runs" / "kinds" / "train_kinds.md", static / "train_kinds.md")
