@@ -103,8 +103,9 @@ def evaluate_model(
     """Score ``model`` on ``val_paths`` at each image's original resolution.
 
     Returns what :func:`score_probabilities` does, plus
-    ``predict_images_per_second`` and ``overlays`` (images, truths, masks
-    and ids at the model's size for the figure).
+    ``predict_images_per_second``, ``overlays`` (images, truths, masks and
+    ids at the model's size for the figure) and ``page`` (an
+    :class:`rlemask.ScoreReport` of the same predictions, for ``report.html``).
     """
     probabilities = predict_probabilities(
         model, val_paths, tta=tta, batch_size=batch_size, cache=cache
@@ -117,6 +118,9 @@ def evaluate_model(
         f"Dice on positives {report.dice_positive:.4f}"
     )
     result["predict_images_per_second"] = len(val_paths) / result["seconds"]
+    truth = {path.stem: list(labels[path.stem]) for path in val_paths}
+    result["page"] = rlemask.score(result["predictions"], truth, metric="dice", shape=shape,
+                                   format="siim")  # the same Dice as report, for the page
     result["overlays"] = _overlays(
         _overlay_picks(val_paths, labels, n_overlays),
         result.pop("predictions"),

@@ -491,6 +491,8 @@ def finish(config: TrainConfig, data: RunData, training: Training | None, starte
                        config.monitor_key)  # fmt: skip
     if "overlays" in evaluation:
         report.save_overlays(*evaluation.pop("overlays"), out / run_folder.OVERLAYS)
+    if "page" in evaluation:  # the SIIM folder: the page of the same predictions, images by path
+        _write_page(evaluation.pop("page"), out / run_folder.REPORT_HTML, data.val_paths, log)
     score_report = getattr(evaluation["report"], "report", None)  # a ScoreReport: the page
     if score_report is not None and hasattr(score_report, "to_html"):
         _write_page(score_report, out / run_folder.REPORT_HTML, data.subset(data.val_paths), log)

@@ -86,6 +86,10 @@ def test_train_writes_every_output_and_speaks_to_users(trained):
     # the competition score of the report is the search's score of the chosen triplet
     assert ev["mean_dice"] == pytest.approx(report["thresholds"]["grid_score"], abs=1e-9)
     assert "target" not in report  # the demo's bar is make demo's (--target), not every run's
+    # the error-analysis page of the same validation predictions (issue 24), images beside it
+    page = (out / "report.html").read_text()
+    assert f"{ev['mean_dice']:.4f}" in page and f"{ev['all_empty_baseline']:.4f}" in page
+    assert any((out / "report_files").glob("*.png"))
     text = result.stdout
     assert "1 epoch," in text and "1 epochs" not in text
     assert "target" not in text.lower()
