@@ -260,19 +260,25 @@ def _few(ids: Sequence[str], n: int = 3) -> str:
     return shown + (", ..." if len(ids) > n else "")
 
 
-def warn_duplicates(root: Path, duplicates: Mapping[str, list[Path]], *, stacklevel: int) -> None:
+def warn_duplicates(
+    root: Path, duplicates: Mapping[str, list[Path]], *, stacklevel: int, name_dropped: str = ""
+) -> None:
     """The one warning for ids found in several folders (the shallowest copy is kept).
 
     ``duplicates`` maps an id to the copies dropped; nothing is said when it
     is empty.  :func:`load_siim`, :func:`rlemask.load_dataset` and the
     commands use it, so the rule and the message are the same everywhere.
+    ``name_dropped`` (e.g. ``"not predicted"``) adds the dropped files' paths
+    under that heading.
     """
     if not duplicates:
         return
     n_copies = sum(len(v) for v in duplicates.values())
+    dropped = ", ".join(str(p) for copies in duplicates.values() for p in copies[:3])
     warnings.warn(
         f"{root}: {len(duplicates)} image ids have {n_copies} duplicate copies "
-        f"(kept the shallowest path), e.g. {_few(sorted(duplicates))}",
+        f"(kept the shallowest path), e.g. {_few(sorted(duplicates))}"
+        + (f"; {name_dropped}: {dropped}" if name_dropped else ""),
         UserWarning,
         stacklevel=stacklevel + 1,
     )

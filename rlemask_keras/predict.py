@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from typing import Any
 import numpy as np
 
 import rlemask
-from rlemask.datasets import find_dicoms
+from rlemask.datasets import find_dicoms, warn_duplicates
 from rlemask.progress import progress as progress_bar
 from rlemask_keras import run_folder
 from rlemask_keras.report import plural
@@ -635,16 +634,7 @@ def images_to_predict(data: str | os.PathLike) -> list[Path]:
     paths, duplicates = find_dicoms(data, exclude=())
     if not paths:
         raise ValueError(f"`data`: no DICOM files (*.dcm) under {str(data)!r}")
-    if duplicates:
-        n_copies = sum(len(v) for v in duplicates.values())
-        shown = ", ".join(repr(i) for i in sorted(duplicates)[:3])
-        warnings.warn(
-            f"{data}: {len(duplicates)} image ids have {n_copies} duplicate copies "
-            f"(kept the shallowest path), e.g. {shown}{', ...' if len(duplicates) > 3 else ''}"
-            f"; not predicted: {', '.join(str(p) for v in duplicates.values() for p in v[:3])}",
-            UserWarning,
-            stacklevel=2,
-        )
+    warn_duplicates(data, duplicates, stacklevel=2, name_dropped="not predicted")
     return paths
 
 

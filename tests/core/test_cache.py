@@ -124,19 +124,25 @@ def test_pickles_as_its_folder(tmp_path, dataset):
     np.testing.assert_array_equal(again.get_batch([1, 3])[0], cache.get_batch([1, 3])[0])
 
 
-def test_interrupt_and_resume(tmp_path, dataset, monkeypatch):
-    paths, labels = dataset
-    out = tmp_path / "c"
+def _interrupt_after_writes(monkeypatch, n: int):
+    """The row writer raises KeyboardInterrupt after `n` rows; returns the real writer."""
     real_write = cache_module._write_item
     calls = {"n": 0}
 
     def interrupted_write(*args):
-        if calls["n"] == 5:
+        if calls["n"] == n:
             raise KeyboardInterrupt
         calls["n"] += 1
         real_write(*args)
 
     monkeypatch.setattr(cache_module, "_write_item", interrupted_write)
+    return real_write
+
+
+def test_interrupt_and_resume(tmp_path, dataset, monkeypatch):
+    paths, labels = dataset
+    out = tmp_path / "c"
+    real_write = _interrupt_after_writes(monkeypatch, 5)
     with pytest.raises(KeyboardInterrupt):
         build_cache(
             paths, labels, out, img_size=SIZE, workers=1, progress=False, checkpoint_every=2
@@ -222,16 +228,7 @@ def test_pool_build_interrupt_and_resume(tmp_path, dataset, monkeypatch):
     monkeypatch.setattr(cache_module, "_MIN_ITEMS_PER_WORKER", 1)  # use the pool for 10
     _make_item = cache_module._make_item
     monkeypatch.setattr(cache_module, "_make_item", _make_item_in_a_worker)
-    real_write = cache_module._write_item
-    calls = {"n": 0}
-
-    def interrupted_write(*args):
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        calls["n"] += 1
-        real_write(*args)
-
-    monkeypatch.setattr(cache_module, "_write_item", interrupted_write)
+    real_write = _interrupt_after_writes(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         build_cache(
             paths, labels, out, img_size=SIZE, workers=2, progress=False, checkpoint_every=1
